@@ -1,0 +1,1 @@
+//! HELPER-2: parser json

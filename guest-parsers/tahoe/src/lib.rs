@@ -1,0 +1,78 @@
+//! TAHOE raw documents as the CYBEX-P reference builds them (reference §3):
+//! Python-compatible JSON parsing, the canonical form, and `_hash`.
+//!
+//! Used inside the WebAssembly parsers and natively (tests, fuzzing, host).
+//! Everything that depends on untrusted input runs under [`Limits`].
+
+// HELPER-2: implement json.rs and canonical.rs; keep this API.
+
+pub mod canonical;
+pub mod json;
+
+pub use canonical::{canonical, tahoe_hash};
+pub use json::{JsonError, Value, parse_python_json};
+
+/// Budgets for work that depends on untrusted input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Deepest nesting of arrays/objects accepted by the JSON parser.
+    pub max_depth: usize,
+    /// Largest canonical string built while hashing (it grows 2x per level).
+    pub max_canonical_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_depth: 128, max_canonical_bytes: 32 << 20 }
+    }
+}
+
+/// The event handed to a parser (the WIT `event` record, natively).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParseInput<'a> {
+    pub typtag: &'a str,
+    pub orgid: &'a str,
+    pub timezone: &'a str,
+    pub sub_type: &'a str,
+    pub plaintext: &'a str,
+}
+
+/// What a parser produces (the WIT `raw-document` record, natively).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawDoc {
+    pub sub_type: String,
+    /// `data` as JSON text in input key order (see [`Value::to_json`]).
+    pub data_json: String,
+    /// Lowercase hex SHA-256 of `"raw" + sub_type + canonical(data)`.
+    pub hash: String,
+}
+
+/// Why a parser made no document (the WIT `failure` variant, natively).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParseFailure {
+    InvalidInput(String),
+    NotSupported(String),
+}
+
+impl std::fmt::Display for ParseFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseFailure::InvalidInput(r) => write!(f, "invalid input: {r}"),
+            ParseFailure::NotSupported(r) => write!(f, "not supported: {r}"),
+        }
+    }
+}
+
+/// The reference data step (reference §3 step 2): the plaintext parsed as
+/// Python's `json.loads` would, or wrapped as `{"data": text}` when it is not
+/// JSON.
+pub fn reference_data(plaintext: &str, limits: &Limits) -> Result<Value, ParseFailure> {
+    json::reference_data(plaintext, limits)
+}
+
+/// Builds the raw document for already-parsed `data` under `sub_type`.
+pub fn raw_document(sub_type: &str, data: &Value, limits: &Limits) -> Result<RawDoc, ParseFailure> {
+    let hash = tahoe_hash("raw", sub_type, data, limits)
+        .map_err(|e| ParseFailure::InvalidInput(e.to_string()))?;
+    Ok(RawDoc { sub_type: sub_type.to_owned(), data_json: data.to_json(), hash })
+}

@@ -1,0 +1,1 @@
+//! HELPER-1: keys crate

@@ -1,0 +1,1 @@
+//! The operator dashboard (issue: live dashboard). Not built yet.
