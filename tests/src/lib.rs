@@ -1,1 +1,199 @@
-//! Helpers for the end-to-end tests in tests/.
+//! Helpers for the end-to-end tests in `tests/tests/`: the shared vectors,
+//! the real `cybexp-archive` binary, and a throwaway archiver setup (keys,
+//! config, embedded store) per test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// `../shared` beside the repository (CI puts it there too).
+pub fn shared_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+}
+
+pub fn shared_json(path: &str) -> Value {
+    let file = shared_dir().join(path);
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The `cases` array of a shared vector file.
+pub fn vector_cases(path: &str) -> Vec<Value> {
+    shared_json(path)["cases"].as_array().expect("cases").clone()
+}
+
+/// The real binary, built once per test process (a no-op when `cargo test`
+/// already built it) so a test never runs a stale one.
+pub fn archiver_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        // target/<profile>/deps/<test> → target/<profile>/cybexp-archive
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
+        let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        build.current_dir(&workspace).args(["build", "-p", "cybexp-archive", "--bin", "cybexp-archive"]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("running cargo build for the binary");
+        assert!(status.success(), "building cybexp-archive failed");
+        let bin = profile_dir.join("cybexp-archive");
+        assert!(bin.exists(), "{} missing after build", bin.display());
+        bin
+    })
+}
+
+/// A throwaway archiver: temp dir, the shared test key (copied 0600), a
+/// config with test routes, and the embedded store.
+pub struct Archiver {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Archiver {
+    /// Routes every test needs, on top of the built-in ones.
+    pub const TEST_ROUTES: &'static str = r#"
+[typtags.generic-json]
+parser = "json"
+sub_type = "generic"
+
+[typtags.hostile-loop]
+parser = "hostile"
+sub_type = "loop"
+
+[typtags.hostile-alloc]
+parser = "hostile"
+sub_type = "alloc"
+
+[typtags.hostile-panic]
+parser = "hostile"
+sub_type = "panic"
+
+[typtags.hostile-output]
+parser = "hostile"
+sub_type = "giant-output"
+"#;
+
+    pub fn new() -> Archiver {
+        Archiver::with_extra_config("")
+    }
+
+    /// `extra` is TOML appended to the generated config.
+    pub fn with_extra_config(extra: &str) -> Archiver {
+        let dir = tempfile::tempdir().unwrap();
+        let key_src = shared_dir().join("vectors/envelope_rsa2048");
+        let private = dir.path().join("priv.pem");
+        std::fs::write(&private, std::fs::read(key_src.join("priv.pem")).unwrap()).unwrap();
+        set_mode(&private, 0o600);
+        let public = dir.path().join("pub.pem");
+        std::fs::copy(key_src.join("pub.pem"), &public).unwrap();
+        let hostile = Path::new(cybexp_sandbox::TEST_GUESTS_DIR).join("hostile.component.wasm");
+        let config = dir.path().join("archiver.toml");
+        let text = format!(
+            r#"data_dir = {data:?}
+
+[keys]
+private = [{private:?}]
+public = {public:?}
+
+[pipeline]
+workers = 2
+batch_size = 64
+
+[parsers.hostile]
+file = {hostile:?}
+
+[parsers.hostile.limits]
+fuel = 100000000
+deadline_ms = 3000
+max_memory_bytes = 33554432
+max_output_bytes = 4194304
+{routes}
+{extra}
+"#,
+            data = dir.path().join("data"),
+            routes = Self::TEST_ROUTES,
+        );
+        std::fs::write(&config, text).unwrap();
+        Archiver { dir, config }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir().join("archive.db")
+    }
+
+    /// The real binary with this archiver's config.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(archiver_bin());
+        cmd.arg("--config").arg(&self.config).env("CYBEXP_LOG", "warn").env_remove("CYBEXP_ARCHIVE_CONFIG");
+        cmd
+    }
+
+    /// Runs the binary and returns its output, whatever the exit code.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("running cybexp-archive")
+    }
+
+    /// Runs the binary and insists on exit 0.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "cybexp-archive {args:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The store, opened directly (the same file the binary uses).
+    pub fn store(&self) -> cybexp_store_sqlite::SqliteStore {
+        std::fs::create_dir_all(self.data_dir()).unwrap();
+        cybexp_store_sqlite::SqliteStore::open(self.db_path()).unwrap()
+    }
+
+    /// `dump cache` / `dump archive` parsed as JSON lines.
+    pub fn dump(&self, what: &str) -> Vec<Value> {
+        self.ok(&["dump", what]).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    /// The shared test public key.
+    pub fn public_key(&self) -> cybexp_keys::PublicKey {
+        cybexp_keys::load_public_key(&self.dir.path().join("pub.pem")).unwrap()
+    }
+}
+
+impl Default for Archiver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A new cache entry as the API would make it.
+pub fn new_entry(typtag: &str, name: &str) -> cybexp_lake::NewEntry {
+    cybexp_lake::NewEntry {
+        name: name.into(),
+        orgid: "org-test".into(),
+        typtag: typtag.into(),
+        timezone: "UTC".into(),
+        timestamp: 1_700_000_000.0,
+    }
+}
+
+/// A direct connection to an embedded store file, for tests that must break
+/// it in ways the archiver's API does not allow (a vanished blob).
+pub fn sqlite(path: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).unwrap()
+}

@@ -4,26 +4,32 @@
 //! Used inside the WebAssembly parsers and natively (tests, fuzzing, host).
 //! Everything that depends on untrusted input runs under [`Limits`].
 
-// HELPER-2: implement json.rs and canonical.rs; keep this API.
-
 pub mod canonical;
 pub mod json;
 
-pub use canonical::{canonical, tahoe_hash};
-pub use json::{JsonError, Value, parse_python_json};
+pub use canonical::{CanonicalError, canonical, tahoe_hash};
+pub use json::{JsonError, Plaintext, Value, parse_python_json, read_plaintext, wrap_text};
 
 /// Budgets for work that depends on untrusted input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Deepest nesting of arrays/objects accepted by the JSON parser.
+    /// Deepest nesting of arrays/objects accepted by the JSON parser. The
+    /// parser itself is iterative, but dropping, serializing and hashing a
+    /// [`Value`] recurse, so keep this in the hundreds at most. (Nothing nested
+    /// deeper than ~25 levels fits the default canonical budget anyway.)
     pub max_depth: usize,
     /// Largest canonical string built while hashing (it grows 2x per level).
+    /// All intermediate strings together may take
+    /// [`canonical::WORK_FACTOR`] times this.
     pub max_canonical_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: 128, max_canonical_bytes: 32 << 20 }
+        Limits {
+            max_depth: 128,
+            max_canonical_bytes: 32 << 20,
+        }
     }
 }
 
@@ -63,6 +69,15 @@ impl std::fmt::Display for ParseFailure {
     }
 }
 
+/// `text` quoted for an error message: escaped like Rust's `{:?}` (so control
+/// characters show) and cut to `max_chars` characters with `…`.
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{:?}…", &text[..cut]),
+        None => format!("{text:?}"),
+    }
+}
+
 /// The reference data step (reference §3 step 2): the plaintext parsed as
 /// Python's `json.loads` would, or wrapped as `{"data": text}` when it is not
 /// JSON.
@@ -74,5 +89,9 @@ pub fn reference_data(plaintext: &str, limits: &Limits) -> Result<Value, ParseFa
 pub fn raw_document(sub_type: &str, data: &Value, limits: &Limits) -> Result<RawDoc, ParseFailure> {
     let hash = tahoe_hash("raw", sub_type, data, limits)
         .map_err(|e| ParseFailure::InvalidInput(e.to_string()))?;
-    Ok(RawDoc { sub_type: sub_type.to_owned(), data_json: data.to_json(), hash })
+    Ok(RawDoc {
+        sub_type: sub_type.to_owned(),
+        data_json: data.to_json(),
+        hash,
+    })
 }

@@ -40,6 +40,9 @@ pub struct CacheEntry {
     pub skip: bool,
     pub state: Option<String>,
     pub error: Option<String>,
+    /// Machine-readable cause of an ERROR ([`ErrorCause::code`]), e.g. `decrypt.auth`.
+    #[serde(default)]
+    pub cause: Option<String>,
     /// `_ref`: hashes of the raw documents made from this entry.
     pub refs: Vec<String>,
 }
@@ -166,7 +169,9 @@ pub struct QueueDepth {
 /// Filter for `dump cache`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EntryFilter {
-    /// `processed`, `unprocessed`, `skipped`, or a `state` value.
+    /// `processed`; `unprocessed` (not processed and not skipped: waiting);
+    /// `skipped` (not processed, skipped); or a literal `state` value. The
+    /// first three split the entries as [`QueueDepth`] counts them.
     pub state: Option<String>,
 }
 
@@ -223,6 +228,11 @@ pub trait CacheLake: Send + Sync {
 
     /// Gives a claimed entry back untouched (shutdown, or a store failure).
     fn release(&self, id: &EntryId) -> Result<(), StoreError>;
+
+    /// Queues skipped, unprocessed entries again (optionally of one typtag):
+    /// clears `skip`, `state`, `error` and `cause`. The operator's
+    /// "reprocess" after deploying a parser; returns how many.
+    fn unskip(&self, typtag: Option<&str>) -> Result<u64, StoreError>;
 
     fn queue_depth(&self) -> Result<QueueDepth, StoreError>;
 

@@ -1,0 +1,50 @@
+//! A deliberately hostile parser component for the sandbox tests. What it
+//! does is chosen by the configured `sub_type`, so one component covers the
+//! whole hostile corpus; behaviours a real parser cannot be driven into.
+
+use cybexp_tahoe::{ParseFailure, ParseInput, RawDoc};
+
+/// Runs the behaviour named by `input.sub_type`.
+pub fn parse(input: &ParseInput<'_>) -> Result<RawDoc, ParseFailure> {
+    match input.sub_type {
+        "loop" => spin_forever(),
+        "alloc" => allocate_forever(),
+        "recurse" => Ok(doc(input, recurse(u64::MAX).to_string())),
+        "panic" => panic!("hostile guest panicked on purpose"),
+        "giant-output" => Ok(doc(input, "x".repeat(input.plaintext.len().max(1) << 20))),
+        "echo" => Ok(doc(input, input.plaintext.to_owned())),
+        other => Err(ParseFailure::NotSupported(format!("no hostile behaviour {other:?}"))),
+    }
+}
+
+fn doc(input: &ParseInput<'_>, payload: String) -> RawDoc {
+    RawDoc {
+        sub_type: input.sub_type.to_owned(),
+        data_json: format!("{{\"data\": {:?}}}", payload.len()),
+        hash: payload,
+    }
+}
+
+#[allow(clippy::empty_loop)]
+fn spin_forever() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+fn allocate_forever() -> ! {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![0xA5; 1 << 20]);
+        std::hint::black_box(&hoard);
+    }
+}
+
+#[allow(unconditional_recursion)]
+fn recurse(n: u64) -> u64 {
+    std::hint::black_box(recurse(std::hint::black_box(n.wrapping_sub(1))).wrapping_add(1))
+}
+
+#[cfg(target_arch = "wasm32")]
+cybexp_guest_glue::parser_component!(name: "hostile", parse: crate::parse);

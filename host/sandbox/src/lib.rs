@@ -1,0 +1,404 @@
+//! The parser sandbox: every byte of feed content is parsed inside a
+//! WebAssembly component under wasmtime, with a CPU budget (fuel), a
+//! wall-clock deadline (epochs), a memory cap and instance/table caps.
+//!
+//! Components are compiled once ([`Sandbox::load`]) and pre-instantiated; each
+//! event gets a fresh instance from the pooling allocator, so a trapped or
+//! over-budget instance is simply dropped and the next event starts clean.
+//! The `parser` world imports nothing, so a component that asks for WASI (or
+//! anything else) fails to load: a parser can compute and nothing more.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../guest-parsers/wit",
+        world: "parser",
+    });
+}
+
+use bindings::cybexp::parser::types as wit;
+
+include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
+
+/// Where the build left the hostile test components (`hostile.component.wasm`).
+pub const TEST_GUESTS_DIR: &str = env!("CYBEXP_TEST_GUESTS_DIR");
+
+/// Budgets for one parser; every call gets all of them afresh.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Fuel (roughly: wasm instructions) per event.
+    pub fuel: u64,
+    /// Wall-clock budget per event, in milliseconds (epoch granularity).
+    pub deadline_ms: u64,
+    /// Linear memory an instance may grow to, in bytes.
+    pub max_memory_bytes: usize,
+    pub max_table_elements: usize,
+    /// Core instances, memories and tables one component instance may create.
+    pub max_instances: usize,
+    /// Largest plaintext handed in, in bytes.
+    pub max_input_bytes: usize,
+    /// Largest document accepted back (data JSON + hash + sub_type), in bytes.
+    pub max_output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: 4_000_000_000,
+            deadline_ms: 5_000,
+            max_memory_bytes: 256 << 20,
+            max_table_elements: 10_000,
+            max_instances: 16,
+            max_input_bytes: 16 << 20,
+            max_output_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Engine-wide settings: the size of the instance pool and the epoch tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Component instances alive at once (one per worker thread, plus slack).
+    pub max_live_instances: u32,
+    /// The largest `max_memory_bytes` any loaded parser may have.
+    pub max_memory_bytes: usize,
+    /// Deadline granularity.
+    pub epoch_tick: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { max_live_instances: 64, max_memory_bytes: 1 << 30, epoch_tick: Duration::from_millis(5) }
+    }
+}
+
+/// One event, as handed to a parser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event<'a> {
+    pub typtag: &'a str,
+    pub orgid: &'a str,
+    pub timezone: &'a str,
+    pub sub_type: &'a str,
+    /// Already checked to be UTF-8 (decryption fails otherwise).
+    pub plaintext: &'a str,
+}
+
+/// A parser's document: the raw document less what the host fills in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedDocument {
+    pub sub_type: String,
+    pub data_json: String,
+    pub hash: String,
+}
+
+/// Why a sandboxed parse made no document. [`ParseError::reason`] is the
+/// short cause written to the cache entry.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("parser does not support this input: {0}")]
+    NotSupported(String),
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    #[error("input of {size} bytes exceeds the {limit}-byte limit")]
+    InputTooLarge { size: usize, limit: usize },
+    #[error("output of {size} bytes exceeds the {limit}-byte limit")]
+    OutputTooLarge { size: usize, limit: usize },
+    #[error("parser output is malformed: {0}")]
+    BadOutput(String),
+    #[error("fuel budget exhausted ({0} units)")]
+    Fuel(u64),
+    #[error("deadline of {0} ms exceeded")]
+    Deadline(u64),
+    #[error("memory limit of {0} bytes exceeded")]
+    Memory(usize),
+    #[error("parser trapped: {0}")]
+    Trap(String),
+    #[error("no parser named {0:?} is loaded")]
+    UnknownParser(String),
+}
+
+impl ParseError {
+    /// `invalid_input`, `fuel`, `deadline`, `memory`, `trap`, ...
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ParseError::NotSupported(_) => "not_supported",
+            ParseError::InvalidInput(_) => "invalid_input",
+            ParseError::InputTooLarge { .. } => "input_too_large",
+            ParseError::OutputTooLarge { .. } => "output_too_large",
+            ParseError::BadOutput(_) => "bad_output",
+            ParseError::Fuel(_) => "fuel",
+            ParseError::Deadline(_) => "deadline",
+            ParseError::Memory(_) => "memory",
+            ParseError::Trap(_) => "trap",
+            ParseError::UnknownParser(_) => "unknown_parser",
+        }
+    }
+}
+
+/// What one call cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallStats {
+    pub fuel_used: u64,
+    pub elapsed: Duration,
+}
+
+/// Loading a component failed.
+#[derive(Debug, thiserror::Error)]
+#[error("parser {name:?}: {message}")]
+pub struct LoadError {
+    pub name: String,
+    pub message: String,
+}
+
+/// A loaded parser's identity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParserInfo {
+    /// The name it is loaded under (what config refers to).
+    pub name: String,
+    /// What the component says it is.
+    pub component_name: String,
+    pub version: String,
+    pub limits: Limits,
+}
+
+struct LoadedParser {
+    info: ParserInfo,
+    pre: bindings::ParserPre<GuestState>,
+}
+
+/// Per-instance state: only the limiter, since the world imports nothing.
+struct GuestState {
+    limiter: GuestLimiter,
+}
+
+/// Enforces the memory/table/instance caps and remembers a denial, so a trap
+/// that follows (Rust guests abort when allocation fails) is reported as
+/// "memory", not as a generic trap.
+struct GuestLimiter {
+    limits: Limits,
+    memory_denied: bool,
+}
+
+impl ResourceLimiter for GuestLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.limits.max_memory_bytes;
+        self.memory_denied |= !allowed;
+        Ok(allowed)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= self.limits.max_table_elements)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.max_instances
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.max_instances
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.max_instances
+    }
+}
+
+/// Advances the engine's epoch on a timer so deadlines fire; stops on drop.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine, tick: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("sandbox-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        EpochTicker { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The compiled parsers and the engine that runs them. `Sync`: call
+/// [`Sandbox::parse`] from any number of worker threads.
+pub struct Sandbox {
+    engine: Engine,
+    options: EngineOptions,
+    parsers: BTreeMap<String, LoadedParser>,
+    _ticker: EpochTicker,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox").field("parsers", &self.parsers.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl Sandbox {
+    pub fn new(options: EngineOptions) -> Result<Self, LoadError> {
+        let engine_error = |e: wasmtime::Error| LoadError { name: "<engine>".into(), message: format!("{e:#}") };
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(options.max_live_instances)
+            .total_core_instances(options.max_live_instances * 4)
+            .total_memories(options.max_live_instances * 2)
+            .total_tables(options.max_live_instances * 2)
+            .max_memory_size(options.max_memory_bytes);
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(engine_error)?;
+        let ticker = EpochTicker::start(engine.clone(), options.epoch_tick);
+        Ok(Sandbox { engine, options, parsers: BTreeMap::new(), _ticker: ticker })
+    }
+
+    /// A sandbox with the built-in parsers loaded under default limits.
+    pub fn with_builtin_parsers() -> Result<Self, LoadError> {
+        let mut sandbox = Sandbox::new(EngineOptions::default())?;
+        for (name, bytes) in BUILTIN_PARSERS {
+            sandbox.load(name, bytes, Limits::default())?;
+        }
+        Ok(sandbox)
+    }
+
+    /// Compiles a component, checks it imports nothing, pre-instantiates it
+    /// and asks it who it is. Replaces a parser already loaded under `name`.
+    pub fn load(&mut self, name: &str, component: &[u8], limits: Limits) -> Result<ParserInfo, LoadError> {
+        let error = |message: String| LoadError { name: name.to_owned(), message };
+        if limits.max_memory_bytes > self.options.max_memory_bytes {
+            return Err(error(format!(
+                "max_memory_bytes {} is above the engine's pool slot size {}",
+                limits.max_memory_bytes, self.options.max_memory_bytes
+            )));
+        }
+        let component =
+            Component::new(&self.engine, component).map_err(|e| error(format!("not a valid component: {e:#}")))?;
+        let linker = Linker::<GuestState>::new(&self.engine);
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
+            error(format!("the component must import nothing (a parser can only compute): {e:#}"))
+        })?;
+        let pre = bindings::ParserPre::new(instance_pre)
+            .map_err(|e| error(format!("the component does not export the cybexp:parser world: {e:#}")))?;
+
+        let mut store = self.store(limits);
+        let wit_info = pre
+            .instantiate(&mut store)
+            .and_then(|parser| parser.call_info(&mut store))
+            .map_err(|e| error(format!("calling info(): {e:#}")))?;
+        let info = ParserInfo { name: name.to_owned(), component_name: wit_info.name, version: wit_info.version, limits };
+        self.parsers.insert(name.to_owned(), LoadedParser { info: info.clone(), pre });
+        Ok(info)
+    }
+
+    /// Loads a component from a file (extra parsers configured by operators).
+    pub fn load_file(&mut self, name: &str, path: &std::path::Path, limits: Limits) -> Result<ParserInfo, LoadError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| LoadError { name: name.to_owned(), message: format!("reading {}: {e}", path.display()) })?;
+        self.load(name, &bytes, limits)
+    }
+
+    pub fn parser(&self, name: &str) -> Option<&ParserInfo> {
+        self.parsers.get(name).map(|p| &p.info)
+    }
+
+    pub fn parsers(&self) -> impl Iterator<Item = &ParserInfo> {
+        self.parsers.values().map(|p| &p.info)
+    }
+
+    /// Runs `parser` on one event in a fresh instance.
+    pub fn parse(&self, parser: &str, event: &Event<'_>) -> (Result<ParsedDocument, ParseError>, CallStats) {
+        let Some(loaded) = self.parsers.get(parser) else {
+            return (Err(ParseError::UnknownParser(parser.to_owned())), CallStats::default());
+        };
+        let limits = loaded.info.limits;
+        if event.plaintext.len() > limits.max_input_bytes {
+            let error = ParseError::InputTooLarge { size: event.plaintext.len(), limit: limits.max_input_bytes };
+            return (Err(error), CallStats::default());
+        }
+        let started = Instant::now();
+        let mut store = self.store(limits);
+        let wit_event = wit::Event {
+            typtag: event.typtag.to_owned(),
+            orgid: event.orgid.to_owned(),
+            timezone: event.timezone.to_owned(),
+            sub_type: event.sub_type.to_owned(),
+            plaintext: event.plaintext.to_owned(),
+        };
+        let outcome = loaded.pre.instantiate(&mut store).and_then(|p| p.call_parse(&mut store, &wit_event));
+        let stats = CallStats {
+            fuel_used: limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
+            elapsed: started.elapsed(),
+        };
+        let result = match outcome {
+            Ok(Ok(doc)) => check_output(doc, &limits),
+            Ok(Err(wit::Failure::InvalidInput(reason))) => Err(ParseError::InvalidInput(reason)),
+            Ok(Err(wit::Failure::NotSupported(reason))) => Err(ParseError::NotSupported(reason)),
+            Err(error) => Err(classify_trap(&error, &store.data().limiter)),
+        };
+        (result, stats)
+    }
+
+    fn store(&self, limits: Limits) -> Store<GuestState> {
+        let mut store =
+            Store::new(&self.engine, GuestState { limiter: GuestLimiter { limits, memory_denied: false } });
+        store.limiter(|state| &mut state.limiter);
+        // Fuel is on for every store of this engine, so this cannot fail.
+        store.set_fuel(limits.fuel).expect("fuel is enabled");
+        let tick_ms = self.options.epoch_tick.as_millis().max(1) as u64;
+        store.set_epoch_deadline(limits.deadline_ms.div_ceil(tick_ms).max(1));
+        store
+    }
+}
+
+fn check_output(doc: wit::RawDocument, limits: &Limits) -> Result<ParsedDocument, ParseError> {
+    let size = doc.data_json.len() + doc.hash.len() + doc.sub_type.len();
+    if size > limits.max_output_bytes {
+        return Err(ParseError::OutputTooLarge { size, limit: limits.max_output_bytes });
+    }
+    let hash_ok = doc.hash.len() == 64 && doc.hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !hash_ok {
+        return Err(ParseError::BadOutput("_hash is not 64 lowercase hex digits".into()));
+    }
+    Ok(ParsedDocument { sub_type: doc.sub_type, data_json: doc.data_json, hash: doc.hash })
+}
+
+fn classify_trap(error: &wasmtime::Error, limiter: &GuestLimiter) -> ParseError {
+    if limiter.memory_denied {
+        return ParseError::Memory(limiter.limits.max_memory_bytes);
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => ParseError::Fuel(limiter.limits.fuel),
+        Some(Trap::Interrupt) => ParseError::Deadline(limiter.limits.deadline_ms),
+        Some(trap) => ParseError::Trap(trap.to_string()),
+        // Not a wasm trap (e.g. instantiation failed): keep the first line only.
+        None => ParseError::Trap(format!("{error}").lines().next().unwrap_or_default().to_owned()),
+    }
+}

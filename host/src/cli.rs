@@ -1,0 +1,143 @@
+//! The command line: argument parsing only; each command lives in
+//! `commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "cybexp-archive", version, about = "The CYBEX-P archiver: cache data lake → sandboxed parsers → TAHOE raw documents")]
+pub struct Cli {
+    /// Config file: TOML, or a CYBEX-P config.json.
+    #[arg(long, global = true, env = crate::config::CONFIG_ENV, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Data directory for the embedded store and default keys.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info`, `debug`
+    /// [default: info; warn for `demo`].
+    #[arg(long, global = true, env = "CYBEXP_LOG")]
+    pub log: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate an RSA key pair: DIR/priv.pem (0600) and DIR/pub.pem.
+    Keygen {
+        /// Output directory (default: <data-dir>/keys).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[arg(long, default_value_t = cybexp_keys::DEFAULT_BITS)]
+        bits: usize,
+    },
+    /// Encrypt a file for the archiver (the producer side).
+    Encrypt {
+        /// Recipient public key (PEM).
+        #[arg(long = "pub", value_name = "PUB")]
+        public: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::V2)]
+        format: Format,
+        /// Output file (default: stdout).
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+        file: PathBuf,
+    },
+    /// Decrypt a blob and print its plaintext.
+    Decrypt {
+        /// Private key (PEM); repeat for several.
+        #[arg(long = "key", value_name = "PRIV", required = true)]
+        keys: Vec<PathBuf>,
+        #[command(flatten)]
+        perms: PermsArgs,
+        /// Output file (default: stdout).
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+        blob: PathBuf,
+    },
+    /// Run a sandboxed parser on a plaintext file and print the raw document.
+    /// Exit 0 = SUCCESS, 3 = NOT_SUPPORTED, 4 = ERROR (reason on stderr).
+    Parse {
+        /// Pick the parser and sub_type by typtag, as the archiver does.
+        #[arg(long, conflicts_with = "parser", required_unless_present = "parser")]
+        typtag: Option<String>,
+        /// Pick a parser by name (built-in or from config).
+        #[arg(long)]
+        parser: Option<String>,
+        /// sub_type with --parser (default: the parser name).
+        #[arg(long, requires = "parser")]
+        sub_type: Option<String>,
+        #[arg(long)]
+        orgid: String,
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        file: PathBuf,
+    },
+    /// Add entries to the cache lake, as the CYBEX-P API does.
+    Submit {
+        #[arg(long)]
+        typtag: String,
+        #[arg(long)]
+        orgid: String,
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// Envelope to write (the API writes legacy).
+        #[arg(long, value_enum, default_value_t = Format::Legacy)]
+        format: Format,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Work off the backlog once and exit, with a summary.
+    Once {
+        /// Include skipped entries (e.g. after deploying a parser for them).
+        #[arg(long)]
+        force: bool,
+        /// Only entries of this typtag.
+        #[arg(long)]
+        typtag: Option<String>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The archiver daemon: poll, process, back off when idle.
+    Run,
+    /// Print cache entries or archive documents as JSON lines.
+    Dump {
+        #[arg(value_enum)]
+        what: DumpWhat,
+        /// For `cache`: processed, unprocessed, skipped, or a state value.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// A throwaway key pair and data dir, the bundled samples (good, an
+    /// unsupported typtag, hostile ones), and one archiver pass: see all
+    /// three outcomes.
+    Demo {
+        /// Keep the demo data here instead of a temporary directory.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Legacy,
+    V2,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DumpWhat {
+    Cache,
+    Archive,
+}
+
+#[derive(Clone, Copy, Debug, Args)]
+pub struct PermsArgs {
+    /// Accept a private key file readable by group or others.
+    #[arg(long)]
+    pub allow_insecure_key_permissions: bool,
+}

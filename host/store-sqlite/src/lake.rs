@@ -1,0 +1,326 @@
+//! `CacheLake` on the `entries` and `blobs` tables.
+
+use cybexp_lake::{
+    BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, NewEntry, Outcome,
+    QueueDepth, StoreError,
+};
+use rusqlite::types::{Type, ValueRef};
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+
+use crate::{BACKEND, Ctx, SqliteStore, count, duration_ms, now_ms};
+
+/// Columns read into a [`CacheEntry`] by [`entry_from_row`], in order.
+const ENTRY_COLUMNS: &str =
+    "id, name, orgid, typtag, timezone, timestamp, blob_id, processed, skip, state, error, refs, cause";
+
+fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<CacheEntry> {
+    let refs_text: String = row.get(11)?;
+    let refs: Vec<String> = serde_json::from_str(&refs_text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(11, Type::Text, Box::new(e)))?;
+    Ok(CacheEntry {
+        id: EntryId(row.get::<_, i64>(0)?.to_string()),
+        name: row.get(1)?,
+        orgid: row.get(2)?,
+        typtag: row.get(3)?,
+        timezone: row.get(4)?,
+        timestamp: row.get(5)?,
+        blob_ref: row.get::<_, Option<i64>>(6)?.map(|id| id.to_string()),
+        processed: row.get(7)?,
+        skip: row.get(8)?,
+        state: row.get(9)?,
+        error: row.get(10)?,
+        cause: row.get(12)?,
+        refs,
+    })
+}
+
+/// The row id behind an [`EntryId`] this store handed out.
+fn row_id(id: &EntryId) -> Result<i64, StoreError> {
+    id.0.parse().map_err(|_| {
+        StoreError::new(
+            BACKEND,
+            format!("entry id {id:?} is not an SQLite entry id"),
+        )
+    })
+}
+
+fn refs_json(refs: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(refs).map_err(|e| StoreError::new(BACKEND, format!("encoding refs: {e}")))
+}
+
+impl CacheLake for SqliteStore {
+    fn describe(&self) -> String {
+        SqliteStore::describe(self)
+    }
+
+    fn claim_batch(&self, worker: &str, query: &BatchQuery) -> Result<Vec<CacheEntry>, StoreError> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let now = now_ms();
+        let expires = now.saturating_add(duration_ms(self.lease));
+
+        // Literal `skip = 0` (not a parameter) so the planner walks the
+        // queue index in order; each variant is a cached statement.
+        let mut sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM entries \
+             WHERE processed = 0 AND (claim_expires IS NULL OR claim_expires <= ?1)"
+        );
+        if !query.include_skipped {
+            sql.push_str(" AND skip = 0");
+        }
+        if query.typtag.is_some() {
+            sql.push_str(" AND typtag = ?3");
+        } else {
+            sql.push_str(" AND ?3 IS NULL");
+        }
+        sql.push_str(" ORDER BY timestamp, id LIMIT ?2");
+
+        let what = "claiming entries";
+        let mut conn = self.conn()?;
+        // IMMEDIATE takes the write lock before reading, so no other
+        // connection (or process) can pick the same rows in between.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx(what)?;
+        let entries = {
+            let mut select = tx.prepare_cached(&sql).ctx(what)?;
+            let rows = select
+                .query_map(params![now, limit, query.typtag], entry_from_row)
+                .ctx(what)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().ctx(what)?
+        };
+        {
+            let mut claim = tx
+                .prepare_cached(
+                    "UPDATE entries SET claim_owner = ?1, claim_expires = ?2 WHERE id = ?3",
+                )
+                .ctx(what)?;
+            for entry in &entries {
+                claim
+                    .execute(params![worker, expires, row_id(&entry.id)?])
+                    .ctx(what)?;
+            }
+        }
+        tx.commit().ctx(what)?;
+        Ok(entries)
+    }
+
+    fn read_blob(&self, entry: &CacheEntry) -> Result<Vec<u8>, BlobError> {
+        let Some(blob_ref) = &entry.blob_ref else {
+            return Err(BlobError::Missing(format!(
+                "entry {} has no blob reference",
+                entry.id
+            )));
+        };
+        let Ok(blob_id) = blob_ref.parse::<i64>() else {
+            return Err(BlobError::Missing(format!(
+                "blob reference {blob_ref:?} is not a blob row id"
+            )));
+        };
+        let what = "reading a blob";
+        let conn = self.conn()?;
+        let mut select = conn
+            .prepare_cached("SELECT size, bytes FROM blobs WHERE id = ?1")
+            .ctx(what)?;
+        let found = select
+            .query_row([blob_id], |row| {
+                let size: Option<i64> = row.get_ref(0)?.as_i64_or_null().ok().flatten();
+                Ok(match row.get_ref(1)? {
+                    ValueRef::Blob(bytes) => match size {
+                        Some(size) if usize::try_from(size).ok() == Some(bytes.len()) => {
+                            Ok(bytes.to_vec())
+                        }
+                        _ => Err(format!(
+                            "blob {blob_id} holds {} bytes, its size says {size:?}",
+                            bytes.len()
+                        )),
+                    },
+                    other => Err(format!(
+                        "blob {blob_id} holds {:?}, not bytes",
+                        other.data_type()
+                    )),
+                })
+            })
+            .optional()
+            .ctx(what)?;
+        match found {
+            None => Err(BlobError::Missing(format!("no blob {blob_id}"))),
+            Some(Ok(bytes)) => Ok(bytes),
+            Some(Err(reason)) => Err(BlobError::Corrupt(reason)),
+        }
+    }
+
+    fn apply_outcome(&self, id: &EntryId, outcome: &Outcome) -> Result<(), StoreError> {
+        let rowid = row_id(id)?;
+        let what = "recording an outcome";
+        let mut conn = self.conn()?;
+        // Read-modify-write of `refs` ($addToSet) needs the write lock first.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx(what)?;
+        let current: Option<(bool, String)> = tx
+            .query_row(
+                "SELECT processed, refs FROM entries WHERE id = ?1",
+                [rowid],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .ctx(what)?;
+        let Some((processed, refs_text)) = current else {
+            return Err(StoreError::new(BACKEND, format!("{what}: no entry {id}")));
+        };
+        match outcome {
+            Outcome::Success { hash } => {
+                let mut refs: Vec<String> = serde_json::from_str(&refs_text).map_err(|e| {
+                    StoreError::new(
+                        BACKEND,
+                        format!("{what}: entry {id} has unreadable refs: {e}"),
+                    )
+                })?;
+                if !refs.contains(hash) {
+                    refs.push(hash.clone());
+                }
+                tx.execute(
+                    "UPDATE entries SET processed = 1, skip = 0, state = NULL, error = NULL, cause = NULL, \
+                     refs = ?2, claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
+                    params![rowid, refs_json(&refs)?],
+                )
+                .ctx(what)?;
+            }
+            // A late failure never downgrades an entry another worker has
+            // already processed: only its claim goes.
+            Outcome::NotSupported | Outcome::Error { .. } if processed => {
+                tx.execute(
+                    "UPDATE entries SET claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
+                    [rowid],
+                )
+                .ctx(what)?;
+            }
+            Outcome::NotSupported => {
+                tx.execute(
+                    "UPDATE entries SET skip = 1, state = ?2, error = NULL, cause = NULL, \
+                     claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
+                    params![rowid, Outcome::NOT_SUPPORTED_STATE],
+                )
+                .ctx(what)?;
+            }
+            Outcome::Error { cause, .. } => {
+                tx.execute(
+                    "UPDATE entries SET skip = 1, state = ?2, error = ?3, cause = ?4, \
+                     claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
+                    params![rowid, cause.state(), outcome.short_error(), cause.code()],
+                )
+                .ctx(what)?;
+            }
+        }
+        tx.commit().ctx(what)
+    }
+
+    fn release(&self, id: &EntryId) -> Result<(), StoreError> {
+        // Releasing an entry that is not claimed (or gone) is a no-op.
+        let rowid = row_id(id)?;
+        let conn = self.conn()?;
+        conn.prepare_cached(
+            "UPDATE entries SET claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
+        )
+        .and_then(|mut stmt| stmt.execute([rowid]))
+        .ctx("releasing a claim")?;
+        Ok(())
+    }
+
+    fn unskip(&self, typtag: Option<&str>) -> Result<u64, StoreError> {
+        let conn = self.conn()?;
+        let changed = conn
+            .prepare_cached(
+                "UPDATE entries SET skip = 0, state = NULL, error = NULL, cause = NULL
+                 WHERE processed = 0 AND skip = 1 AND (?1 IS NULL OR typtag = ?1)",
+            )
+            .and_then(|mut stmt| stmt.execute([typtag]))
+            .ctx("queueing skipped entries again")?;
+        Ok(changed as u64)
+    }
+
+    fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
+        let conn = self.conn()?;
+        let (waiting, skipped): (i64, i64) = conn
+            .query_row(
+                "SELECT coalesce(sum(skip = 0), 0), coalesce(sum(skip = 1), 0) FROM entries WHERE processed = 0",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .ctx("counting the queue")?;
+        Ok(QueueDepth {
+            waiting: count(waiting),
+            skipped: count(skipped),
+        })
+    }
+
+    fn submit(&self, entry: &NewEntry, blob: &[u8]) -> Result<EntryId, StoreError> {
+        // SQLite stores NaN as NULL; refuse it rather than fail on NOT NULL.
+        if !entry.timestamp.is_finite() {
+            return Err(StoreError::new(
+                BACKEND,
+                format!(
+                    "submitting an entry: timestamp {} is not finite",
+                    entry.timestamp
+                ),
+            ));
+        }
+        let what = "submitting an entry";
+        let size = i64::try_from(blob.len()).map_err(|_| {
+            StoreError::new(
+                BACKEND,
+                format!("{what}: blob of {} bytes is too large", blob.len()),
+            )
+        })?;
+        let mut conn = self.conn()?;
+        // Blob and entry land together or not at all.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx(what)?;
+        tx.execute(
+            "INSERT INTO blobs (size, bytes) VALUES (?1, ?2)",
+            params![size, blob],
+        )
+        .ctx(what)?;
+        let blob_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO entries (name, orgid, typtag, timezone, timestamp, blob_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                entry.name,
+                entry.orgid,
+                entry.typtag,
+                entry.timezone,
+                entry.timestamp,
+                blob_id
+            ],
+        )
+        .ctx(what)?;
+        let id = tx.last_insert_rowid();
+        tx.commit().ctx(what)?;
+        Ok(EntryId(id.to_string()))
+    }
+
+    fn entries(&self, filter: &EntryFilter) -> Result<Vec<CacheEntry>, StoreError> {
+        // `processed`, `unprocessed` (waiting: not processed, not skipped)
+        // and `skipped` split the entries in three, as `queue_depth` counts
+        // them; anything else is a `state` value.
+        let (condition, state) = match filter.state.as_deref() {
+            None => ("?1 IS NULL", None),
+            Some("processed") => ("processed = 1 AND ?1 IS NULL", None),
+            Some("unprocessed") => ("processed = 0 AND skip = 0 AND ?1 IS NULL", None),
+            Some("skipped") => ("processed = 0 AND skip = 1 AND ?1 IS NULL", None),
+            Some(state) => ("state = ?1", Some(state)),
+        };
+        let sql =
+            format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE {condition} ORDER BY timestamp, id");
+        let what = "listing entries";
+        let conn = self.conn()?;
+        let mut select = conn.prepare_cached(&sql).ctx(what)?;
+        let rows = select.query_map([state], entry_from_row).ctx(what)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().ctx(what)
+    }
+}

@@ -1,0 +1,65 @@
+//! Session-key plumbing shared by both envelopes: randomness, RSA-OAEP
+//! wrap/unwrap with blinding, and turning wiped buffers into plaintext.
+
+use sha2::digest::{Digest, FixedOutputReset};
+use zeroize::Zeroizing;
+
+use crate::error::{DecryptError, EncryptError};
+use crate::key::{PrivateKey, PublicKey};
+
+/// AES-256 key length, for both envelopes.
+pub(crate) const SESSION_KEY_LEN: usize = 32;
+
+/// A fresh AES-256 key, wiped on drop.
+pub(crate) fn new_session_key() -> Result<Zeroizing<[u8; SESSION_KEY_LEN]>, EncryptError> {
+    let mut key = Zeroizing::new([0u8; SESSION_KEY_LEN]);
+    getrandom::fill(key.as_mut()).map_err(|_| EncryptError::Rng)?;
+    Ok(key)
+}
+
+pub(crate) fn random<const N: usize>() -> Result<[u8; N], EncryptError> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).map_err(|_| EncryptError::Rng)?;
+    Ok(out)
+}
+
+/// RSA-OAEP with digest `D` for both OAEP and MGF1, empty label.
+pub(crate) fn wrap<D: Digest + FixedOutputReset>(
+    recipient: &PublicKey,
+    session_key: &[u8],
+) -> Result<Vec<u8>, EncryptError> {
+    recipient
+        .rsa()
+        .oaep_encrypt_with_rng::<D, _>(&mut getrandom::SysRng, session_key)
+        .map_err(|_| EncryptError::Wrap {
+            bits: recipient.bits(),
+        })
+}
+
+/// Blinded RSA-OAEP unwrap. `None` on any failure, including a result that is
+/// not exactly 32 bytes: the caller reports it as a key error and must not
+/// learn more (no padding oracle beyond "did not unwrap").
+pub(crate) fn unwrap<D: Digest + FixedOutputReset>(
+    key: &PrivateKey,
+    wrapped: &[u8],
+) -> Option<Zeroizing<Vec<u8>>> {
+    let out = key
+        .rsa()
+        .oaep_decrypt_with_rng::<D, _>(&mut getrandom::SysRng, wrapped)
+        .ok()
+        .map(Zeroizing::new)?;
+    (out.len() == SESSION_KEY_LEN).then_some(out)
+}
+
+/// Hand an authenticated plaintext buffer to the caller as a `String`; a
+/// non-UTF-8 buffer is wiped before the error is returned.
+pub(crate) fn into_string(mut buf: Zeroizing<Vec<u8>>) -> Result<String, DecryptError> {
+    let bytes = std::mem::take(&mut *buf);
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        drop(Zeroizing::new(e.into_bytes()));
+        DecryptError::utf8(format!(
+            "plaintext is not UTF-8 (invalid byte at offset {at})"
+        ))
+    })
+}

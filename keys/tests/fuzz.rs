@@ -1,0 +1,164 @@
+//! Random and mutated blobs never panic and always fail with a class
+//! (or, for a no-op mutation, yield the original plaintext).
+
+mod common;
+
+use base64::Engine;
+use common::*;
+use cybexp_keys::{Keyring, PrivateKey, PublicKey, legacy, v2};
+use proptest::prelude::*;
+use std::sync::OnceLock;
+
+const PLAIN: &str = "{\"fuzz\": true}";
+
+fn ring() -> &'static Keyring {
+    static R: OnceLock<Keyring> = OnceLock::new();
+    R.get_or_init(|| {
+        Keyring::from(vec![
+            PrivateKey::from_pem(&small_key(0).to_pkcs8_pem().unwrap()).unwrap(),
+        ])
+    })
+}
+
+fn seeds() -> &'static [Vec<u8>; 2] {
+    static S: OnceLock<[Vec<u8>; 2]> = OnceLock::new();
+    S.get_or_init(|| {
+        let pk = small_key(0).public_key();
+        [
+            legacy::encrypt(pk, PLAIN.as_bytes()).unwrap(),
+            v2::encrypt(pk, PLAIN.as_bytes()).unwrap(),
+        ]
+    })
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Flip(usize, u8),
+    Set(usize, u8),
+    Truncate(usize),
+    Insert(usize, u8),
+    Remove(usize),
+    Append(Vec<u8>),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<usize>(), 0u8..8).prop_map(|(i, b)| Mutation::Flip(i, b)),
+        (any::<usize>(), any::<u8>()).prop_map(|(i, v)| Mutation::Set(i, v)),
+        any::<usize>().prop_map(Mutation::Truncate),
+        (any::<usize>(), any::<u8>()).prop_map(|(i, v)| Mutation::Insert(i, v)),
+        any::<usize>().prop_map(Mutation::Remove),
+        proptest::collection::vec(any::<u8>(), 1..32).prop_map(Mutation::Append),
+    ]
+}
+
+fn apply(blob: &mut Vec<u8>, m: &Mutation) {
+    let n = blob.len().max(1);
+    match m {
+        Mutation::Flip(i, b) => {
+            if let Some(x) = blob.get_mut(i % n) {
+                *x ^= 1 << b;
+            }
+        }
+        Mutation::Set(i, v) => {
+            if let Some(x) = blob.get_mut(i % n) {
+                *x = *v;
+            }
+        }
+        Mutation::Truncate(i) => blob.truncate(i % n),
+        Mutation::Insert(i, v) => blob.insert(i % (blob.len() + 1), *v),
+        Mutation::Remove(i) => {
+            if !blob.is_empty() {
+                blob.remove(i % n);
+            }
+        }
+        Mutation::Append(v) => blob.extend_from_slice(v),
+    }
+}
+
+fn check(blob: &[u8]) {
+    match ring().decrypt(blob) {
+        Ok(p) => assert_eq!(p, PLAIN, "forged plaintext"),
+        Err(e) => {
+            let line = e.to_string();
+            assert!(
+                line.starts_with(&format!("{}: ", e.class().as_str())),
+                "{line}"
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_blobs(blob in proptest::collection::vec(any::<u8>(), 0..400)) {
+        check(&blob);
+    }
+
+    #[test]
+    fn random_v2_looking_blobs(tail in proptest::collection::vec(any::<u8>(), 0..300), claim_key in any::<bool>()) {
+        let mut blob = seeds()[1][..5].to_vec();
+        if claim_key {
+            blob.extend_from_slice(&small_key(0).key_id().0);
+        }
+        blob.extend_from_slice(&tail);
+        check(&blob);
+    }
+
+    #[test]
+    fn mutated_blobs(which in 0usize..2, muts in proptest::collection::vec(mutation(), 1..4)) {
+        let mut blob = seeds()[which].clone();
+        for m in &muts {
+            apply(&mut blob, m);
+        }
+        check(&blob);
+    }
+}
+
+/// The shared key's PKCS#1 DER.
+fn key_der() -> &'static [u8] {
+    static D: OnceLock<Vec<u8>> = OnceLock::new();
+    D.get_or_init(|| {
+        let pem = read_vector("priv.pem");
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap()
+    })
+}
+
+fn to_pem(label: &str, der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap());
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    pem
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Corrupted key files are refused, never a panic.
+    #[test]
+    fn mutated_key_der(muts in proptest::collection::vec(mutation(), 1..4), label in 0usize..3) {
+        let mut der = key_der().to_vec();
+        for m in &muts {
+            apply(&mut der, m);
+        }
+        let label = ["RSA PRIVATE KEY", "PRIVATE KEY", "PUBLIC KEY"][label];
+        let pem = to_pem(label, &der);
+        let _ = PrivateKey::from_pem(&pem);
+        let _ = PublicKey::from_pem(&pem);
+    }
+
+    #[test]
+    fn random_pem_text(text in "(-----BEGIN [A-Z ]{0,20}-----\n)?[A-Za-z0-9+/=\n-]{0,300}") {
+        let _ = PrivateKey::from_pem(&text);
+        let _ = PublicKey::from_pem(&text);
+    }
+}

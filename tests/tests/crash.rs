@@ -1,0 +1,80 @@
+//! Crash safety: SIGKILL the archiver at random moments during a 2,000-entry
+//! run, restart it, and check that every entry ends processed exactly once
+//! with no document stored twice.
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cybexp_lake::{ArchiveStore, CacheLake};
+use cybexp_tests::{Archiver, new_entry, vector_cases};
+
+const ENTRIES: usize = 2_000;
+
+/// xorshift: enough randomness for kill times, reproducible from the seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_nothing_and_duplicates_nothing() {
+    let archiver = Archiver::with_extra_config("");
+    let config = std::fs::read_to_string(&archiver.config).unwrap();
+    // Short leases, so the claims of a killed run come back quickly.
+    std::fs::write(&archiver.config, config.replace("[pipeline]\n", "[pipeline]\nlease_secs = 1\n")).unwrap();
+
+    let store = archiver.store();
+    let key = archiver.public_key();
+    let template = vector_cases("vectors/raw_documents.json")[0]["plaintext"].as_str().unwrap().to_owned();
+    assert!(template.contains("\"offset\": 8187"));
+    for i in 0..ENTRIES {
+        let plaintext = template.replace("\"offset\": 8187", &format!("\"offset\": {i}"));
+        let blob = cybexp_keys::legacy::encrypt(&key, plaintext.as_bytes()).unwrap();
+        store.submit(&new_entry("unr-honeypot", &format!("event-{i}")), &blob).unwrap();
+    }
+
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    println!("kill-time seed: {seed}");
+    let mut rng = Rng(seed);
+    let mut kills = 0;
+    for _ in 0..8 {
+        if store.queue_depth().unwrap().waiting == 0 {
+            break;
+        }
+        let mut child = archiver.command().arg("once").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(100 + rng.below(900)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    println!("killed {kills} runs; {} entries left", store.queue_depth().unwrap().waiting);
+
+    // Restart after the leases ran out and finish the work.
+    std::thread::sleep(Duration::from_millis(1_200));
+    let started = Instant::now();
+    archiver.ok(&["once"]);
+    println!("final run took {:?}", started.elapsed());
+
+    let entries = archiver.dump("cache");
+    assert_eq!(entries.len(), ENTRIES);
+    let mut hashes = BTreeSet::new();
+    for entry in &entries {
+        assert_eq!(entry["processed"], true, "{entry}");
+        assert_eq!(entry["skip"], false, "{entry}");
+        let refs = entry["refs"].as_array().unwrap();
+        assert_eq!(refs.len(), 1, "exactly one document per entry: {entry}");
+        assert!(hashes.insert(refs[0].as_str().unwrap().to_owned()), "two entries share a hash: {entry}");
+    }
+    assert_eq!(store.count().unwrap(), ENTRIES as u64, "no document stored twice, none lost");
+    let stored: BTreeSet<String> = store.documents().unwrap().into_iter().map(|d| d.hash).collect();
+    assert_eq!(stored, hashes);
+}

@@ -1,0 +1,207 @@
+//! End to end on the embedded store: the real binary, a real SQLite file,
+//! real parser components under wasmtime.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use cybexp_lake::CacheLake;
+use cybexp_tests::{Archiver, new_entry, vector_cases};
+use serde_json::Value;
+
+fn by_name(entries: &[Value]) -> BTreeMap<String, Value> {
+    entries.iter().map(|e| (e["name"].as_str().unwrap().to_owned(), e.clone())).collect()
+}
+
+#[test]
+fn vectors_and_samples_end_as_the_reference_stores_them() {
+    let archiver = Archiver::new();
+    let plain_dir = archiver.dir.path().join("plain");
+    std::fs::create_dir(&plain_dir).unwrap();
+
+    // raw_documents.json: the plaintexts, submitted through the binary.
+    let cases = vector_cases("vectors/raw_documents.json");
+    let mut expected = BTreeMap::new();
+    for (i, case) in cases.iter().enumerate() {
+        let file = plain_dir.join(format!("vector-{i}.txt"));
+        std::fs::write(&file, case["plaintext"].as_str().unwrap()).unwrap();
+        archiver.ok(&[
+            "submit",
+            "--typtag",
+            case["typtag"].as_str().unwrap(),
+            "--orgid",
+            case["orgid"].as_str().unwrap(),
+            "--timezone",
+            case["timezone"].as_str().unwrap(),
+            file.to_str().unwrap(),
+        ]);
+        expected.insert(case["expect"]["_hash"].as_str().unwrap().to_owned(), case["expect"].clone());
+    }
+
+    // envelope cases: the API's own blobs, submitted byte for byte.
+    let store = archiver.store();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut envelope_expect = BTreeMap::new();
+    for case in vector_cases("vectors/envelope_rsa2048/cases.json") {
+        let name = format!("envelope-{}", case["name"].as_str().unwrap());
+        let blob = b64.decode(case["blob_b64"].as_str().unwrap()).unwrap();
+        store.submit(&new_entry("generic-json", &name), &blob).unwrap();
+        envelope_expect.insert(name, case);
+    }
+
+    let summary = archiver.ok(&["once", "--json"]);
+    let summary: Value = serde_json::from_str(summary.trim()).unwrap();
+    let ok_envelopes = envelope_expect.values().filter(|c| c["expect"] == "ok").count() as u64;
+    assert_eq!(summary["success"], cases.len() as u64 + ok_envelopes, "{summary}");
+    assert_eq!(summary["error"], (envelope_expect.len() as u64) - ok_envelopes, "{summary}");
+
+    // Every vector document stored exactly as the reference stores it.
+    let stored: BTreeMap<String, Value> =
+        archiver.dump("archive").into_iter().map(|d| (d["_hash"].as_str().unwrap().to_owned(), d)).collect();
+    for (hash, expect) in &expected {
+        let doc = stored.get(hash).unwrap_or_else(|| panic!("document {hash} not stored"));
+        for field in ["itype", "sub_type", "orgid", "timezone", "_hash"] {
+            assert_eq!(doc[field], expect[field], "{field} of {hash}");
+        }
+        assert_eq!(
+            serde_json::to_string(&doc["data"]).unwrap(),
+            serde_json::to_string(&expect["data"]).unwrap(),
+            "data of {hash} (values and key order)"
+        );
+    }
+
+    // Entries: vectors processed with their hash in _ref; bad blobs classed.
+    let entries = by_name(&archiver.dump("cache"));
+    for (i, case) in cases.iter().enumerate() {
+        let entry = &entries[&format!("vector-{i}.txt")];
+        assert_eq!(entry["processed"], true);
+        assert_eq!(entry["refs"], serde_json::json!([case["expect"]["_hash"]]));
+    }
+    for (name, case) in &envelope_expect {
+        let entry = &entries[name];
+        if case["expect"] == "ok" {
+            assert_eq!(entry["processed"], true, "{name}");
+            let hash = entry["refs"][0].as_str().unwrap();
+            let doc = &stored[hash];
+            let plaintext = String::from_utf8(b64.decode(case["plaintext_b64"].as_str().unwrap()).unwrap()).unwrap();
+            let data_expected: Value = serde_json::from_str(&plaintext).unwrap_or(serde_json::json!({ "data": plaintext }));
+            assert_eq!(doc["data"], data_expected, "{name}");
+        } else {
+            let class = case["error_class"].as_str().unwrap();
+            assert_eq!(entry["processed"], false, "{name}");
+            assert_eq!(entry["skip"], true, "{name}");
+            assert_eq!(entry["state"], "decrypt_failed", "{name}");
+            assert!(entry["error"].as_str().unwrap().starts_with(class), "{name}: {}", entry["error"]);
+        }
+    }
+}
+
+#[test]
+fn unsupported_typtag_is_skipped_until_forced_with_a_parser() {
+    let archiver = Archiver::new();
+    let store = archiver.store();
+    let blob = cybexp_keys::legacy::encrypt(&archiver.public_key(), br#"{"event": 1}"#).unwrap();
+    let id = store.submit(&new_entry("misp-event", "misp"), &blob).unwrap();
+
+    let summary: Value = serde_json::from_str(archiver.ok(&["once", "--json"]).trim()).unwrap();
+    assert_eq!(summary["not_supported"], 1);
+    let entry = &archiver.dump("cache")[0];
+    assert_eq!((entry["skip"].clone(), entry["state"].clone()), (Value::Bool(true), "not_supported".into()));
+
+    // A second pass leaves it alone.
+    let summary: Value = serde_json::from_str(archiver.ok(&["once", "--json"]).trim()).unwrap();
+    assert_eq!(summary["not_supported"], 0);
+
+    // Deploy a parser for the typtag, then --force reprocesses it.
+    let deployed = Archiver::with_extra_config("[typtags.misp-event]\nparser = \"json\"\nsub_type = \"misp\"\n");
+    let config = std::fs::read_to_string(&deployed.config).unwrap();
+    std::fs::write(&archiver.config, config.replace(deployed.dir.path().to_str().unwrap(), archiver.dir.path().to_str().unwrap())).unwrap();
+    let summary: Value = serde_json::from_str(archiver.ok(&["once", "--json"]).trim()).unwrap();
+    assert_eq!(summary["success"], 0, "skipped entries wait for --force");
+    let summary: Value = serde_json::from_str(archiver.ok(&["once", "--force", "--json"]).trim()).unwrap();
+    assert_eq!(summary["success"], 1, "{summary}");
+    let entry = &archiver.dump("cache")[0];
+    assert_eq!(entry["id"], Value::String(id.0.clone()));
+    assert_eq!(entry["processed"], true);
+    assert_eq!(entry["skip"], false);
+    assert_eq!(archiver.dump("archive")[0]["sub_type"], "misp");
+}
+
+#[test]
+fn hostile_and_broken_entries_end_as_classified_errors() {
+    let archiver = Archiver::new();
+    let store = archiver.store();
+    let key = archiver.public_key();
+    let seal = |text: &[u8]| cybexp_keys::legacy::encrypt(&key, text).unwrap();
+    let bomb = format!("{}1{}", "{\"a\": ".repeat(30), "}".repeat(30));
+    let brackets = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        ("hostile-loop", "loop", seal(b"x"), "parser.fuel"),
+        ("hostile-alloc", "alloc", seal(b"x"), "parser.memory"),
+        ("hostile-panic", "panic", seal(b"x"), "parser.trap"),
+        ("hostile-output", "output", seal(b"xxxxxxxx"), "parser.output_too_large"),
+        ("generic-json", "nesting bomb", seal(bomb.as_bytes()), "parser.invalid_input"),
+        ("generic-json", "10k brackets", seal(brackets.as_bytes()), "parser.invalid_input"),
+        ("unr-honeypot", "not cowrie", seal(b"{\"hello\": 1}"), "parser.invalid_input"),
+        ("openphish_feed", "not urls", seal(b"this is not\na url list"), "parser.invalid_input"),
+        ("generic-json", "not utf8", seal(b"\xff\xfe{}"), "decrypt.utf8"),
+        ("generic-json", "garbage blob", b"short".to_vec(), "decrypt.format"),
+        ("generic-json", "good", seal(b"{\"fine\": true}"), ""),
+    ];
+    for (typtag, name, blob, _) in &cases {
+        store.submit(&new_entry(typtag, name), blob).unwrap();
+    }
+    let summary: Value = serde_json::from_str(archiver.ok(&["once", "--json"]).trim()).unwrap();
+    assert_eq!(summary["success"], 1, "{summary}");
+    assert_eq!(summary["error"], cases.len() as u64 - 1, "{summary}");
+    let entries = by_name(&archiver.dump("cache"));
+    for (_, name, _, cause) in &cases {
+        let entry = &entries[*name];
+        if cause.is_empty() {
+            assert_eq!(entry["processed"], true);
+            continue;
+        }
+        assert_eq!(entry["skip"], true, "{name}");
+        assert_eq!(entry["cause"], *cause, "{name}: {entry}");
+        let state = if cause.starts_with("parser.") { "parse_failed" } else { "decrypt_failed" };
+        assert_eq!(entry["state"], state, "{name}");
+        assert!(!entry["error"].as_str().unwrap().is_empty(), "{name} has an error text");
+    }
+}
+
+#[test]
+fn missing_blob_is_bad_data() {
+    let archiver = Archiver::new();
+    let store = archiver.store();
+    let blob = cybexp_keys::legacy::encrypt(&archiver.public_key(), b"{}").unwrap();
+    let id = store.submit(&new_entry("generic-json", "orphan"), &blob).unwrap();
+    drop(store);
+    let db = cybexp_tests::sqlite(&archiver.db_path());
+    db.execute("DELETE FROM blobs", []).unwrap();
+    drop(db);
+    archiver.ok(&["once"]);
+    let entry = &archiver.dump("cache")[0];
+    assert_eq!(entry["id"], Value::String(id.0));
+    assert_eq!(entry["state"], "bad_data");
+    assert_eq!(entry["cause"], "blob.missing");
+}
+
+#[test]
+fn dump_cache_filters_by_state() {
+    let archiver = Archiver::new();
+    let store = archiver.store();
+    let key = archiver.public_key();
+    store.submit(&new_entry("generic-json", "good"), &cybexp_keys::legacy::encrypt(&key, b"1").unwrap()).unwrap();
+    store.submit(&new_entry("nope", "unsupported"), &cybexp_keys::legacy::encrypt(&key, b"1").unwrap()).unwrap();
+    archiver.ok(&["once"]);
+    let only = |state: &str| -> Vec<String> {
+        archiver
+            .ok(&["dump", "cache", "--state", state])
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(only("processed"), ["good"]);
+    assert_eq!(only("skipped"), ["unsupported"]);
+    assert_eq!(only("not_supported"), ["unsupported"]);
+    assert!(only("unprocessed").is_empty());
+}
