@@ -58,9 +58,7 @@ fn main() -> Result<()> {
 fn build_guests(workspace: &Path, target_dir: &Path) -> Result<()> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace)
-        .args(["build", "--release", "--target", WASM_TARGET, "--target-dir"])
-        .arg(target_dir);
+    cmd.current_dir(workspace).args(["build", "--release", "--target", WASM_TARGET, "--target-dir"]).arg(target_dir);
     for (_, package, _, _) in GUESTS {
         cmd.args(["-p", package]);
     }
@@ -75,8 +73,7 @@ fn build_guests(workspace: &Path, target_dir: &Path) -> Result<()> {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+    cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false").env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
     let status = cmd.status().context("running cargo for the wasm32 parsers")?;
     if !status.success() {
         bail!(
@@ -89,8 +86,5 @@ fn build_guests(workspace: &Path, target_dir: &Path) -> Result<()> {
 
 fn componentize(module: &Path) -> Result<Vec<u8>> {
     let bytes = fs::read(module).with_context(|| format!("reading {}", module.display()))?;
-    wit_component::ComponentEncoder::default()
-        .module(&bytes)?
-        .validate(true)
-        .encode()
+    wit_component::ComponentEncoder::default().module(&bytes)?.validate(true).encode()
 }

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "cybexp-archive", version, about = "The CYBEX-P archiver: cache data lake → sandboxed parsers → TAHOE raw documents")]
+#[command(
+    name = "cybexp-archive",
+    version,
+    about = "The CYBEX-P archiver: cache data lake → sandboxed parsers → TAHOE raw documents"
+)]
 pub struct Cli {
     /// Config file: TOML, or a CYBEX-P config.json.
     #[arg(long, global = true, env = crate::config::CONFIG_ENV, value_name = "FILE")]

@@ -59,7 +59,8 @@ impl Context {
     pub fn keyring(&self, allow_insecure: bool) -> Result<Keyring> {
         crate::hardening::protect_key_material();
         let keys = &self.config.keys;
-        let perms = if allow_insecure || keys.allow_insecure_permissions { Perms::AllowInsecure } else { Perms::Strict };
+        let perms =
+            if allow_insecure || keys.allow_insecure_permissions { Perms::AllowInsecure } else { Perms::Strict };
         let mut ring = Keyring::new();
         for path in &keys.private {
             ring.push(cybexp_keys::load_private_key(path, perms)?);
@@ -246,7 +247,14 @@ fn parse(
     }
 }
 
-fn submit(ctx: &Context, typtag: &str, orgid: &str, timezone: &str, format: Format, files: &[PathBuf]) -> Result<ExitCode> {
+fn submit(
+    ctx: &Context,
+    typtag: &str,
+    orgid: &str,
+    timezone: &str,
+    format: Format,
+    files: &[PathBuf],
+) -> Result<ExitCode> {
     let key = ctx.public_key()?;
     let store = ctx.open_store()?;
     for file in files {

@@ -40,10 +40,16 @@ fn samples() -> Vec<Sample> {
         .map(|(i, line)| sample("unr-honeypot", &format!("cowrie-{i}"), line.to_owned(), "SUCCESS", false))
         .collect();
     samples.push(sample("openphish_feed", "openphish", OPENPHISH_FEED.to_owned(), "SUCCESS", false));
-    samples.push(sample("demo-json", "misp-like", r#"{"event": {"info": "demo", "ioc": ["1.2.3.4"]}}"#.into(), "SUCCESS", false));
+    samples.push(sample(
+        "demo-json",
+        "misp-like",
+        r#"{"event": {"info": "demo", "ioc": ["1.2.3.4"]}}"#.into(),
+        "SUCCESS",
+        false,
+    ));
     samples.push(sample("misp-event", "unknown typtag", "{\"a\": 1}".into(), "NOT_SUPPORTED", false));
     // 60 bytes nested 30 deep: the canonical form would be ~4 GiB.
-    let bomb = format!("{}{}", "{\"a\": ".repeat(30), format!("1{}", "}".repeat(30)));
+    let bomb = format!("{}1{}", "{\"a\": ".repeat(30), "}".repeat(30));
     samples.push(sample("demo-json", "nesting bomb", bomb, "ERROR parser budget", false));
     samples.push(sample("unr-honeypot", "not a cowrie event", "hello, honeypot".into(), "ERROR invalid input", false));
     samples.push(sample("openphish_feed", "tampered blob", OPENPHISH_FEED.to_owned(), "ERROR decrypt.auth", true));

@@ -244,7 +244,11 @@ impl Pipeline {
 
     /// Works off everything claimable now, then returns (the `once` mode).
     /// `progress` is called after each batch with the running summary.
-    pub fn run_until_empty(&self, query: &BatchQuery, mut progress: impl FnMut(&Summary)) -> Result<Summary, StoreError> {
+    pub fn run_until_empty(
+        &self,
+        query: &BatchQuery,
+        mut progress: impl FnMut(&Summary),
+    ) -> Result<Summary, StoreError> {
         let mut total = Summary::default();
         loop {
             if self.shutdown.load(Ordering::Relaxed) {

@@ -15,10 +15,7 @@ use cybexp_keys::{PrivateKey, legacy, v2};
 use rsa::pkcs8::DecodePrivateKey;
 use sha1::Sha1;
 
-const SHARED_PKCS8: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/vectors/envelope_rsa2048/priv_pkcs8.pem"
-);
+const SHARED_PKCS8: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/envelope_rsa2048/priv_pkcs8.pem");
 const BUDGET: Duration = Duration::from_millis(1500);
 const BUF: usize = 64 * 1024;
 
@@ -50,21 +47,12 @@ fn main() {
     println!("\n{:<44} {:>12}", "operation", "rate");
     let mut ours = Vec::new();
     for (bits, key) in [(2048, &rsa2048), (3072, &rsa3072)] {
-        let wrapped = key
-            .to_public_key()
-            .oaep_encrypt_with_rng::<Sha1, _>(&mut getrandom::SysRng, &[7u8; 32])
-            .unwrap();
+        let wrapped = key.to_public_key().oaep_encrypt_with_rng::<Sha1, _>(&mut getrandom::SysRng, &[7u8; 32]).unwrap();
         let ops = rate(|| {
-            let k = key
-                .oaep_decrypt_with_rng::<Sha1, _>(&mut getrandom::SysRng, black_box(&wrapped))
-                .unwrap();
+            let k = key.oaep_decrypt_with_rng::<Sha1, _>(&mut getrandom::SysRng, black_box(&wrapped)).unwrap();
             black_box(k);
         });
-        println!(
-            "{:<44} {:>10.0}/s",
-            format!("RSA-OAEP unwrap, rsa{bits} (blinded)"),
-            ops
-        );
+        println!("{:<44} {:>10.0}/s", format!("RSA-OAEP unwrap, rsa{bits} (blinded)"), ops);
         ours.push((bits, ops));
     }
 
@@ -75,11 +63,7 @@ fn main() {
         let ops = rate(|| {
             black_box(key.decrypt(black_box(blob)).unwrap());
         });
-        println!(
-            "{:<44} {:>10.0}/s",
-            format!("decrypt small {name} blob, rsa2048"),
-            ops
-        );
+        println!("{:<44} {:>10.0}/s", format!("decrypt small {name} blob, rsa2048"), ops);
     }
 
     let session = [0x42u8; 32];
@@ -87,69 +71,40 @@ fn main() {
     let eax = eax::Eax::<aes::Aes256>::new_from_slice(&session).unwrap();
     let nonce16 = eax::Nonce::from([1u8; 16]);
     let r = rate(|| {
-        black_box(
-            eax.encrypt_inout_detached(&nonce16, &[], buf.as_mut_slice().into())
-                .unwrap(),
-        );
+        black_box(eax.encrypt_inout_detached(&nonce16, &[], buf.as_mut_slice().into()).unwrap());
     });
-    println!(
-        "{:<44} {:>8.0} MiB/s",
-        "AES-256-EAX encrypt, 64 KiB",
-        mib_s(r)
-    );
+    println!("{:<44} {:>8.0} MiB/s", "AES-256-EAX encrypt, 64 KiB", mib_s(r));
     let ct = buf.clone();
-    let tag = eax
-        .encrypt_inout_detached(&nonce16, &[], buf.as_mut_slice().into())
-        .unwrap();
+    let tag = eax.encrypt_inout_detached(&nonce16, &[], buf.as_mut_slice().into()).unwrap();
     let ct = std::mem::replace(&mut buf, ct);
     let r = rate(|| {
         // Decrypt from `ct` into `buf`, leaving `ct` intact for the next round.
         let io = InOutBuf::new(&ct, &mut buf).unwrap();
         eax.decrypt_inout_detached(&nonce16, &[], io, &tag).unwrap();
     });
-    println!(
-        "{:<44} {:>8.0} MiB/s",
-        "AES-256-EAX decrypt, 64 KiB",
-        mib_s(r)
-    );
+    println!("{:<44} {:>8.0} MiB/s", "AES-256-EAX decrypt, 64 KiB", mib_s(r));
 
     let gcm = Aes256Gcm::new_from_slice(&session).unwrap();
     let nonce12 = aes_gcm::Nonce::from([1u8; 12]);
     let r = rate(|| {
-        black_box(
-            gcm.encrypt_inout_detached(&nonce12, &[], buf.as_mut_slice().into())
-                .unwrap(),
-        );
+        black_box(gcm.encrypt_inout_detached(&nonce12, &[], buf.as_mut_slice().into()).unwrap());
     });
-    println!(
-        "{:<44} {:>8.0} MiB/s",
-        "AES-256-GCM encrypt, 64 KiB",
-        mib_s(r)
-    );
+    println!("{:<44} {:>8.0} MiB/s", "AES-256-GCM encrypt, 64 KiB", mib_s(r));
     let ct = buf.clone();
-    let tag = gcm
-        .encrypt_inout_detached(&nonce12, &[], buf.as_mut_slice().into())
-        .unwrap();
+    let tag = gcm.encrypt_inout_detached(&nonce12, &[], buf.as_mut_slice().into()).unwrap();
     let ct = std::mem::replace(&mut buf, ct);
     let r = rate(|| {
         let io = InOutBuf::new(&ct, &mut buf).unwrap();
         gcm.decrypt_inout_detached(&nonce12, &[], io, &tag).unwrap();
     });
-    println!(
-        "{:<44} {:>8.0} MiB/s",
-        "AES-256-GCM decrypt, 64 KiB",
-        mib_s(r)
-    );
+    println!("{:<44} {:>8.0} MiB/s", "AES-256-GCM decrypt, 64 KiB", mib_s(r));
 
     openssl_comparison(&ours);
 }
 
 /// Private-key ops/s per modulus size from `openssl speed` (None if unavailable).
 fn openssl_comparison(ours: &[(u32, f64)]) {
-    let out = match Command::new("openssl")
-        .args(["speed", "-seconds", "2", "rsa2048", "rsa3072"])
-        .output()
-    {
+    let out = match Command::new("openssl").args(["speed", "-seconds", "2", "rsa2048", "rsa3072"]).output() {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
         Ok(o) => {
             println!("\nopenssl speed failed ({}): skipping comparison", o.status);
@@ -162,15 +117,9 @@ fn openssl_comparison(ours: &[(u32, f64)]) {
     };
     // OpenSSL 3.0/3.1 print "sign verify sign/s verify/s"; 3.2+ add encrypt/decrypt
     // columns. Prefer "decr./s" (an RSA private decrypt), else "sign/s".
-    let header: Vec<&str> = out
-        .lines()
-        .find(|l| l.contains("sign/s"))
-        .map(|l| l.split_whitespace().collect())
-        .unwrap_or_default();
-    let col = header
-        .iter()
-        .position(|h| *h == "decr./s")
-        .or_else(|| header.iter().position(|h| *h == "sign/s"));
+    let header: Vec<&str> =
+        out.lines().find(|l| l.contains("sign/s")).map(|l| l.split_whitespace().collect()).unwrap_or_default();
+    let col = header.iter().position(|h| *h == "decr./s").or_else(|| header.iter().position(|h| *h == "sign/s"));
     let Some(col) = col else {
         println!("\nopenssl speed output not understood: skipping comparison");
         return;
@@ -185,10 +134,9 @@ fn openssl_comparison(ours: &[(u32, f64)]) {
             figs.get(col)?.parse::<f64>().ok()
         });
         match theirs {
-            Some(t) => println!(
-                "  rsa{bits}: openssl {t:>8.0}/s  ours {our:>8.0}/s  ratio ours/openssl {:.2}",
-                our / t
-            ),
+            Some(t) => {
+                println!("  rsa{bits}: openssl {t:>8.0}/s  ours {our:>8.0}/s  ratio ours/openssl {:.2}", our / t)
+            }
             None => println!("  rsa{bits}: not in openssl output"),
         }
     }

@@ -43,10 +43,7 @@ pub struct DecryptError {
 
 impl DecryptError {
     pub(crate) fn new(class: ErrorClass, detail: impl Into<String>) -> Self {
-        Self {
-            class,
-            detail: detail.into(),
-        }
+        Self { class, detail: detail.into() }
     }
     pub(crate) fn format(detail: impl Into<String>) -> Self {
         Self::new(ErrorClass::Format, detail)

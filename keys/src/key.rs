@@ -3,9 +3,7 @@
 use std::fmt;
 
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
-use rsa::pkcs8::{
-    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
-};
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -60,10 +58,7 @@ fn key_id_of(key: &rsa::PublicKey) -> KeyId {
     // digest of n || e so the function stays total.
     let digest = match key.to_public_key_der() {
         Ok(der) => Sha256::digest(der.as_bytes()),
-        Err(_) => Sha256::new()
-            .chain_update(key.n_bytes())
-            .chain_update(key.e_bytes())
-            .finalize(),
+        Err(_) => Sha256::new().chain_update(key.n_bytes()).chain_update(key.e_bytes()).finalize(),
     };
     KeyId(digest.into())
 }
@@ -89,10 +84,12 @@ impl PublicKey {
     pub(crate) fn from_pem_named(pem: &str, origin: &str) -> Result<Self, KeyFileError> {
         const LABELS: [&str; 2] = ["PUBLIC KEY", "RSA PUBLIC KEY"];
         let inner = match pem_block(pem, &LABELS) {
-            Ok(("PUBLIC KEY", block)) => rsa::PublicKey::from_public_key_pem(block)
-                .map_err(|e| parse_err(origin, "SPKI public key", e))?,
-            Ok((_, block)) => rsa::PublicKey::from_pkcs1_pem(block)
-                .map_err(|e| parse_err(origin, "PKCS#1 public key", e))?,
+            Ok(("PUBLIC KEY", block)) => {
+                rsa::PublicKey::from_public_key_pem(block).map_err(|e| parse_err(origin, "SPKI public key", e))?
+            }
+            Ok((_, block)) => {
+                rsa::PublicKey::from_pkcs1_pem(block).map_err(|e| parse_err(origin, "PKCS#1 public key", e))?
+            }
             Err(first) => return Err(label_err(origin, first, "PUBLIC KEY or RSA PUBLIC KEY")),
         };
         Ok(Self::from_rsa(inner))
@@ -101,9 +98,7 @@ impl PublicKey {
     /// SPKI PEM (`BEGIN PUBLIC KEY`), LF line endings.
     pub fn to_pem(&self) -> String {
         // Cannot fail for a valid in-memory RSA key.
-        self.inner
-            .to_public_key_pem(LineEnding::LF)
-            .unwrap_or_default()
+        self.inner.to_public_key_pem(LineEnding::LF).unwrap_or_default()
     }
 
     /// The key id: SHA-256 of the SubjectPublicKeyInfo DER.
@@ -133,10 +128,7 @@ impl PublicKey {
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PublicKey")
-            .field("bits", &self.bits())
-            .field("id", &self.id)
-            .finish()
+        f.debug_struct("PublicKey").field("bits", &self.bits()).field("id", &self.id).finish()
     }
 }
 
@@ -151,22 +143,17 @@ pub struct PrivateKey {
 impl PrivateKey {
     fn from_rsa(inner: rsa::PrivateKey) -> Self {
         let public = PublicKey::from_rsa(inner.to_public_key());
-        Self {
-            inner: Box::new(inner),
-            public,
-        }
+        Self { inner: Box::new(inner), public }
     }
 
     /// Generate a fresh key with public exponent 65537 from the OS RNG.
     /// `bits` must be in `MIN_BITS..=MAX_BITS`; use `DEFAULT_BITS` (3072) for real keys.
     pub fn generate(bits: usize) -> Result<Self, KeyFileError> {
         if !(MIN_BITS..=MAX_BITS).contains(&bits) {
-            return Err(KeyFileError::Generate(format!(
-                "{bits} bits is outside {MIN_BITS}..={MAX_BITS}"
-            )));
+            return Err(KeyFileError::Generate(format!("{bits} bits is outside {MIN_BITS}..={MAX_BITS}")));
         }
-        let inner = rsa::PrivateKey::new(&mut getrandom::SysRng, bits)
-            .map_err(|e| KeyFileError::Generate(e.to_string()))?;
+        let inner =
+            rsa::PrivateKey::new(&mut getrandom::SysRng, bits).map_err(|e| KeyFileError::Generate(e.to_string()))?;
         Ok(Self::from_rsa(inner))
     }
 
@@ -180,10 +167,12 @@ impl PrivateKey {
         // The DER decoders hold the decoded bytes in zeroizing `SecretDocument`s.
         const LABELS: [&str; 3] = ["RSA PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY"];
         let inner = match pem_block(pem, &LABELS) {
-            Ok(("RSA PRIVATE KEY", block)) => rsa::PrivateKey::from_pkcs1_pem(block)
-                .map_err(|e| parse_err(origin, "PKCS#1 private key", e))?,
-            Ok(("PRIVATE KEY", block)) => rsa::PrivateKey::from_pkcs8_pem(block)
-                .map_err(|e| parse_err(origin, "PKCS#8 private key", e))?,
+            Ok(("RSA PRIVATE KEY", block)) => {
+                rsa::PrivateKey::from_pkcs1_pem(block).map_err(|e| parse_err(origin, "PKCS#1 private key", e))?
+            }
+            Ok(("PRIVATE KEY", block)) => {
+                rsa::PrivateKey::from_pkcs8_pem(block).map_err(|e| parse_err(origin, "PKCS#8 private key", e))?
+            }
             Ok(_) => {
                 return Err(KeyFileError::Parse {
                     origin: origin.to_owned(),
@@ -236,20 +225,14 @@ impl PrivateKey {
 
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PrivateKey")
-            .field("bits", &self.bits())
-            .field("id", &self.public.id)
-            .finish_non_exhaustive()
+        f.debug_struct("PrivateKey").field("bits", &self.bits()).field("id", &self.public.id).finish_non_exhaustive()
     }
 }
 
 /// The first PEM block whose label is in `labels`, as `(label, block text)`.
 /// Text around it (openssl "Bag Attributes", a certificate before it) is
 /// skipped. Otherwise `Err` with the first label seen, if any.
-fn pem_block<'a>(
-    pem: &'a str,
-    labels: &[&'static str],
-) -> Result<(&'static str, &'a str), Option<&'a str>> {
+fn pem_block<'a>(pem: &'a str, labels: &[&'static str]) -> Result<(&'static str, &'a str), Option<&'a str>> {
     const BEGIN: &str = "-----BEGIN ";
     let mut first = None;
     let mut from = 0;
@@ -282,18 +265,12 @@ fn label_err(origin: &str, found: Option<&str>, wanted: &str) -> KeyFileError {
         Some(_) => format!("unrecognised PEM label (expected {wanted})"),
         None => format!("not PEM: no -----BEGIN line (expected {wanted})"),
     };
-    KeyFileError::Parse {
-        origin: origin.to_owned(),
-        what,
-    }
+    KeyFileError::Parse { origin: origin.to_owned(), what }
 }
 
 /// Decoder errors (`der`/`pkcs1`/`pkcs8`) describe tags and offsets, never content.
 fn parse_err(origin: &str, kind: &str, e: impl fmt::Display) -> KeyFileError {
-    KeyFileError::Parse {
-        origin: origin.to_owned(),
-        what: format!("{kind} does not parse: {e}"),
-    }
+    KeyFileError::Parse { origin: origin.to_owned(), what: format!("{kind} does not parse: {e}") }
 }
 
 #[cfg(test)]
@@ -304,14 +281,8 @@ mod tests {
     fn labels() {
         let l = ["PRIVATE KEY"];
         assert_eq!(
-            pem_block(
-                "x\n-----BEGIN PRIVATE KEY-----\nAA\n-----END PRIVATE KEY-----\ny",
-                &l
-            ),
-            Ok((
-                "PRIVATE KEY",
-                "-----BEGIN PRIVATE KEY-----\nAA\n-----END PRIVATE KEY-----"
-            ))
+            pem_block("x\n-----BEGIN PRIVATE KEY-----\nAA\n-----END PRIVATE KEY-----\ny", &l),
+            Ok(("PRIVATE KEY", "-----BEGIN PRIVATE KEY-----\nAA\n-----END PRIVATE KEY-----"))
         );
         let two = "-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n\
                    -----BEGIN PRIVATE KEY-----\nB\n-----END PRIVATE KEY-----\n";
@@ -319,10 +290,9 @@ mod tests {
         assert_eq!(pem_block("-----BEGIN X-----\n", &l), Err(Some("X")));
         assert_eq!(pem_block("junk", &l), Err(None));
         assert_eq!(pem_block("-----BEGIN ", &l), Err(None));
-        let e =
-            PrivateKey::from_pem("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
-                .unwrap_err()
-                .to_string();
+        let e = PrivateKey::from_pem("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("\"CERTIFICATE\" is not supported"), "{e}");
     }
 

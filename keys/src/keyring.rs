@@ -98,9 +98,7 @@ impl From<Vec<PrivateKey>> for Keyring {
 
 impl FromIterator<PrivateKey> for Keyring {
     fn from_iter<I: IntoIterator<Item = PrivateKey>>(iter: I) -> Self {
-        Self {
-            keys: iter.into_iter().collect(),
-        }
+        Self { keys: iter.into_iter().collect() }
     }
 }
 
@@ -118,11 +116,7 @@ impl PrivateKey {
 }
 
 /// Dispatch on the v2 prefix (a parameter so tests can fake a collision).
-pub(crate) fn open_with(
-    keys: &[PrivateKey],
-    blob: &[u8],
-    prefix: &[u8; 5],
-) -> Result<Opened, DecryptError> {
+pub(crate) fn open_with(keys: &[PrivateKey], blob: &[u8], prefix: &[u8; 5]) -> Result<Opened, DecryptError> {
     if keys.is_empty() {
         return Err(DecryptError::key("no private key loaded"));
     }
@@ -153,21 +147,11 @@ enum V2Failure {
 
 fn open_v2(keys: &[PrivateKey], blob: &[u8], prefix: &[u8; 5]) -> Result<Opened, V2Failure> {
     let header = v2::parse_header(blob, prefix).map_err(V2Failure::Unclaimed)?;
-    let key = keys
-        .iter()
-        .find(|k| k.key_id() == header.key_id)
-        .ok_or_else(|| {
-            V2Failure::Unclaimed(DecryptError::key(format!(
-                "no loaded key has id {}",
-                header.key_id.short()
-            )))
-        })?;
+    let key = keys.iter().find(|k| k.key_id() == header.key_id).ok_or_else(|| {
+        V2Failure::Unclaimed(DecryptError::key(format!("no loaded key has id {}", header.key_id.short())))
+    })?;
     let plaintext = v2::open(key, &header, blob).map_err(V2Failure::Named)?;
-    Ok(Opened {
-        plaintext,
-        envelope: Envelope::V2,
-        key_id: key.key_id(),
-    })
+    Ok(Opened { plaintext, envelope: Envelope::V2, key_id: key.key_id() })
 }
 
 fn open_legacy(keys: &[PrivateKey], blob: &[u8]) -> Result<Opened, DecryptError> {
@@ -182,19 +166,11 @@ fn open_legacy(keys: &[PrivateKey], blob: &[u8]) -> Result<Opened, DecryptError>
         // negligible, so the first key that unwraps owns the blob.
         if let Some(session_key) = legacy::unwrap(key, &parts) {
             let plaintext = legacy::open(&session_key, &parts)?;
-            return Ok(Opened {
-                plaintext,
-                envelope: Envelope::Legacy,
-                key_id: key.key_id(),
-            });
+            return Ok(Opened { plaintext, envelope: Envelope::Legacy, key_id: key.key_id() });
         }
     }
     if tried == 0 {
-        let need = keys
-            .iter()
-            .map(|k| legacy::min_len(k.size()))
-            .min()
-            .unwrap_or(0);
+        let need = keys.iter().map(|k| legacy::min_len(k.size())).min().unwrap_or(0);
         return Err(DecryptError::format(format!(
             "blob of {} bytes is shorter than wrapped key + nonce + tag ({need})",
             blob.len()
@@ -202,14 +178,8 @@ fn open_legacy(keys: &[PrivateKey], blob: &[u8]) -> Result<Opened, DecryptError>
     }
     // Some keys tried, none unwrapped: `key`, even if the blob was too short
     // for other (larger) keys, which the detail says.
-    let also = if too_short > 0 {
-        format!("; too short for {too_short} other key(s)")
-    } else {
-        String::new()
-    };
-    Err(DecryptError::key(format!(
-        "none of {tried} key(s) unwraps the session key{also}"
-    )))
+    let also = if too_short > 0 { format!("; too short for {too_short} other key(s)") } else { String::new() };
+    Err(DecryptError::key(format!("none of {tried} key(s) unwraps the session key{also}")))
 }
 
 #[cfg(test)]
@@ -249,9 +219,7 @@ mod tests {
         let last = blob.len() - 1;
         blob[last] ^= 1;
         let prefix: [u8; 5] = blob[..5].try_into().unwrap();
-        let err = open_with(std::slice::from_ref(key()), &blob, &prefix)
-            .err()
-            .unwrap();
+        let err = open_with(std::slice::from_ref(key()), &blob, &prefix).err().unwrap();
         assert_eq!(err.class(), ErrorClass::Auth, "{err}");
     }
 

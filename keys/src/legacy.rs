@@ -63,12 +63,7 @@ pub(crate) fn split(blob: &[u8], k: usize) -> Option<Parts<'_>> {
     let (wrapped, rest) = blob.split_at_checked(k)?;
     let (nonce, rest) = rest.split_at_checked(NONCE_LEN)?;
     let (tag, ciphertext) = rest.split_at_checked(TAG_LEN)?;
-    Some(Parts {
-        wrapped,
-        nonce,
-        tag,
-        ciphertext,
-    })
+    Some(Parts { wrapped, nonce, tag, ciphertext })
 }
 
 /// Smallest blob a `k`-byte key can open.
@@ -84,10 +79,8 @@ pub(crate) fn unwrap(key: &PrivateKey, parts: &Parts<'_>) -> Option<Zeroizing<Ve
 /// EAX-decrypt with an unwrapped session key and check UTF-8.
 pub(crate) fn open(session_key: &[u8], parts: &Parts<'_>) -> Result<String, DecryptError> {
     let eax = WipedEax::new(session_key).ok_or_else(|| DecryptError::key("bad session key"))?;
-    let (Ok(nonce), Ok(tag)) = (
-        Nonce::try_from(parts.nonce),
-        Tag::<eax::aead::consts::U16>::try_from(parts.tag),
-    ) else {
+    let (Ok(nonce), Ok(tag)) = (Nonce::try_from(parts.nonce), Tag::<eax::aead::consts::U16>::try_from(parts.tag))
+    else {
         return Err(DecryptError::format("bad nonce or tag length"));
     };
     let mut buf = Zeroizing::new(parts.ciphertext.to_vec());
@@ -113,11 +106,7 @@ pub fn encrypt(recipient: &PublicKey, plaintext: &[u8]) -> Result<Vec<u8>, Encry
     blob.extend_from_slice(plaintext);
     let tag = eax
         .0
-        .encrypt_inout_detached(
-            &Nonce::from(nonce),
-            &[],
-            blob[tag_at + TAG_LEN..].as_mut().into(),
-        )
+        .encrypt_inout_detached(&Nonce::from(nonce), &[], blob[tag_at + TAG_LEN..].as_mut().into())
         .map_err(|_| EncryptError::TooLong)?;
     blob[tag_at..tag_at + TAG_LEN].copy_from_slice(&tag);
     Ok(blob)

@@ -39,8 +39,8 @@ pub use error::{DecryptError, EncryptError, ErrorClass, KeyFileError};
 pub use key::{DEFAULT_BITS, KeyId, MAX_BITS, MIN_BITS, PrivateKey, PublicKey};
 pub use keyring::{Envelope, Keyring, Opened};
 pub use load::{
-    MAX_PEM_BYTES, MIN_WRITE_BITS, Perms, WrittenKeypair, load_credential, load_credential_from,
-    load_keyring, load_private_key, load_public_key, write_keypair,
+    MAX_PEM_BYTES, MIN_WRITE_BITS, Perms, WrittenKeypair, load_credential, load_credential_from, load_keyring,
+    load_private_key, load_public_key, write_keypair,
 };
 
 /// Generate a new private key of `bits` bits (see [`PrivateKey::generate`]).

@@ -49,14 +49,8 @@ pub fn load_private_key(path: &Path, perms: Perms) -> Result<PrivateKey, KeyFile
 
 /// Load several key files into a [`crate::Keyring`], in the order given
 /// (the legacy trial order).
-pub fn load_keyring<P: AsRef<Path>>(
-    paths: &[P],
-    perms: Perms,
-) -> Result<crate::Keyring, KeyFileError> {
-    paths
-        .iter()
-        .map(|p| load_private_key(p.as_ref(), perms))
-        .collect()
+pub fn load_keyring<P: AsRef<Path>>(paths: &[P], perms: Perms) -> Result<crate::Keyring, KeyFileError> {
+    paths.iter().map(|p| load_private_key(p.as_ref(), perms)).collect()
 }
 
 /// Load the private key credential `name` from `$CREDENTIALS_DIRECTORY`
@@ -69,16 +63,8 @@ pub fn load_credential(name: &str, perms: Perms) -> Result<PrivateKey, KeyFileEr
 }
 
 /// Load the credential `name` from an explicit credentials directory.
-pub fn load_credential_from(
-    dir: &Path,
-    name: &str,
-    perms: Perms,
-) -> Result<PrivateKey, KeyFileError> {
-    let plain = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains('/')
-        && !name.contains('\0');
+pub fn load_credential_from(dir: &Path, name: &str, perms: Perms) -> Result<PrivateKey, KeyFileError> {
+    let plain = !name.is_empty() && name != "." && name != ".." && !name.contains('/') && !name.contains('\0');
     if !plain {
         return Err(KeyFileError::BadCredentialName(name.to_owned()));
     }
@@ -116,26 +102,16 @@ fn check_mode(path: &Path, mode: u32, forbidden: u32) -> Result<(), KeyFileError
         (true, false) => "group",
         _ => "others",
     };
-    Err(KeyFileError::Permissions {
-        path: path.to_owned(),
-        mode,
-        who,
-    })
+    Err(KeyFileError::Permissions { path: path.to_owned(), mode, who })
 }
 
 fn open_regular(path: &Path) -> Result<File, KeyFileError> {
     // O_NONBLOCK so a FIFO planted at the path cannot hang the open; the
     // regular-file check below then refuses it.
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| io_err(path, e))?;
+    let file = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(|e| io_err(path, e))?;
     let meta = file.metadata().map_err(|e| io_err(path, e))?;
     if !meta.is_file() {
-        return Err(KeyFileError::NotAFile {
-            path: path.to_owned(),
-        });
+        return Err(KeyFileError::NotAFile { path: path.to_owned() });
     }
     Ok(file)
 }
@@ -150,10 +126,7 @@ fn read_capped(file: &mut File, path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFi
             Ok(n) => {
                 len += n;
                 if len > MAX_PEM_BYTES {
-                    return Err(KeyFileError::TooLarge {
-                        path: path.to_owned(),
-                        max: MAX_PEM_BYTES,
-                    });
+                    return Err(KeyFileError::TooLarge { path: path.to_owned(), max: MAX_PEM_BYTES });
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -172,10 +145,7 @@ fn pem_str<'a>(pem: &'a [u8], path: &Path) -> Result<&'a str, KeyFileError> {
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> KeyFileError {
-    KeyFileError::Io {
-        path: path.to_owned(),
-        source,
-    }
+    KeyFileError::Io { path: path.to_owned(), source }
 }
 
 /// What [`write_keypair`] wrote.
@@ -223,24 +193,14 @@ pub fn write_keypair(dir: &Path, bits: usize) -> Result<WrittenKeypair, KeyFileE
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(WrittenKeypair {
-        private_path,
-        public_path,
-        public,
-    })
+    Ok(WrittenKeypair { private_path, public_path, public })
 }
 
 /// Create `path` exclusively with `mode` (umask can only narrow it) and write it.
 fn write_new(path: &Path, mode: u32, bytes: &[u8]) -> Result<(), KeyFileError> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => KeyFileError::Exists {
-                path: path.to_owned(),
-            },
+    let mut file =
+        OpenOptions::new().write(true).create_new(true).mode(mode).open(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => KeyFileError::Exists { path: path.to_owned() },
             _ => io_err(path, e),
         })?;
     let res = file.write_all(bytes).and_then(|()| file.sync_all());
@@ -270,13 +230,8 @@ mod tests {
         for bad in [0o444, 0o460, 0o404, 0o402] {
             assert!(check_mode(p, bad, CREDENTIAL_FORBIDDEN).is_err(), "{bad:o}");
         }
-        let msg = check_mode(p, 0o644, KEY_FILE_FORBIDDEN)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            msg.contains("0644") && msg.contains("chmod 600 /k.pem"),
-            "{msg}"
-        );
+        let msg = check_mode(p, 0o644, KEY_FILE_FORBIDDEN).unwrap_err().to_string();
+        assert!(msg.contains("0644") && msg.contains("chmod 600 /k.pem"), "{msg}");
         assert!(msg.contains("group and others"), "{msg}");
     }
 }

@@ -31,23 +31,14 @@ pub(crate) fn wrap<D: Digest + FixedOutputReset>(
     recipient
         .rsa()
         .oaep_encrypt_with_rng::<D, _>(&mut getrandom::SysRng, session_key)
-        .map_err(|_| EncryptError::Wrap {
-            bits: recipient.bits(),
-        })
+        .map_err(|_| EncryptError::Wrap { bits: recipient.bits() })
 }
 
 /// Blinded RSA-OAEP unwrap. `None` on any failure, including a result that is
 /// not exactly 32 bytes: the caller reports it as a key error and must not
 /// learn more (no padding oracle beyond "did not unwrap").
-pub(crate) fn unwrap<D: Digest + FixedOutputReset>(
-    key: &PrivateKey,
-    wrapped: &[u8],
-) -> Option<Zeroizing<Vec<u8>>> {
-    let out = key
-        .rsa()
-        .oaep_decrypt_with_rng::<D, _>(&mut getrandom::SysRng, wrapped)
-        .ok()
-        .map(Zeroizing::new)?;
+pub(crate) fn unwrap<D: Digest + FixedOutputReset>(key: &PrivateKey, wrapped: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let out = key.rsa().oaep_decrypt_with_rng::<D, _>(&mut getrandom::SysRng, wrapped).ok().map(Zeroizing::new)?;
     (out.len() == SESSION_KEY_LEN).then_some(out)
 }
 
@@ -58,8 +49,6 @@ pub(crate) fn into_string(mut buf: Zeroizing<Vec<u8>>) -> Result<String, Decrypt
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         drop(Zeroizing::new(e.into_bytes()));
-        DecryptError::utf8(format!(
-            "plaintext is not UTF-8 (invalid byte at offset {at})"
-        ))
+        DecryptError::utf8(format!("plaintext is not UTF-8 (invalid byte at offset {at})"))
     })
 }

@@ -66,27 +66,17 @@ pub(crate) fn parse_header(blob: &[u8], prefix: &[u8; 5]) -> Result<Header, Decr
         return Err(DecryptError::format("not a v2 envelope (no magic)"));
     }
     if blob.len() < HEADER_LEN {
-        return Err(DecryptError::format(format!(
-            "v2 header truncated ({} of {HEADER_LEN} bytes)",
-            blob.len()
-        )));
+        return Err(DecryptError::format(format!("v2 header truncated ({} of {HEADER_LEN} bytes)", blob.len())));
     }
     if blob[4] != prefix[4] {
-        return Err(DecryptError::format(format!(
-            "unsupported envelope version {}",
-            blob[4]
-        )));
+        return Err(DecryptError::format(format!("unsupported envelope version {}", blob[4])));
     }
     let mut key_id = [0u8; 32];
     key_id.copy_from_slice(&blob[KEY_ID_AT..WLEN_AT]);
     let wrapped_len = usize::from(u16::from_be_bytes([blob[WLEN_AT], blob[WLEN_AT + 1]]));
     let mut nonce = [0u8; NONCE_LEN];
     nonce.copy_from_slice(&blob[NONCE_AT..HEADER_LEN]);
-    Ok(Header {
-        key_id: KeyId(key_id),
-        wrapped_len,
-        nonce,
-    })
+    Ok(Header { key_id: KeyId(key_id), wrapped_len, nonce })
 }
 
 /// Open a v2 blob whose header names `key`.
@@ -110,23 +100,13 @@ pub(crate) fn open(key: &PrivateKey, header: &Header, blob: &[u8]) -> Result<Str
     let (aad, body) = blob.split_at(aad_end);
     let (ciphertext, tag) = body.split_at(body.len() - TAG_LEN);
 
-    let session_key = session::unwrap::<Sha256>(key, &aad[HEADER_LEN..]).ok_or_else(|| {
-        DecryptError::key(format!(
-            "key {} does not unwrap the session key",
-            key.key_id().short()
-        ))
-    })?;
-    let gcm = Aes256Gcm::new_from_slice(&session_key)
-        .map_err(|_| DecryptError::key("bad session key"))?;
+    let session_key = session::unwrap::<Sha256>(key, &aad[HEADER_LEN..])
+        .ok_or_else(|| DecryptError::key(format!("key {} does not unwrap the session key", key.key_id().short())))?;
+    let gcm = Aes256Gcm::new_from_slice(&session_key).map_err(|_| DecryptError::key("bad session key"))?;
     let tag = Tag::try_from(tag).map_err(|_| DecryptError::format("bad tag length"))?;
     let mut buf = Zeroizing::new(ciphertext.to_vec());
-    gcm.decrypt_inout_detached(
-        &Nonce::from(header.nonce),
-        aad,
-        buf.as_mut_slice().into(),
-        &tag,
-    )
-    .map_err(|_| DecryptError::auth("GCM tag does not verify"))?;
+    gcm.decrypt_inout_detached(&Nonce::from(header.nonce), aad, buf.as_mut_slice().into(), &tag)
+        .map_err(|_| DecryptError::auth("GCM tag does not verify"))?;
     session::into_string(buf)
 }
 
@@ -135,9 +115,7 @@ pub fn encrypt(recipient: &PublicKey, plaintext: &[u8]) -> Result<Vec<u8>, Encry
     let session_key = session::new_session_key()?;
     let nonce: [u8; NONCE_LEN] = session::random()?;
     let wrapped = session::wrap::<Sha256>(recipient, session_key.as_ref())?;
-    let w = u16::try_from(wrapped.len()).map_err(|_| EncryptError::Wrap {
-        bits: recipient.bits(),
-    })?;
+    let w = u16::try_from(wrapped.len()).map_err(|_| EncryptError::Wrap { bits: recipient.bits() })?;
     let gcm = Aes256Gcm::new_from_slice(session_key.as_ref()).map_err(|_| EncryptError::Rng)?;
 
     let mut blob = Vec::with_capacity(HEADER_LEN + wrapped.len() + plaintext.len() + TAG_LEN);
@@ -149,9 +127,7 @@ pub fn encrypt(recipient: &PublicKey, plaintext: &[u8]) -> Result<Vec<u8>, Encry
     let aad_end = blob.len();
     blob.extend_from_slice(plaintext);
     let (aad, body) = blob.split_at_mut(aad_end);
-    let tag = gcm
-        .encrypt_inout_detached(&Nonce::from(nonce), aad, body.into())
-        .map_err(|_| EncryptError::TooLong)?;
+    let tag = gcm.encrypt_inout_detached(&Nonce::from(nonce), aad, body.into()).map_err(|_| EncryptError::TooLong)?;
     blob.extend_from_slice(&tag);
     Ok(blob)
 }

@@ -18,11 +18,7 @@ fn round_trips_at_2048() {
         let b = v2::encrypt(key.public_key(), plain).unwrap();
         assert_eq!(b.len(), v2::HEADER_LEN + 256 + plain.len() + 16);
         assert_eq!(&b[..4], &v2::MAGIC);
-        let opened = Keyring::from(vec![
-            PrivateKey::from_pem(&read_vector("priv.pem")).unwrap(),
-        ])
-        .open(&b)
-        .unwrap();
+        let opened = Keyring::from(vec![PrivateKey::from_pem(&read_vector("priv.pem")).unwrap()]).open(&b).unwrap();
         assert_eq!(opened.plaintext.as_bytes(), plain);
         assert_eq!(opened.envelope, Envelope::V2);
         assert_eq!(opened.key_id, key.key_id());
@@ -67,11 +63,7 @@ fn every_legacy_truncation_fails() {
     let blob = legacy::encrypt(key.public_key(), MSG).unwrap();
     let min = 128 + 32;
     for len in 0..blob.len() {
-        let want = if len < min {
-            ErrorClass::Format
-        } else {
-            ErrorClass::Auth
-        };
+        let want = if len < min { ErrorClass::Format } else { ErrorClass::Auth };
         assert_eq!(err_class(key.decrypt(&blob[..len])), want, "len {len}");
     }
 }
@@ -82,11 +74,7 @@ fn every_v2_truncation_fails() {
     let blob = v2::encrypt(key.public_key(), MSG).unwrap();
     let body_at = v2::HEADER_LEN + 128;
     for len in 0..blob.len() {
-        let want = if len < body_at + 16 {
-            ErrorClass::Format
-        } else {
-            ErrorClass::Auth
-        };
+        let want = if len < body_at + 16 { ErrorClass::Format } else { ErrorClass::Auth };
         assert_eq!(err_class(key.decrypt(&blob[..len])), want, "len {len}");
     }
 }
@@ -108,11 +96,7 @@ fn legacy_bit_flips_in_each_field() {
             ErrorClass::Auth // nonce, tag, ciphertext
         };
         let bit = (byte % 8) as u8;
-        assert_eq!(
-            err_class(key.decrypt(&flip(&blob, byte, bit))),
-            want,
-            "byte {byte}"
-        );
+        assert_eq!(err_class(key.decrypt(&flip(&blob, byte, bit))), want, "byte {byte}");
     }
 }
 
@@ -132,11 +116,7 @@ fn v2_bit_flips_in_every_header_bit_and_each_field() {
             _ if byte < 51 + w => ErrorClass::Key, // wrapped key
             _ => ErrorClass::Auth,                 // ciphertext, tag
         };
-        let bits: &[u8] = if byte < v2::HEADER_LEN {
-            &[0, 1, 2, 3, 4, 5, 6, 7]
-        } else {
-            &[3]
-        };
+        let bits: &[u8] = if byte < v2::HEADER_LEN { &[0, 1, 2, 3, 4, 5, 6, 7] } else { &[3] };
         for &bit in bits {
             let got = err_class(key.decrypt(&flip(&blob, byte, bit)));
             assert_eq!(got, want, "byte {byte} bit {bit}");
@@ -198,14 +178,8 @@ fn v2_header_swaps_fail_closed() {
     let mut longer = x.clone();
     longer.push(0);
     assert_eq!(err_class(ring.decrypt(&longer)), ErrorClass::Auth);
-    assert_eq!(
-        err_class(ring.decrypt(&x[..x.len() - 16])),
-        ErrorClass::Auth
-    );
-    assert_eq!(
-        ring.decrypt(&x).unwrap(),
-        "first message, longer than a tag"
-    );
+    assert_eq!(err_class(ring.decrypt(&x[..x.len() - 16])), ErrorClass::Auth);
+    assert_eq!(ring.decrypt(&x).unwrap(), "first message, longer than a tag");
 }
 
 #[test]

@@ -13,21 +13,14 @@ const PLAIN: &str = "{\"fuzz\": true}";
 
 fn ring() -> &'static Keyring {
     static R: OnceLock<Keyring> = OnceLock::new();
-    R.get_or_init(|| {
-        Keyring::from(vec![
-            PrivateKey::from_pem(&small_key(0).to_pkcs8_pem().unwrap()).unwrap(),
-        ])
-    })
+    R.get_or_init(|| Keyring::from(vec![PrivateKey::from_pem(&small_key(0).to_pkcs8_pem().unwrap()).unwrap()]))
 }
 
 fn seeds() -> &'static [Vec<u8>; 2] {
     static S: OnceLock<[Vec<u8>; 2]> = OnceLock::new();
     S.get_or_init(|| {
         let pk = small_key(0).public_key();
-        [
-            legacy::encrypt(pk, PLAIN.as_bytes()).unwrap(),
-            v2::encrypt(pk, PLAIN.as_bytes()).unwrap(),
-        ]
+        [legacy::encrypt(pk, PLAIN.as_bytes()).unwrap(), v2::encrypt(pk, PLAIN.as_bytes()).unwrap()]
     })
 }
 
@@ -81,10 +74,7 @@ fn check(blob: &[u8]) {
         Ok(p) => assert_eq!(p, PLAIN, "forged plaintext"),
         Err(e) => {
             let line = e.to_string();
-            assert!(
-                line.starts_with(&format!("{}: ", e.class().as_str())),
-                "{line}"
-            );
+            assert!(line.starts_with(&format!("{}: ", e.class().as_str())), "{line}");
         }
     }
 }
@@ -123,9 +113,7 @@ fn key_der() -> &'static [u8] {
     D.get_or_init(|| {
         let pem = read_vector("priv.pem");
         let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .unwrap()
+        base64::engine::general_purpose::STANDARD.decode(body).unwrap()
     })
 }
 

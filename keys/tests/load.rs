@@ -8,8 +8,8 @@ use std::path::Path;
 
 use common::*;
 use cybexp_keys::{
-    KeyFileError, Perms, PrivateKey, PublicKey, legacy, load_credential, load_credential_from,
-    load_keyring, load_private_key, load_public_key, v2, write_keypair,
+    KeyFileError, Perms, PrivateKey, PublicKey, legacy, load_credential, load_credential_from, load_keyring,
+    load_private_key, load_public_key, v2, write_keypair,
 };
 
 fn write_mode(path: &Path, text: &str, mode: u32) {
@@ -54,29 +54,18 @@ fn credentials_directory() {
     assert_eq!(key.key_id(), shared_key().key_id());
 
     // Root-owned, group-readable credentials are accepted...
-    fs::set_permissions(
-        dir.path().join("archive-key"),
-        fs::Permissions::from_mode(0o440),
-    )
-    .unwrap();
+    fs::set_permissions(dir.path().join("archive-key"), fs::Permissions::from_mode(0o440)).unwrap();
     load_credential_from(dir.path(), "archive-key", Perms::Strict).unwrap();
     // ...but not other-readable or group-writable ones.
     for bad in [0o444, 0o460] {
-        fs::set_permissions(
-            dir.path().join("archive-key"),
-            fs::Permissions::from_mode(bad),
-        )
-        .unwrap();
+        fs::set_permissions(dir.path().join("archive-key"), fs::Permissions::from_mode(bad)).unwrap();
         let e = load_credential_from(dir.path(), "archive-key", Perms::Strict).unwrap_err();
         assert!(matches!(e, KeyFileError::Permissions { .. }), "{e}");
     }
 
     for name in ["", ".", "..", "../archive-key", "a/b"] {
         let e = load_credential_from(dir.path(), name, Perms::Strict).unwrap_err();
-        assert!(
-            matches!(e, KeyFileError::BadCredentialName(_)),
-            "{name:?}: {e}"
-        );
+        assert!(matches!(e, KeyFileError::BadCredentialName(_)), "{name:?}: {e}");
     }
     let e = load_credential_from(dir.path(), "missing", Perms::Strict).unwrap_err();
     assert!(matches!(e, KeyFileError::Io { .. }), "{e}");
@@ -108,33 +97,17 @@ fn pem_forms_and_refusals() {
     assert_eq!(PublicKey::from_pem(&public.to_pem()).unwrap(), public);
 
     // openssl pkcs12 output: attributes before the block, text after it.
-    let bagged = format!(
-        "Bag Attributes\n    localKeyID: 01\n{}trailer\n",
-        read_vector("priv_pkcs8.pem")
-    );
-    assert_eq!(
-        PrivateKey::from_pem(&bagged).unwrap().key_id(),
-        shared_key().key_id()
-    );
+    let bagged = format!("Bag Attributes\n    localKeyID: 01\n{}trailer\n", read_vector("priv_pkcs8.pem"));
+    assert_eq!(PrivateKey::from_pem(&bagged).unwrap().key_id(), shared_key().key_id());
 
     // CRLF line endings load too.
     let crlf = read_vector("priv.pem").replace('\n', "\r\n");
-    assert_eq!(
-        PrivateKey::from_pem(&crlf).unwrap().key_id(),
-        shared_key().key_id()
-    );
+    assert_eq!(PrivateKey::from_pem(&crlf).unwrap().key_id(), shared_key().key_id());
 
     let refusals = [
         ("junk.pem", "not a key at all".to_owned()),
-        (
-            "cert.pem",
-            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_owned(),
-        ),
-        (
-            "enc.pem",
-            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"
-                .to_owned(),
-        ),
+        ("cert.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_owned()),
+        ("enc.pem", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n".to_owned()),
         ("bad.pem", read_vector("priv.pem").replace("MII", "AAA")),
         ("pub-as-priv.pem", read_vector("pub.pem")),
     ];
@@ -148,11 +121,7 @@ fn pem_forms_and_refusals() {
     fs::set_permissions(p("binary.pem"), fs::Permissions::from_mode(0o600)).unwrap();
     assert!(load_private_key(&p("binary.pem"), Perms::Strict).is_err());
 
-    write_mode(
-        &p("big.pem"),
-        &"A".repeat(cybexp_keys::MAX_PEM_BYTES + 1),
-        0o600,
-    );
+    write_mode(&p("big.pem"), &"A".repeat(cybexp_keys::MAX_PEM_BYTES + 1), 0o600);
     let e = load_private_key(&p("big.pem"), Perms::Strict).unwrap_err();
     assert!(matches!(e, KeyFileError::TooLarge { .. }), "{e}");
 
@@ -175,10 +144,7 @@ fn keyring_from_files_keeps_order() {
 #[test]
 fn write_keypair_creates_0600_and_refuses_overwrite() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(matches!(
-        write_keypair(dir.path(), 1024),
-        Err(KeyFileError::Generate(_))
-    ));
+    assert!(matches!(write_keypair(dir.path(), 1024), Err(KeyFileError::Generate(_))));
 
     let written = write_keypair(dir.path(), 2048).unwrap();
     let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
@@ -200,18 +166,12 @@ fn write_keypair_creates_0600_and_refuses_overwrite() {
     // A second run must not touch the existing files.
     let e = write_keypair(dir.path(), 2048).unwrap_err();
     assert!(matches!(e, KeyFileError::Exists { .. }), "{e}");
-    assert_eq!(
-        fs::read_to_string(&written.private_path).unwrap(),
-        priv_text
-    );
+    assert_eq!(fs::read_to_string(&written.private_path).unwrap(), priv_text);
 
     // Only pub.pem present: still refused, and no priv.pem left behind.
     let dir2 = tempfile::tempdir().unwrap();
     fs::write(dir2.path().join("pub.pem"), "x").unwrap();
-    assert!(matches!(
-        write_keypair(dir2.path(), 2048),
-        Err(KeyFileError::Exists { .. })
-    ));
+    assert!(matches!(write_keypair(dir2.path(), 2048), Err(KeyFileError::Exists { .. })));
     assert!(!dir2.path().join("priv.pem").exists());
 }
 

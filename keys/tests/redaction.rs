@@ -15,18 +15,12 @@ fn assert_clean(s: &str, pem: &str) {
     // The key id short form is 16 hex digits; anything much longer is suspect.
     assert!(longest_run(s, |c| c.is_ascii_hexdigit()) <= 16, "{s}");
     assert!(longest_run(s, |c| c.is_ascii_digit()) <= 16, "{s}");
-    assert!(
-        longest_run(s, |c| c.is_ascii_alphanumeric() || c == '+' || c == '/') <= 24,
-        "{s}"
-    );
+    assert!(longest_run(s, |c| c.is_ascii_alphanumeric() || c == '+' || c == '/') <= 24, "{s}");
     assert!(!s.contains("BEGIN"), "{s}");
     for line in pem.lines().filter(|l| !l.starts_with("-----")) {
         for chunk in line.as_bytes().chunks(12) {
             let chunk = std::str::from_utf8(chunk).unwrap();
-            assert!(
-                chunk.len() < 12 || !s.contains(chunk),
-                "{chunk} leaked in {s}"
-            );
+            assert!(chunk.len() < 12 || !s.contains(chunk), "{chunk} leaked in {s}");
         }
     }
 }
@@ -39,19 +33,10 @@ fn debug_shows_no_key_material() {
 
     // The modulus in decimal and hex must not appear either.
     let rsa_key: rsa::PrivateKey = rsa::pkcs1::DecodeRsaPrivateKey::from_pkcs1_pem(&pem).unwrap();
-    let n_hex: String = rsa_key
-        .n_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let n_hex: String = rsa_key.n_bytes().iter().map(|b| format!("{b:02x}")).collect();
 
-    let ring = Keyring::from(vec![
-        key,
-        PrivateKey::from_pem(&read_vector("priv_pkcs8.pem")).unwrap(),
-    ]);
-    let opened = ring
-        .open(&v2::encrypt(&public, b"secret text").unwrap())
-        .unwrap();
+    let ring = Keyring::from(vec![key, PrivateKey::from_pem(&read_vector("priv_pkcs8.pem")).unwrap()]);
+    let opened = ring.open(&v2::encrypt(&public, b"secret text").unwrap()).unwrap();
 
     for s in [
         format!("{:?}", ring.keys()[0]),

@@ -3,9 +3,7 @@
 mod common;
 
 use common::*;
-use cybexp_keys::{
-    ErrorClass, Keyring, Perms, PrivateKey, PublicKey, legacy, load_private_key, load_public_key,
-};
+use cybexp_keys::{ErrorClass, Keyring, Perms, PrivateKey, PublicKey, legacy, load_private_key, load_public_key};
 
 const SHARED_KEY_ID: &str = "0bec77048712eafd4f80090c0eafe478210a5e3c914d107ec5fcd63a905d23a8";
 

@@ -83,7 +83,8 @@ fn vectors_and_samples_end_as_the_reference_stores_them() {
             let hash = entry["refs"][0].as_str().unwrap();
             let doc = &stored[hash];
             let plaintext = String::from_utf8(b64.decode(case["plaintext_b64"].as_str().unwrap()).unwrap()).unwrap();
-            let data_expected: Value = serde_json::from_str(&plaintext).unwrap_or(serde_json::json!({ "data": plaintext }));
+            let data_expected: Value =
+                serde_json::from_str(&plaintext).unwrap_or(serde_json::json!({ "data": plaintext }));
             assert_eq!(doc["data"], data_expected, "{name}");
         } else {
             let class = case["error_class"].as_str().unwrap();
@@ -114,7 +115,11 @@ fn unsupported_typtag_is_skipped_until_forced_with_a_parser() {
     // Deploy a parser for the typtag, then --force reprocesses it.
     let deployed = Archiver::with_extra_config("[typtags.misp-event]\nparser = \"json\"\nsub_type = \"misp\"\n");
     let config = std::fs::read_to_string(&deployed.config).unwrap();
-    std::fs::write(&archiver.config, config.replace(deployed.dir.path().to_str().unwrap(), archiver.dir.path().to_str().unwrap())).unwrap();
+    std::fs::write(
+        &archiver.config,
+        config.replace(deployed.dir.path().to_str().unwrap(), archiver.dir.path().to_str().unwrap()),
+    )
+    .unwrap();
     let summary: Value = serde_json::from_str(archiver.ok(&["once", "--json"]).trim()).unwrap();
     assert_eq!(summary["success"], 0, "skipped entries wait for --force");
     let summary: Value = serde_json::from_str(archiver.ok(&["once", "--force", "--json"]).trim()).unwrap();

@@ -35,8 +35,8 @@
 //! A panic or a hang is a bug; an `Err` is an answer.
 
 use cybexp_tahoe::{
-    Limits, ParseFailure, ParseInput, Plaintext, RawDoc, Value, excerpt, parse_python_json,
-    raw_document, read_plaintext,
+    Limits, ParseFailure, ParseInput, Plaintext, RawDoc, Value, excerpt, parse_python_json, raw_document,
+    read_plaintext,
 };
 
 /// The reference document for a Cowrie event, or why this is not one.
@@ -64,27 +64,15 @@ fn check_event(data: &Value, limits: &Limits) -> Result<(), ParseFailure> {
         return check_eventid(eventid, "eventid");
     }
     let Some(message) = data.get("message") else {
-        return Err(invalid(
-            "neither a Cowrie event (no `eventid`) nor a Filebeat record (no `message`)".into(),
-        ));
+        return Err(invalid("neither a Cowrie event (no `eventid`) nor a Filebeat record (no `message`)".into()));
     };
     let Value::String(message) = message else {
-        return Err(invalid(format!(
-            "`message` is a JSON {}, not a string",
-            message.kind()
-        )));
+        return Err(invalid(format!("`message` is a JSON {}, not a string", message.kind())));
     };
-    let event = parse_python_json(message, limits).map_err(|e| {
-        invalid(format!(
-            "`message` is not JSON ({e}): {}",
-            excerpt(message, 60)
-        ))
-    })?;
+    let event = parse_python_json(message, limits)
+        .map_err(|e| invalid(format!("`message` is not JSON ({e}): {}", excerpt(message, 60))))?;
     if !matches!(event, Value::Object(_)) {
-        return Err(invalid(format!(
-            "`message` holds a JSON {}, not an object",
-            event.kind()
-        )));
+        return Err(invalid(format!("`message` holds a JSON {}, not an object", event.kind())));
     }
     match event.get("eventid") {
         Some(eventid) => check_eventid(eventid, "message.eventid"),
@@ -96,14 +84,8 @@ fn check_event(data: &Value, limits: &Limits) -> Result<(), ParseFailure> {
 fn check_eventid(eventid: &Value, path: &str) -> Result<(), ParseFailure> {
     match eventid {
         Value::String(id) if id.len() > "cowrie.".len() && id.starts_with("cowrie.") => Ok(()),
-        Value::String(id) => Err(invalid(format!(
-            "`{path}` {} is not a cowrie.* event id",
-            excerpt(id, 60)
-        ))),
-        other => Err(invalid(format!(
-            "`{path}` is a JSON {}, not a string",
-            other.kind()
-        ))),
+        Value::String(id) => Err(invalid(format!("`{path}` {} is not a cowrie.* event id", excerpt(id, 60)))),
+        other => Err(invalid(format!("`{path}` is a JSON {}, not a string", other.kind()))),
     }
 }
 
@@ -113,13 +95,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn input(plaintext: &str) -> ParseInput<'_> {
-        ParseInput {
-            typtag: "unr-honeypot",
-            orgid: "org",
-            timezone: "UTC",
-            sub_type: "unr_honeypot",
-            plaintext,
-        }
+        ParseInput { typtag: "unr-honeypot", orgid: "org", timezone: "UTC", sub_type: "unr_honeypot", plaintext }
     }
 
     fn shared(path: &str) -> String {
@@ -153,15 +129,9 @@ mod tests {
 
     #[test]
     fn raw_document_vectors() {
-        let vectors: serde_json::Value =
-            serde_json::from_str(&shared("vectors/raw_documents.json")).unwrap();
+        let vectors: serde_json::Value = serde_json::from_str(&shared("vectors/raw_documents.json")).unwrap();
         let mut n = 0;
-        for case in vectors["cases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["typtag"] == "unr-honeypot")
-        {
+        for case in vectors["cases"].as_array().unwrap().iter().filter(|c| c["typtag"] == "unr-honeypot") {
             let doc = parse(&input(case["plaintext"].as_str().unwrap())).unwrap();
             assert_eq!(doc.hash, case["expect"]["_hash"].as_str().unwrap());
             let data: serde_json::Value = serde_json::from_str(&doc.data_json).unwrap();
@@ -176,10 +146,7 @@ mod tests {
         let event = r#"{"eventid": "cowrie.session.connect", "src_ip": "1.2.3.4", "message": "New connection"}"#;
         let doc = parse(&input(event)).unwrap();
         let reference = cybexp_tahoe::reference_data(event, &Limits::default()).unwrap();
-        assert_eq!(
-            doc,
-            raw_document("unr_honeypot", &reference, &Limits::default()).unwrap()
-        );
+        assert_eq!(doc, raw_document("unr_honeypot", &reference, &Limits::default()).unwrap());
     }
 
     #[test]
@@ -193,35 +160,14 @@ mod tests {
             ("{}", "neither a Cowrie event"),
             (r#"{"host": {"name": "cybex"}}"#, "neither a Cowrie event"),
             (r#"{"message": 5}"#, "`message` is a JSON integer"),
-            (
-                r#"{"message": "login attempt failed"}"#,
-                "`message` is not JSON",
-            ),
+            (r#"{"message": "login attempt failed"}"#, "`message` is not JSON"),
             (r#"{"message": "[1]"}"#, "`message` holds a JSON array"),
-            (
-                r#"{"message": "{\"username\": \"root\"}"}"#,
-                "has no `eventid`",
-            ),
-            (
-                r#"{"message": "{\"eventid\": \"dionaea.connection\"}"}"#,
-                "is not a cowrie.* event id",
-            ),
-            (
-                r#"{"message": "{\"eventid\": \"cowrie.\"}"}"#,
-                "is not a cowrie.* event id",
-            ),
-            (
-                r#"{"message": "{\"eventid\": 7}"}"#,
-                "`message.eventid` is a JSON integer",
-            ),
-            (
-                r#"{"eventid": "COWRIE.login"}"#,
-                "`eventid` \"COWRIE.login\" is not",
-            ),
-            (
-                r#"{"eventid": null, "message": "{\"eventid\": \"cowrie.x\"}"}"#,
-                "`eventid` is a JSON null",
-            ),
+            (r#"{"message": "{\"username\": \"root\"}"}"#, "has no `eventid`"),
+            (r#"{"message": "{\"eventid\": \"dionaea.connection\"}"}"#, "is not a cowrie.* event id"),
+            (r#"{"message": "{\"eventid\": \"cowrie.\"}"}"#, "is not a cowrie.* event id"),
+            (r#"{"message": "{\"eventid\": 7}"}"#, "`message.eventid` is a JSON integer"),
+            (r#"{"eventid": "COWRIE.login"}"#, "`eventid` \"COWRIE.login\" is not"),
+            (r#"{"eventid": null, "message": "{\"eventid\": \"cowrie.x\"}"}"#, "`eventid` is a JSON null"),
         ];
         for (plaintext, want) in cases {
             let got = reason(plaintext);

@@ -42,30 +42,17 @@
 //! `.eml` files. A panic or a hang is a bug; an `Err` is an answer.
 
 use cybexp_tahoe::{
-    Limits, ParseFailure, ParseInput, Plaintext, RawDoc, excerpt, raw_document, read_plaintext,
-    wrap_text,
+    Limits, ParseFailure, ParseInput, Plaintext, RawDoc, excerpt, raw_document, read_plaintext, wrap_text,
 };
 
 /// Header fields that mark a text as a message (compared without case).
-const MESSAGE_FIELDS: [&str; 8] = [
-    "from",
-    "sender",
-    "to",
-    "subject",
-    "date",
-    "message-id",
-    "received",
-    "return-path",
-];
+const MESSAGE_FIELDS: [&str; 8] = ["from", "sender", "to", "subject", "date", "message-id", "received", "return-path"];
 
 /// The reference document for an email message, or why this is not one.
 pub fn parse(input: &ParseInput<'_>) -> Result<RawDoc, ParseFailure> {
     let limits = Limits::default();
     if let Plaintext::Json(value) = read_plaintext(input.plaintext, &limits)? {
-        return Err(invalid(format!(
-            "a JSON {} document, not an email message",
-            value.kind()
-        )));
+        return Err(invalid(format!("a JSON {} document, not an email message", value.kind())));
     }
     check_message(input.plaintext)?;
     raw_document(input.sub_type, &wrap_text(input.plaintext), &limits)
@@ -77,11 +64,7 @@ fn invalid(reason: String) -> ParseFailure {
 
 /// Checks the header block; the body is free-form.
 fn check_message(text: &str) -> Result<(), ParseFailure> {
-    let mut lines = text
-        .split('\n')
-        .map(|line| line.strip_suffix('\r').unwrap_or(line))
-        .enumerate()
-        .peekable();
+    let mut lines = text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line)).enumerate().peekable();
     // An mbox export starts with "From sender date", which is no field.
     lines.next_if(|(_, line)| line.starts_with("From "));
     let mut fields = 0usize;
@@ -105,9 +88,7 @@ fn check_message(text: &str) -> Result<(), ParseFailure> {
         marks_message |= MESSAGE_FIELDS.iter().any(|f| name.eq_ignore_ascii_case(f));
     }
     if fields == 0 {
-        return Err(invalid(
-            "no header fields: an email message starts with its header".into(),
-        ));
+        return Err(invalid("no header fields: an email message starts with its header".into()));
     }
     if !marks_message {
         return Err(invalid(
@@ -131,13 +112,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn input(plaintext: &str) -> ParseInput<'_> {
-        ParseInput {
-            typtag: "email",
-            orgid: "org",
-            timezone: "UTC",
-            sub_type: "email",
-            plaintext,
-        }
+        ParseInput { typtag: "email", orgid: "org", timezone: "UTC", sub_type: "email", plaintext }
     }
 
     fn reason(plaintext: &str) -> String {
@@ -180,10 +155,7 @@ mod tests {
             let data: serde_json::Value = serde_json::from_str(&doc.data_json).unwrap();
             assert_eq!(data, serde_json::json!({ "data": text }));
             let reference = cybexp_tahoe::reference_data(text, &Limits::default()).unwrap();
-            assert_eq!(
-                doc,
-                raw_document("email", &reference, &Limits::default()).unwrap()
-            );
+            assert_eq!(doc, raw_document("email", &reference, &Limits::default()).unwrap());
         }
     }
 
@@ -199,36 +171,15 @@ mod tests {
             ("http://a.example/\nhttps://b.example/", "no From, Sender"),
             ("Hello Bob,\nhow are you?", "line 1: not a header field"),
             ("Subject hi\n\nbody", "line 1: not a header field"),
-            (
-                "Subject: hi\nthis is not a field\n\nbody",
-                "line 2: not a header field",
-            ),
-            (
-                " folded: first\nFrom: a@b.example",
-                "line 1: continuation line before",
-            ),
-            (
-                "Bad Name: x\nFrom: a@b.example",
-                "line 1: not a header field",
-            ),
+            ("Subject: hi\nthis is not a field\n\nbody", "line 2: not a header field"),
+            (" folded: first\nFrom: a@b.example", "line 1: continuation line before"),
+            ("Bad Name: x\nFrom: a@b.example", "line 1: not a header field"),
             (": no name\nFrom: a@b.example", "line 1: not a header field"),
             ("X-Mailer: x\nX-Spam: y\n\nbody", "no From, Sender"),
-            (
-                "From: a@b.example\nSubject: a\u{0}b\n\n",
-                "line 2: control character",
-            ),
-            (
-                "From: a@b.example\rSubject: x\n\n",
-                "line 1: control character",
-            ),
-            (
-                "\u{1}\u{2}\u{fffd}\u{7f}binary: x",
-                "line 1: control character",
-            ),
-            (
-                "From a@b.example Mon Apr 27 2020\n\nbody",
-                "no header fields",
-            ),
+            ("From: a@b.example\nSubject: a\u{0}b\n\n", "line 2: control character"),
+            ("From: a@b.example\rSubject: x\n\n", "line 1: control character"),
+            ("\u{1}\u{2}\u{fffd}\u{7f}binary: x", "line 1: control character"),
+            ("From a@b.example Mon Apr 27 2020\n\nbody", "no header fields"),
         ];
         for (text, want) in cases {
             let got = reason(text);

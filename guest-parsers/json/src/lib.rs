@@ -39,34 +39,15 @@ mod tests {
     use proptest::prelude::*;
 
     fn input(plaintext: &str) -> ParseInput<'_> {
-        ParseInput {
-            typtag: "any",
-            orgid: "org",
-            timezone: "UTC",
-            sub_type: "any_feed",
-            plaintext,
-        }
+        ParseInput { typtag: "any", orgid: "org", timezone: "UTC", sub_type: "any_feed", plaintext }
     }
 
     #[test]
     fn json_is_kept_and_text_is_wrapped() {
-        let doc = parse(&input(
-            r#"{"b": 1, "a": [NaN, 1e400, 12345678901234567890123]}"#,
-        ))
-        .unwrap();
+        let doc = parse(&input(r#"{"b": 1, "a": [NaN, 1e400, 12345678901234567890123]}"#)).unwrap();
         assert_eq!(doc.sub_type, "any_feed");
-        assert_eq!(
-            doc.data_json,
-            r#"{"b":1,"a":[NaN,Infinity,12345678901234567890123]}"#
-        );
-        for text in [
-            "",
-            "plain text",
-            "\u{feff}{}",
-            "{\"a\":",
-            "\u{0}\u{1}binary\u{7f}",
-            "[1,]",
-        ] {
+        assert_eq!(doc.data_json, r#"{"b":1,"a":[NaN,Infinity,12345678901234567890123]}"#);
+        for text in ["", "plain text", "\u{feff}{}", "{\"a\":", "\u{0}\u{1}binary\u{7f}", "[1,]"] {
             let doc = parse(&input(text)).unwrap();
             let data: serde_json::Value = serde_json::from_str(&doc.data_json).unwrap();
             assert_eq!(data, serde_json::json!({ "data": text }), "{text:?}");
@@ -77,45 +58,22 @@ mod tests {
     fn matches_the_reference_hash() {
         // tahoe_hash.json "object_flat" and "wrapped_text", under sub_type "x"
         // and "openphish_feed".
-        let doc = parse(&ParseInput {
-            sub_type: "x",
-            ..input(r#"{"b": 1, "a": "two"}"#)
-        })
-        .unwrap();
-        assert_eq!(
-            doc.hash,
-            "956912bd599ad7145426d01a70efb4d33ef60b8ff2c81c2acd537e98cf1362a5"
-        );
+        let doc = parse(&ParseInput { sub_type: "x", ..input(r#"{"b": 1, "a": "two"}"#) }).unwrap();
+        assert_eq!(doc.hash, "956912bd599ad7145426d01a70efb4d33ef60b8ff2c81c2acd537e98cf1362a5");
         let feed = "http://a.example/\nhttps://b.example/x?y=1\n";
-        let doc = parse(&ParseInput {
-            sub_type: "openphish_feed",
-            ..input(feed)
-        })
-        .unwrap();
+        let doc = parse(&ParseInput { sub_type: "openphish_feed", ..input(feed) }).unwrap();
         let data: serde_json::Value = serde_json::from_str(&doc.data_json).unwrap();
         assert_eq!(data, serde_json::json!({ "data": feed }));
-        assert_eq!(
-            doc.hash,
-            "c435dc3936c369cc4f11d1490c9039157facc0b90db129c7237e73d876535c75"
-        );
+        assert_eq!(doc.hash, "c435dc3936c369cc4f11d1490c9039157facc0b90db129c7237e73d876535c75");
     }
 
     #[test]
     fn budgets_are_errors() {
         let deep = "[".repeat(129) + &"]".repeat(129);
-        assert_eq!(
-            parse(&input(&deep)),
-            Err(ParseFailure::InvalidInput("nesting deeper than 128".into()))
-        );
+        assert_eq!(parse(&input(&deep)), Err(ParseFailure::InvalidInput("nesting deeper than 128".into())));
         let hostile = "{\"a\":".repeat(40) + "1" + &"}".repeat(40);
-        assert!(matches!(
-            parse(&input(&hostile)),
-            Err(ParseFailure::InvalidInput(_))
-        ));
-        assert!(matches!(
-            parse(&input(r#"["\udc00"]"#)),
-            Err(ParseFailure::InvalidInput(_))
-        ));
+        assert!(matches!(parse(&input(&hostile)), Err(ParseFailure::InvalidInput(_))));
+        assert!(matches!(parse(&input(r#"["\udc00"]"#)), Err(ParseFailure::InvalidInput(_))));
     }
 
     proptest! {

@@ -24,13 +24,7 @@ fn report(label: &str, plaintext: &str) {
     let parse = time(|| reference_data(plaintext, &limits));
     let canon = time(|| canonical(&data, limits.max_canonical_bytes));
     let doc = time(|| raw_document("unr_honeypot", &data, &limits));
-    let both = time(|| {
-        raw_document(
-            "unr_honeypot",
-            &reference_data(plaintext, &limits).unwrap(),
-            &limits,
-        )
-    });
+    let both = time(|| raw_document("unr_honeypot", &reference_data(plaintext, &limits).unwrap(), &limits));
     println!(
         "{label:<32} {:>8} B | parse {parse:>8.1?} | canonical {canon:>8.1?} | raw_document {doc:>8.1?} | parse+raw_document {both:>8.1?}",
         plaintext.len()
@@ -38,10 +32,7 @@ fn report(label: &str, plaintext: &str) {
 }
 
 fn main() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/samples/cowrie_raw_documents.jsonl"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/samples/cowrie_raw_documents.jsonl");
     let samples = std::fs::read_to_string(path).expect("shared/ beside the repository");
     let events: Vec<String> = samples
         .lines()
@@ -52,10 +43,7 @@ fn main() {
         })
         .collect();
     report("one cowrie event", &events[0]);
-    report(
-        "largest cowrie event",
-        events.iter().max_by_key(|e| e.len()).unwrap(),
-    );
+    report("largest cowrie event", events.iter().max_by_key(|e| e.len()).unwrap());
 
     // ~1 MiB: an array of cowrie records, as a batch upload would be.
     let mut batch = String::from("[");
@@ -72,10 +60,7 @@ fn main() {
 
     // ~1 MiB of non-JSON text (wrapped as {"data": text}).
     let line = "http://mjayme9jdg9izxixmjeydgg.filesusr.com/html/c69417_3069841d50.html?x=1\n";
-    report(
-        "~1 MiB URL list (wrapped text)",
-        &line.repeat((1 << 20) / line.len()),
-    );
+    report("~1 MiB URL list (wrapped text)", &line.repeat((1 << 20) / line.len()));
 
     hostile();
 }
@@ -99,19 +84,13 @@ fn hostile() {
     let many = Value::Array(copies);
     let start = Instant::now();
     let outcome = raw_document("x", &many, &limits).map(|doc| doc.hash);
-    println!(
-        "hostile: 1000 equal 21-deep elements     -> {outcome:?} in {:.1?}",
-        start.elapsed()
-    );
+    println!("hostile: 1000 equal 21-deep elements     -> {outcome:?} in {:.1?}", start.elapsed());
 
     // The same with distinct elements: the size budget stops it.
     let distinct = Value::Array((0..1000).map(|i| nest(21, &i.to_string())).collect());
     let start = Instant::now();
     let outcome = raw_document("x", &distinct, &limits).map(|doc| doc.hash);
-    println!(
-        "hostile: 1000 distinct 21-deep elements  -> {outcome:?} in {:.1?}",
-        start.elapsed()
-    );
+    println!("hostile: 1000 distinct 21-deep elements  -> {outcome:?} in {:.1?}", start.elapsed());
 }
 
 /// `{"a": … {"a": {"p": pad}}}`, `depth` objects deep.

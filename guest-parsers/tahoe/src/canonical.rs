@@ -13,10 +13,14 @@
 //!
 //! Every level JSON-encodes the level below, so the length at least doubles
 //! per level of nesting: a 60-byte document nested 30 deep has a 4 GiB
-//! canonical form. Two budgets keep hostile input cheap: no string built may
-//! exceed `max_bytes`, and all strings built together may not exceed
-//! [`WORK_FACTOR`] times that (arrays of duplicates are built, then dropped).
-//! A cheap lower-bound pass rejects deep nesting before anything is built.
+//! canonical form. What keeps hostile input cheap:
+//! - a lower-bound pass over the value rejects deep nesting before anything
+//!   is built (and bounds the recursion of everything after it);
+//! - array elements with equal canonical forms are recognised from the
+//!   input (see `equality_key`) and built once, not once per copy;
+//! - no string built may exceed `max_bytes`, checked before each append;
+//! - all strings built together may not exceed [`WORK_FACTOR`] times that
+//!   (a backstop: each level of nesting copies its content once more).
 
 use std::fmt::Write as _;
 
@@ -35,7 +39,8 @@ pub enum CanonicalError {
     /// The canonical form (or a part of it) is longer than `max_bytes`.
     TooLarge { max_bytes: usize },
     /// Building it would take more than `WORK_FACTOR * max_bytes` bytes of
-    /// intermediate strings (e.g. an array of many equal, large elements).
+    /// intermediate strings (e.g. a long string nested many levels deep:
+    /// every level holds a copy).
     TooMuchWork { max_bytes: usize },
 }
 
@@ -62,26 +67,14 @@ pub fn canonical(value: &Value, max_bytes: usize) -> Result<String, CanonicalErr
     if lower_bound(value, 0).len > max_bytes {
         return Err(CanonicalError::TooLarge { max_bytes });
     }
-    let mut budget = Budget {
-        max_bytes,
-        work_left: max_bytes.saturating_mul(WORK_FACTOR),
-    };
+    let mut budget = Budget { max_bytes, work_left: max_bytes.saturating_mul(WORK_FACTOR) };
     build(value, &mut budget)
 }
 
 /// Lowercase hex SHA-256 of `itype + sub_type + canonical(data)`.
-pub fn tahoe_hash(
-    itype: &str,
-    sub_type: &str,
-    data: &Value,
-    limits: &Limits,
-) -> Result<String, CanonicalError> {
+pub fn tahoe_hash(itype: &str, sub_type: &str, data: &Value, limits: &Limits) -> Result<String, CanonicalError> {
     let canon = canonical(data, limits.max_canonical_bytes)?;
-    let digest = Sha256::new()
-        .chain_update(itype)
-        .chain_update(sub_type)
-        .chain_update(canon)
-        .finalize();
+    let digest = Sha256::new().chain_update(itype).chain_update(sub_type).chain_update(canon).finalize();
     let mut hex = String::with_capacity(64);
     for byte in digest {
         let _ = write!(hex, "{byte:02x}");
@@ -169,9 +162,7 @@ fn tie_to_even(v: f64, digits: &str, exp: i32) -> Option<String> {
         return None;
     }
     let scale = exp - (digits.len() as i32 - 1);
-    let reads_back = format!("{pick}e{scale}")
-        .parse::<f64>()
-        .is_ok_and(|x| x == v);
+    let reads_back = format!("{pick}e{scale}").parse::<f64>().is_ok_and(|x| x == v);
     reads_back.then_some(pick)
 }
 
@@ -182,11 +173,7 @@ fn exact_significand(v: f64) -> Option<u128> {
     let bits = v.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as i32;
     let fraction = bits & ((1 << 52) - 1);
-    let (mut m, mut e) = if biased == 0 {
-        (fraction, -1074)
-    } else {
-        (fraction | (1 << 52), biased - 1075)
-    };
+    let (mut m, mut e) = if biased == 0 { (fraction, -1074) } else { (fraction | (1 << 52), biased - 1075) };
     if m == 0 {
         return None;
     }
@@ -227,18 +214,13 @@ struct Budget {
 }
 
 impl Budget {
-    const UNLIMITED: Budget = Budget {
-        max_bytes: usize::MAX,
-        work_left: usize::MAX,
-    };
+    const UNLIMITED: Budget = Budget { max_bytes: usize::MAX, work_left: usize::MAX };
 
     /// Fails before `out` would grow past `max_bytes` by `extra` bytes.
     fn reserve(&self, out: &str, extra: usize) -> Result<(), CanonicalError> {
         match out.len().checked_add(extra) {
             Some(len) if len <= self.max_bytes => Ok(()),
-            _ => Err(CanonicalError::TooLarge {
-                max_bytes: self.max_bytes,
-            }),
+            _ => Err(CanonicalError::TooLarge { max_bytes: self.max_bytes }),
         }
     }
 
@@ -250,9 +232,7 @@ impl Budget {
                 self.work_left = left;
                 Ok(())
             }
-            None => Err(CanonicalError::TooMuchWork {
-                max_bytes: self.max_bytes,
-            }),
+            None => Err(CanonicalError::TooMuchWork { max_bytes: self.max_bytes }),
         }
     }
 }
@@ -297,11 +277,7 @@ fn write_scalar(value: &Value, out: &mut String, budget: &Budget) -> Result<(), 
 
 /// Appends `canonical(value)` written as a JSON string literal: what an
 /// object member or array element contributes to its parent.
-fn write_quoted_canonical(
-    value: &Value,
-    out: &mut String,
-    budget: &mut Budget,
-) -> Result<(), CanonicalError> {
+fn write_quoted_canonical(value: &Value, out: &mut String, budget: &mut Budget) -> Result<(), CanonicalError> {
     match value {
         // The literal of a string's canonical form `"…"`, in one pass.
         Value::String(s) => {
@@ -324,11 +300,7 @@ fn write_quoted_canonical(
     Ok(())
 }
 
-fn write_object(
-    members: &[(String, Value)],
-    out: &mut String,
-    budget: &mut Budget,
-) -> Result<(), CanonicalError> {
+fn write_object(members: &[(String, Value)], out: &mut String, budget: &mut Budget) -> Result<(), CanonicalError> {
     // Sorting only needs the keys, so values are canonicalized straight into
     // `out` in key order. The sort is stable, so for a hand-built object with
     // a repeated key the last member of each run is the one a Python dict
@@ -355,11 +327,7 @@ fn write_object(
     Ok(())
 }
 
-fn write_array(
-    items: &[Value],
-    out: &mut String,
-    budget: &mut Budget,
-) -> Result<(), CanonicalError> {
+fn write_array(items: &[Value], out: &mut String, budget: &mut Budget) -> Result<(), CanonicalError> {
     // Elements sort by their canonical strings, so those must exist first;
     // equal ones are found beforehand so that each is built only once.
     let mut parts = Vec::with_capacity(items.len());
@@ -398,10 +366,7 @@ fn write_array(
 /// the size of the input. Arrays with fewer than two containers skip this:
 /// scalars are cheap to build twice.
 fn distinct_elements(items: &[Value]) -> Vec<&Value> {
-    let containers = items
-        .iter()
-        .filter(|v| matches!(v, Value::Array(_) | Value::Object(_)))
-        .count();
+    let containers = items.iter().filter(|v| matches!(v, Value::Array(_) | Value::Object(_))).count();
     if containers < 2 {
         return items.iter().collect();
     }
@@ -459,9 +424,13 @@ fn equality_key(value: &Value, out: &mut Vec<u8>) {
                     continue;
                 }
                 chunk(b'k', key.as_bytes(), out);
-                let mut inner = Vec::new();
-                equality_key(member, &mut inner);
-                chunk(b'v', &inner, out);
+                // The value's key in place, its length patched in after.
+                out.push(b'v');
+                let len_at = out.len();
+                out.extend_from_slice(&0usize.to_le_bytes());
+                equality_key(member, out);
+                let len = out.len() - len_at - size_of::<usize>();
+                out[len_at..len_at + size_of::<usize>()].copy_from_slice(&len.to_le_bytes());
             }
             out.push(b'O');
         }
@@ -535,16 +504,8 @@ impl Level {
 /// Fails if escaping `s` at `level` would push `out` past the size budget.
 /// The crude bound (12 output bytes per input byte at most) avoids counting
 /// in the common case.
-fn reserve_escaped(
-    s: &str,
-    level: Level,
-    out: &str,
-    budget: &Budget,
-) -> Result<(), CanonicalError> {
-    if budget
-        .reserve(out, s.len().saturating_mul(12).saturating_add(6))
-        .is_ok()
-    {
+fn reserve_escaped(s: &str, level: Level, out: &str, budget: &Budget) -> Result<(), CanonicalError> {
+    if budget.reserve(out, s.len().saturating_mul(12).saturating_add(6)).is_ok() {
         return Ok(());
     }
     let bs = level.backslash().len();
@@ -596,9 +557,7 @@ fn write_escaped(s: &str, level: Level, out: &mut String) {
                     }
                     out.push('u');
                     for shift in [12, 8, 4, 0] {
-                        out.push(char::from(
-                            b"0123456789abcdef"[usize::from((unit >> shift) & 0xf)],
-                        ));
+                        out.push(char::from(b"0123456789abcdef"[usize::from((unit >> shift) & 0xf)]));
                     }
                 }
             }
@@ -616,10 +575,7 @@ struct Bound {
 }
 
 impl Bound {
-    const HUGE: Bound = Bound {
-        len: usize::MAX,
-        specials: usize::MAX,
-    };
+    const HUGE: Bound = Bound { len: usize::MAX, specials: usize::MAX };
 
     /// The bound of this canonical string written as a JSON string literal.
     fn quoted(self) -> Bound {
@@ -641,70 +597,31 @@ fn lower_bound(value: &Value, depth: u32) -> Bound {
         return Bound::HUGE;
     }
     match value {
-        Value::Null => Bound {
-            len: 4,
-            specials: 0,
-        },
-        Value::Bool(b) => Bound {
-            len: if *b { 4 } else { 5 },
-            specials: 0,
-        },
-        Value::Int(digits) => Bound {
-            len: digits.len(),
-            specials: 0,
-        },
+        Value::Null => Bound { len: 4, specials: 0 },
+        Value::Bool(b) => Bound { len: if *b { 4 } else { 5 }, specials: 0 },
+        Value::Int(digits) => Bound { len: digits.len(), specials: 0 },
         // "0.0", "NaN" and "1e+16" are the shortest shapes.
-        Value::Float(_) => Bound {
-            len: 3,
-            specials: 0,
-        },
-        Value::String(s) => Bound {
-            len: python_strip(s).len().saturating_add(2),
-            specials: 2,
-        },
+        Value::Float(_) => Bound { len: 3, specials: 0 },
+        Value::String(s) => Bound { len: python_strip(s).len().saturating_add(2), specials: 2 },
         Value::Array(items) => {
             // Duplicates vanish, so only the largest element is sure to stay.
-            let largest = items
-                .iter()
-                .map(|item| lower_bound(item, depth + 1).quoted())
-                .fold(
-                    Bound {
-                        len: 0,
-                        specials: 0,
-                    },
-                    |a, b| Bound {
-                        len: a.len.max(b.len),
-                        specials: a.specials.max(b.specials),
-                    },
-                );
-            Bound {
-                len: largest.len.saturating_add(2),
-                specials: largest.specials,
-            }
+            let largest = items.iter().map(|item| lower_bound(item, depth + 1).quoted()).fold(
+                Bound { len: 0, specials: 0 },
+                |a, b| Bound { len: a.len.max(b.len), specials: a.specials.max(b.specials) },
+            );
+            Bound { len: largest.len.saturating_add(2), specials: largest.specials }
         }
         Value::Object(members) => {
             // The largest member alone is a lower bound even for a hand-built
             // object whose repeated keys collapse.
-            let largest = members.iter().fold(
-                Bound {
-                    len: 0,
-                    specials: 0,
-                },
-                |acc, (key, v)| {
-                    let v = lower_bound(v, depth + 1).quoted();
-                    // `"key": ` and the quoted value.
-                    let len = v.len.saturating_add(key.len() + 4);
-                    let specials = v.specials.saturating_add(2);
-                    Bound {
-                        len: acc.len.max(len),
-                        specials: acc.specials.max(specials),
-                    }
-                },
-            );
-            Bound {
-                len: largest.len.saturating_add(2),
-                specials: largest.specials,
-            }
+            let largest = members.iter().fold(Bound { len: 0, specials: 0 }, |acc, (key, v)| {
+                let v = lower_bound(v, depth + 1).quoted();
+                // `"key": ` and the quoted value.
+                let len = v.len.saturating_add(key.len() + 4);
+                let specials = v.specials.saturating_add(2);
+                Bound { len: acc.len.max(len), specials: acc.specials.max(specials) }
+            });
+            Bound { len: largest.len.saturating_add(2), specials: largest.specials }
         }
     }
 }
@@ -773,10 +690,7 @@ mod tests {
     #[test]
     fn strings_are_ascii_json() {
         let v = s("a\"b\\c/\n\r\t\u{8}\u{c}\u{0}\u{7f}é\u{2028}😀");
-        assert_eq!(
-            canonical(&v, 1 << 20).unwrap(),
-            r#""a\"b\\c/\n\r\t\b\f\u0000\u007f\u00e9\u2028\ud83d\ude00""#
-        );
+        assert_eq!(canonical(&v, 1 << 20).unwrap(), r#""a\"b\\c/\n\r\t\b\f\u0000\u007f\u00e9\u2028\ud83d\ude00""#);
         // Inside an object the same text is encoded once more.
         let obj = Value::Object(vec![("k".into(), v)]);
         assert_eq!(
@@ -787,15 +701,8 @@ mod tests {
 
     #[test]
     fn hand_built_repeated_keys_keep_the_last_value() {
-        let obj = Value::Object(vec![
-            ("a".into(), s("1")),
-            ("b".into(), s("x")),
-            ("a".into(), s("2")),
-        ]);
-        assert_eq!(
-            canonical(&obj, 1 << 20).unwrap(),
-            r#"{"a": "\"2\"", "b": "\"x\""}"#
-        );
+        let obj = Value::Object(vec![("a".into(), s("1")), ("b".into(), s("x")), ("a".into(), s("2"))]);
+        assert_eq!(canonical(&obj, 1 << 20).unwrap(), r#"{"a": "\"2\"", "b": "\"x\""}"#);
     }
 
     #[test]
@@ -826,27 +733,15 @@ mod tests {
         // A few times the size of one copy, not 5000 times.
         let max_bytes = 4 * one_canon.len();
         let canon = canonical(&Value::Array(many), max_bytes).unwrap();
-        assert_eq!(
-            canon,
-            format!("[\"null\", {}]", &one_canon[1..one_canon.len() - 1])
-        );
+        assert_eq!(canon, format!("[\"null\", {}]", &one_canon[1..one_canon.len() - 1]));
     }
 
     #[test]
     fn work_budget_counts_every_built_string() {
-        let mut budget = Budget {
-            max_bytes: 10,
-            work_left: 25,
-        };
+        let mut budget = Budget { max_bytes: 10, work_left: 25 };
         assert_eq!(budget.charge("0123456789"), Ok(()));
         assert_eq!(budget.charge("0123456789"), Ok(()));
-        assert_eq!(
-            budget.charge("0123456789"),
-            Err(CanonicalError::TooMuchWork { max_bytes: 10 })
-        );
-        assert_eq!(
-            budget.charge("0123456789x"),
-            Err(CanonicalError::TooLarge { max_bytes: 10 })
-        );
+        assert_eq!(budget.charge("0123456789"), Err(CanonicalError::TooMuchWork { max_bytes: 10 }));
+        assert_eq!(budget.charge("0123456789x"), Err(CanonicalError::TooLarge { max_bytes: 10 }));
     }
 }

@@ -37,9 +37,7 @@ impl PartialEq for Value {
             (Value::Null, Value::Null) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::Int(a), Value::Int(b)) => a == b,
-            (Value::Float(a), Value::Float(b)) => {
-                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
-            }
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
             (Value::String(a), Value::String(b)) => a == b,
             (Value::Array(a), Value::Array(b)) => a == b,
             (Value::Object(a), Value::Object(b)) => a == b,
@@ -73,9 +71,9 @@ impl std::fmt::Display for JsonError {
         match self {
             JsonError::Syntax { offset, reason } => write!(f, "{reason} at byte {offset}"),
             JsonError::TooDeep { max_depth } => write!(f, "nesting deeper than {max_depth}"),
-            JsonError::LoneSurrogate => f.write_str(
-                "a string holds a lone surrogate \\u escape (not storable: pymongo rejects it too)",
-            ),
+            JsonError::LoneSurrogate => {
+                f.write_str("a string holds a lone surrogate \\u escape (not storable: pymongo rejects it too)")
+            }
         }
     }
 }
@@ -103,10 +101,7 @@ pub fn read_plaintext(plaintext: &str, limits: &Limits) -> Result<Plaintext, Par
 
 /// The reference's wrapping of non-JSON plaintext: `{"data": text}`.
 pub fn wrap_text(plaintext: &str) -> Value {
-    Value::Object(vec![(
-        "data".to_owned(),
-        Value::String(plaintext.to_owned()),
-    )])
+    Value::Object(vec![("data".to_owned(), Value::String(plaintext.to_owned()))])
 }
 
 /// See [`crate::reference_data`].
@@ -128,9 +123,7 @@ pub fn parse_python_json(text: &str, limits: &Limits) -> Result<Value, JsonError
     let mut parser = Parser::new(text, limits.max_depth);
     let mut value = parser.document()?;
     if parser.too_deep {
-        return Err(JsonError::TooDeep {
-            max_depth: limits.max_depth,
-        });
+        return Err(JsonError::TooDeep { max_depth: limits.max_depth });
     }
     if parser.marker_seen {
         unmark_value(&mut value)?;
@@ -204,10 +197,7 @@ impl<'a> Parser<'a> {
     }
 
     fn err<T>(&self, reason: &'static str) -> Result<T, JsonError> {
-        Err(JsonError::Syntax {
-            offset: self.pos,
-            reason,
-        })
+        Err(JsonError::Syntax { offset: self.pos, reason })
     }
 
     fn peek(&self) -> Option<u8> {
@@ -282,10 +272,7 @@ impl<'a> Parser<'a> {
     }
 
     fn innermost(&self) -> Option<Kind> {
-        self.skipped
-            .last()
-            .copied()
-            .or_else(|| self.frames.last().map(Frame::kind))
+        self.skipped.last().copied().or_else(|| self.frames.last().map(Frame::kind))
     }
 
     /// Consumes `[` or `{`. Returns the value if the container is empty;
@@ -486,8 +473,7 @@ impl<'a> Parser<'a> {
     /// Four hex digits after `\u` at byte `at`, as Python reads them.
     fn hex4(&self, at: usize) -> Option<u32> {
         let hex = self.bytes.get(at..at + 4)?;
-        hex.iter()
-            .try_fold(0u32, |acc, &b| Some(acc * 16 + (b as char).to_digit(16)?))
+        hex.iter().try_fold(0u32, |acc, &b| Some(acc * 16 + (b as char).to_digit(16)?))
     }
 
     /// `\uXXXX`, combining a high surrogate with an immediately following
@@ -589,8 +575,7 @@ fn dedupe_keys(members: Vec<(String, Value)>) -> Vec<(String, Value)> {
     if !has_duplicate_keys(&members) {
         return members;
     }
-    let mut first_index: std::collections::BTreeMap<String, usize> =
-        std::collections::BTreeMap::new();
+    let mut first_index: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     let mut out: Vec<(String, Value)> = Vec::with_capacity(members.len());
     for (key, value) in members {
         match first_index.get(&key) {
@@ -608,10 +593,7 @@ fn has_duplicate_keys(members: &[(String, Value)]) -> bool {
     // Pairwise for the common small object; sorting beyond that keeps a
     // hostile 100k-key object O(n log n).
     if members.len() <= 16 {
-        return members
-            .iter()
-            .enumerate()
-            .any(|(i, (k, _))| members[..i].iter().any(|(j, _)| j == k));
+        return members.iter().enumerate().any(|(i, (k, _))| members[..i].iter().any(|(j, _)| j == k));
     }
     let mut keys: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
     keys.sort_unstable();
@@ -740,36 +722,15 @@ mod tests {
         assert_eq!(parse("-Infinity\n"), Ok(Value::Float(f64::NEG_INFINITY)));
         assert_eq!(parse("-0"), Ok(int("0")));
         assert_eq!(parse("-0.0"), Ok(Value::Float(-0.0)));
-        assert_eq!(
-            parse("123456789012345678901234567890"),
-            Ok(int("123456789012345678901234567890"))
-        );
+        assert_eq!(parse("123456789012345678901234567890"), Ok(int("123456789012345678901234567890")));
         assert_eq!(parse("1e400"), Ok(Value::Float(f64::INFINITY)));
         assert_eq!(parse("-1e400"), Ok(Value::Float(f64::NEG_INFINITY)));
         assert_eq!(parse("1e-400"), Ok(Value::Float(0.0)));
         assert_eq!(parse("1E+2"), Ok(Value::Float(100.0)));
         assert_eq!(parse("0.1"), Ok(Value::Float(0.1)));
         // Correct rounding at a halfway case (2^53 + 1).
-        assert_eq!(
-            parse("9007199254740993.0"),
-            Ok(Value::Float(9007199254740992.0))
-        );
-        for bad in [
-            "01",
-            "+1",
-            ".5",
-            "1.",
-            "1e",
-            "1e+",
-            "-",
-            "--1",
-            "0x10",
-            "nan",
-            "inf",
-            "-NaN",
-            "Infinityx",
-            "1 2",
-        ] {
+        assert_eq!(parse("9007199254740993.0"), Ok(Value::Float(9007199254740992.0)));
+        for bad in ["01", "+1", ".5", "1.", "1e", "1e+", "-", "--1", "0x10", "nan", "inf", "-NaN", "Infinityx", "1 2"] {
             assert!(is_syntax(parse(bad)), "{bad:?} must be rejected");
         }
     }
@@ -777,31 +738,17 @@ mod tests {
     #[test]
     fn whitespace_is_only_json_whitespace() {
         assert_eq!(parse(" \t\r\n1 \t\r\n"), Ok(int("1")));
-        for bad in [
-            "\u{b}1",
-            "1\u{c}",
-            "\u{a0}1",
-            "\u{feff}1",
-            "\u{feff}{}",
-            "",
-            "   ",
-        ] {
+        for bad in ["\u{b}1", "1\u{c}", "\u{a0}1", "\u{feff}1", "\u{feff}{}", "", "   "] {
             assert!(is_syntax(parse(bad)), "{bad:?} must be rejected");
         }
     }
 
     #[test]
     fn strings_strict_mode_and_escapes() {
-        assert_eq!(
-            parse(r#""a\"\\\/\b\f\n\r\t""#),
-            Ok(Value::String("a\"\\/\u{8}\u{c}\n\r\t".into()))
-        );
+        assert_eq!(parse(r#""a\"\\\/\b\f\n\r\t""#), Ok(Value::String("a\"\\/\u{8}\u{c}\n\r\t".into())));
         assert_eq!(parse(r#""\u00e9\u65E5""#), Ok(Value::String("é日".into())));
         assert_eq!(parse(r#""\ud83d\ude00""#), Ok(Value::String("😀".into())));
-        assert_eq!(
-            parse("\"\u{7f}é😀\""),
-            Ok(Value::String("\u{7f}é😀".into()))
-        );
+        assert_eq!(parse("\"\u{7f}é😀\""), Ok(Value::String("\u{7f}é😀".into())));
         for bad in [
             "\"a\nb\"",
             "\"\u{0}\"",
@@ -819,38 +766,18 @@ mod tests {
 
     #[test]
     fn lone_surrogates_cannot_be_stored() {
-        for text in [
-            r#""\ud800""#,
-            r#""\udc00""#,
-            r#"["\ud800\u0041"]"#,
-            r#"{"\udfff": 1}"#,
-            r#""\ude00\ud83d""#,
-        ] {
+        for text in [r#""\ud800""#, r#""\udc00""#, r#"["\ud800\u0041"]"#, r#"{"\udfff": 1}"#, r#""\ude00\ud83d""#] {
             assert_eq!(parse(text), Err(JsonError::LoneSurrogate), "{text}");
         }
         // Python drops a member that a later duplicate key replaces, and with
         // it the surrogate; keys stay distinct exactly as in Python.
         let v = parse(r#"{"a": "\ud800", "a": "ok"}"#).unwrap();
-        assert_eq!(
-            v,
-            Value::Object(vec![("a".into(), Value::String("ok".into()))])
-        );
-        assert_eq!(
-            parse(r#"{"\ud800": 1, "\udc00": 2, "\ud800": 3}"#),
-            Err(JsonError::LoneSurrogate)
-        );
+        assert_eq!(v, Value::Object(vec![("a".into(), Value::String("ok".into()))]));
+        assert_eq!(parse(r#"{"\ud800": 1, "\udc00": 2, "\ud800": 3}"#), Err(JsonError::LoneSurrogate));
         // The marker character itself, raw or escaped, is ordinary text.
         let v = parse("[\"\u{F0000}\\udb80\\udc00\u{F0001}\"]").unwrap();
-        assert_eq!(
-            v,
-            Value::Array(vec![Value::String("\u{F0000}\u{F0000}\u{F0001}".into())])
-        );
-        assert_eq!(
-            parse("{\"\u{F0000}\": 1, \"\\udb80\\udc00\": 2}")
-                .unwrap()
-                .to_json(),
-            "{\"\u{F0000}\":2}"
-        );
+        assert_eq!(v, Value::Array(vec![Value::String("\u{F0000}\u{F0000}\u{F0001}".into())]));
+        assert_eq!(parse("{\"\u{F0000}\": 1, \"\\udb80\\udc00\": 2}").unwrap().to_json(), "{\"\u{F0000}\":2}");
         // ...but a text that is not JSON at all is Python's decode error.
         assert!(is_syntax(parse(r#"["\ud800", oops]"#)));
     }
@@ -860,24 +787,10 @@ mod tests {
         assert_eq!(parse(" [ ] "), Ok(Value::Array(vec![])));
         assert_eq!(parse("{ }"), Ok(Value::Object(vec![])));
         let v = parse(r#"{"a": 1, "b": 2, "a": 3}"#).unwrap();
-        assert_eq!(
-            v,
-            Value::Object(vec![("a".into(), int("3")), ("b".into(), int("2"))])
-        );
-        for bad in [
-            "[1,]",
-            "[,1]",
-            "{\"a\":1,}",
-            "{a:1}",
-            "{\"a\" 1}",
-            "{\"a\":}",
-            "[1 2]",
-            "[",
-            "{",
-            "]",
-            "{\"a\":1]",
-            "[1}",
-        ] {
+        assert_eq!(v, Value::Object(vec![("a".into(), int("3")), ("b".into(), int("2"))]));
+        for bad in
+            ["[1,]", "[,1]", "{\"a\":1,}", "{a:1}", "{\"a\" 1}", "{\"a\":}", "[1 2]", "[", "{", "]", "{\"a\":1]", "[1}"]
+        {
             assert!(is_syntax(parse(bad)), "{bad:?} must be rejected");
         }
     }
@@ -889,9 +802,7 @@ mod tests {
             text.push_str(&format!("\"k{}\": {i},", i % 100));
         }
         text.push_str("\"k0\": -1}");
-        let Value::Object(members) = parse(&text).unwrap() else {
-            panic!()
-        };
+        let Value::Object(members) = parse(&text).unwrap() else { panic!() };
         assert_eq!(members.len(), 100);
         assert_eq!(members[0], ("k0".into(), int("-1")));
         assert_eq!(members[99], ("k99".into(), int("19999")));
@@ -899,20 +810,11 @@ mod tests {
 
     #[test]
     fn depth_limit() {
-        let limits = Limits {
-            max_depth: 3,
-            ..Limits::default()
-        };
+        let limits = Limits { max_depth: 3, ..Limits::default() };
         assert!(parse_python_json("[[[1]]]", &limits).is_ok());
         assert!(parse_python_json("[[{}]]", &limits).is_ok());
-        assert_eq!(
-            parse_python_json("[[[[]]]]", &limits),
-            Err(JsonError::TooDeep { max_depth: 3 })
-        );
-        assert_eq!(
-            parse_python_json(r#"{"a":[{"b":[1]}]}"#, &limits),
-            Err(JsonError::TooDeep { max_depth: 3 })
-        );
+        assert_eq!(parse_python_json("[[[[]]]]", &limits), Err(JsonError::TooDeep { max_depth: 3 }));
+        assert_eq!(parse_python_json(r#"{"a":[{"b":[1]}]}"#, &limits), Err(JsonError::TooDeep { max_depth: 3 }));
         // Not JSON at all: Python's decode error, whatever the depth.
         assert!(is_syntax(parse_python_json("[[[[[[x", &limits)));
         assert!(is_syntax(parse_python_json("[[[[1]]]", &limits)));
@@ -926,28 +828,13 @@ mod tests {
     #[test]
     fn reference_data_wraps_only_decode_errors() {
         let limits = Limits::default();
-        assert_eq!(
-            reference_data("not json", &limits),
-            Ok(wrap_text("not json"))
-        );
+        assert_eq!(reference_data("not json", &limits), Ok(wrap_text("not json")));
         assert_eq!(reference_data("", &limits), Ok(wrap_text("")));
-        assert_eq!(
-            reference_data("\u{feff}{}", &limits),
-            Ok(wrap_text("\u{feff}{}"))
-        );
-        assert_eq!(
-            reference_data("[1]", &limits),
-            Ok(Value::Array(vec![int("1")]))
-        );
+        assert_eq!(reference_data("\u{feff}{}", &limits), Ok(wrap_text("\u{feff}{}")));
+        assert_eq!(reference_data("[1]", &limits), Ok(Value::Array(vec![int("1")])));
         let deep = "[".repeat(200) + &"]".repeat(200);
-        assert_eq!(
-            reference_data(&deep, &limits),
-            Err(ParseFailure::InvalidInput("nesting deeper than 128".into()))
-        );
-        assert!(matches!(
-            reference_data(r#""\ud800""#, &limits),
-            Err(ParseFailure::InvalidInput(_))
-        ));
+        assert_eq!(reference_data(&deep, &limits), Err(ParseFailure::InvalidInput("nesting deeper than 128".into())));
+        assert!(matches!(reference_data(r#""\ud800""#, &limits), Err(ParseFailure::InvalidInput(_))));
     }
 
     #[test]

@@ -3,6 +3,26 @@
 //!
 //! Used inside the WebAssembly parsers and natively (tests, fuzzing, host).
 //! Everything that depends on untrusted input runs under [`Limits`].
+//!
+//! # Where this differs from the Python reference
+//!
+//! For every text the reference turns into a document, this crate makes the
+//! same document (same data, same `_hash`), with these exceptions, all of
+//! them budgets or things the reference could not store either:
+//! - nesting deeper than [`Limits::max_depth`] (128) is an error. Python
+//!   parses up to its recursion limit (~1000), but the canonical form of
+//!   anything nested that deep has more than 2^128 bytes, so the reference
+//!   never finished hashing such a document;
+//! - a canonical form above [`Limits::max_canonical_bytes`] (32 MiB) is an
+//!   error where Python would grind through it;
+//! - a string with a lone surrogate escape (`"\ud800"`) is an error: Python
+//!   parses it but pymongo cannot encode it, so no document was stored;
+//! - integers keep full precision at any length. CPython 3.11+ (and the
+//!   late 3.7-3.10 security releases) refuse int literals over 4300 digits
+//!   with a `ValueError` that is not a `JSONDecodeError`, so the outcome
+//!   there depends on the reference's Python version.
+//!
+//! Syntax errors report byte offsets where Python reports character indices.
 
 pub mod canonical;
 pub mod json;
@@ -26,10 +46,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_depth: 128,
-            max_canonical_bytes: 32 << 20,
-        }
+        Limits { max_depth: 128, max_canonical_bytes: 32 << 20 }
     }
 }
 
@@ -87,11 +104,6 @@ pub fn reference_data(plaintext: &str, limits: &Limits) -> Result<Value, ParseFa
 
 /// Builds the raw document for already-parsed `data` under `sub_type`.
 pub fn raw_document(sub_type: &str, data: &Value, limits: &Limits) -> Result<RawDoc, ParseFailure> {
-    let hash = tahoe_hash("raw", sub_type, data, limits)
-        .map_err(|e| ParseFailure::InvalidInput(e.to_string()))?;
-    Ok(RawDoc {
-        sub_type: sub_type.to_owned(),
-        data_json: data.to_json(),
-        hash,
-    })
+    let hash = tahoe_hash("raw", sub_type, data, limits).map_err(|e| ParseFailure::InvalidInput(e.to_string()))?;
+    Ok(RawDoc { sub_type: sub_type.to_owned(), data_json: data.to_json(), hash })
 }

@@ -5,17 +5,11 @@
 use std::time::{Duration, Instant};
 
 use cybexp_tahoe::canonical::{python_float_repr, python_strip};
-use cybexp_tahoe::{
-    CanonicalError, Limits, ParseFailure, Value, canonical, parse_python_json, raw_document,
-};
+use cybexp_tahoe::{CanonicalError, Limits, ParseFailure, Value, canonical, parse_python_json, raw_document};
 use proptest::prelude::*;
 
 fn int_text() -> impl Strategy<Value = String> {
-    prop_oneof![
-        any::<i64>().prop_map(|i| i.to_string()),
-        ("-?[1-9][0-9]{0,60}").prop_map(|s| s),
-        Just("0".to_owned()),
-    ]
+    prop_oneof![any::<i64>().prop_map(|i| i.to_string()), ("-?[1-9][0-9]{0,60}").prop_map(|s| s), Just("0".to_owned()),]
 }
 
 fn float() -> impl Strategy<Value = f64> {
@@ -56,12 +50,7 @@ fn value() -> impl Strategy<Value = Value> {
             }),
             prop::collection::vec((text(), inner), 0..6).prop_map(|members| {
                 let mut seen = std::collections::HashSet::new();
-                Value::Object(
-                    members
-                        .into_iter()
-                        .filter(|(k, _)| seen.insert(k.clone()))
-                        .collect(),
-                )
+                Value::Object(members.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect())
             }),
         ]
     })
@@ -111,20 +100,39 @@ fn naive_canonical(v: &Value) -> String {
             sorted.sort_by(|a, b| a.0.cmp(&b.0));
             let items: Vec<String> = sorted
                 .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{}: {}",
-                        naive_json_string(k),
-                        naive_json_string(&naive_canonical(v))
-                    )
-                })
+                .map(|(k, v)| format!("{}: {}", naive_json_string(k), naive_json_string(&naive_canonical(v))))
                 .collect();
             format!("{{{}}}", items.join(", "))
         }
     }
 }
 
+/// A value with the same canonical form as `v` but a different shape:
+/// members reversed, strings padded, array elements reversed and repeated.
+fn variant(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(format!(" \t{s}\u{3000}\n")),
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.iter().rev().map(variant).collect();
+            if let Some(first) = items.first().cloned() {
+                items.push(first);
+            }
+            Value::Array(items)
+        }
+        Value::Object(members) => Value::Object(members.iter().rev().map(|(k, v)| (k.clone(), variant(v))).collect()),
+        scalar => scalar.clone(),
+    }
+}
+
 proptest! {
+    #[test]
+    fn arrays_dedupe_canonically_equal_elements(a in value(), b in value()) {
+        let v = variant(&a);
+        prop_assert_eq!(canonical(&v, usize::MAX / 16), Ok(naive_canonical(&a)));
+        let array = Value::Array(vec![a.clone(), Value::Array(vec![]), v, b, a]);
+        prop_assert_eq!(canonical(&array, usize::MAX / 16), Ok(naive_canonical(&array)));
+    }
+
     #[test]
     fn to_json_round_trips(v in value()) {
         let json = v.to_json();
@@ -181,11 +189,7 @@ fn hostile_nesting_fails_fast() {
     let start = Instant::now();
     let err = raw_document("x", &doc, &limits).unwrap_err();
     assert!(matches!(err, ParseFailure::InvalidInput(_)), "{err:?}");
-    assert!(
-        start.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < Duration::from_secs(1), "took {:?}", start.elapsed());
     // Through the parser too, as text.
     let text = "{\"a\":".repeat(29) + "{\"k\":\"0123\"}" + &"}".repeat(29);
     let data = parse_python_json(&text, &limits).unwrap();

@@ -22,13 +22,8 @@ struct Case {
 #[test]
 fn agrees_with_cpython() {
     // TAHOE_DIFF_CORPUS: a bigger corpus made by the generator, for local runs.
-    let path = std::env::var("TAHOE_DIFF_CORPUS").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/python_differential.json"
-        )
-        .into()
-    });
+    let path = std::env::var("TAHOE_DIFF_CORPUS")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/python_differential.json").into());
     let corpus: Corpus = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert!(corpus.cases.len() >= 400);
     let limits = Limits::default();

@@ -1,9 +1,7 @@
 //! The shared test vectors (reference §3): exact canonical strings, hashes
 //! and stored documents, including documents from a production archive.
 
-use cybexp_tahoe::{
-    Limits, Value, canonical, parse_python_json, raw_document, reference_data, tahoe_hash,
-};
+use cybexp_tahoe::{Limits, Value, canonical, parse_python_json, raw_document, reference_data, tahoe_hash};
 use serde::Deserialize;
 
 /// Reads a file from `shared/`, which sits beside the repository.
@@ -64,18 +62,10 @@ fn as_serde(value: &Value) -> serde_json::Value {
 fn tahoe_hash_vectors() {
     let cases: Cases<HashCase> = serde_json::from_str(&shared("vectors/tahoe_hash.json")).unwrap();
     assert_eq!(cases.cases.len(), 31);
-    assert_eq!(
-        cases
-            .cases
-            .iter()
-            .filter(|c| c.name.starts_with("production_"))
-            .count(),
-        16
-    );
+    assert_eq!(cases.cases.iter().filter(|c| c.name.starts_with("production_")).count(), 16);
     let limits = Limits::default();
     for case in &cases.cases {
-        let data = parse_python_json(&case.data_json, &limits)
-            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let data = parse_python_json(&case.data_json, &limits).unwrap_or_else(|e| panic!("{}: {e}", case.name));
         let canon = canonical(&data, limits.max_canonical_bytes).unwrap();
         assert_eq!(canon, case.canonical, "{}: canonical", case.name);
         let hash = tahoe_hash(&case.itype, &case.sub_type, &data, &limits).unwrap();
@@ -85,8 +75,7 @@ fn tahoe_hash_vectors() {
 
 #[test]
 fn raw_document_vectors() {
-    let cases: Cases<RawCase> =
-        serde_json::from_str(&shared("vectors/raw_documents.json")).unwrap();
+    let cases: Cases<RawCase> = serde_json::from_str(&shared("vectors/raw_documents.json")).unwrap();
     assert_eq!(cases.cases.len(), 13);
     let limits = Limits::default();
     for (i, case) in cases.cases.iter().enumerate() {
@@ -94,11 +83,7 @@ fn raw_document_vectors() {
         let data = reference_data(&case.plaintext, &limits).unwrap();
         let doc = raw_document(sub_type, &data, &limits).unwrap();
         let expect = &case.expect;
-        assert_eq!(
-            (expect.itype.as_str(), expect.orgid.as_str()),
-            ("raw", case.orgid.as_str()),
-            "case {i}"
-        );
+        assert_eq!((expect.itype.as_str(), expect.orgid.as_str()), ("raw", case.orgid.as_str()), "case {i}");
         assert_eq!(expect.timezone, case.timezone, "case {i}");
         assert_eq!(doc.sub_type, expect.sub_type, "case {i}");
         assert_eq!(as_serde(&data), expect.data, "case {i}: data");

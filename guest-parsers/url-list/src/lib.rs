@@ -40,8 +40,7 @@
 //! is an answer.
 
 use cybexp_tahoe::{
-    Limits, ParseFailure, ParseInput, Plaintext, RawDoc, excerpt, raw_document, read_plaintext,
-    wrap_text,
+    Limits, ParseFailure, ParseInput, Plaintext, RawDoc, excerpt, raw_document, read_plaintext, wrap_text,
 };
 
 /// Schemes accepted, compared without regard to case.
@@ -51,10 +50,7 @@ const SCHEMES: [&str; 5] = ["http", "https", "ftp", "hxxp", "hxxps"];
 pub fn parse(input: &ParseInput<'_>) -> Result<RawDoc, ParseFailure> {
     let limits = Limits::default();
     if let Plaintext::Json(value) = read_plaintext(input.plaintext, &limits)? {
-        return Err(invalid(format!(
-            "a JSON {} document, not a URL list",
-            value.kind()
-        )));
+        return Err(invalid(format!("a JSON {} document, not a URL list", value.kind())));
     }
     check_url_list(input.plaintext)?;
     raw_document(input.sub_type, &wrap_text(input.plaintext), &limits)
@@ -73,8 +69,7 @@ fn check_url_list(text: &str) -> Result<(), ParseFailure> {
         if line.is_empty() {
             continue;
         }
-        check_url(line)
-            .map_err(|why| invalid(format!("line {}: {why}: {}", index + 1, excerpt(line, 80))))?;
+        check_url(line).map_err(|why| invalid(format!("line {}: {why}: {}", index + 1, excerpt(line, 80))))?;
         urls += 1;
     }
     if urls == 0 {
@@ -96,18 +91,14 @@ fn check_url(line: &str) -> Result<(), &'static str> {
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     // Userinfo may contain ':' and '@'; the host follows the last '@'.
-    let host_port = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host_port)| host_port);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host_port)| host_port);
     let (host, port) = split_host_port(host_port)?;
     if host.is_empty() {
         return Err("empty host");
     }
     match port {
         Some(port) if !port.bytes().all(|b| b.is_ascii_digit()) => Err("port is not a number"),
-        Some(port) if !port.is_empty() && port.parse::<u32>().map_or(true, |p| p > 65535) => {
-            Err("port out of range")
-        }
+        Some(port) if !port.is_empty() && port.parse::<u32>().map_or(true, |p| p > 65535) => Err("port out of range"),
         _ => Ok(()),
     }
 }
@@ -136,13 +127,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn input(plaintext: &str) -> ParseInput<'_> {
-        ParseInput {
-            typtag: "openphish_feed",
-            orgid: "org",
-            timezone: "UTC",
-            sub_type: "openphish_feed",
-            plaintext,
-        }
+        ParseInput { typtag: "openphish_feed", orgid: "org", timezone: "UTC", sub_type: "openphish_feed", plaintext }
     }
 
     fn shared(path: &str) -> String {
@@ -159,14 +144,8 @@ mod tests {
 
     #[test]
     fn openphish_sample_gives_the_reference_document() {
-        let vectors: serde_json::Value =
-            serde_json::from_str(&shared("vectors/raw_documents.json")).unwrap();
-        let case = vectors["cases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["typtag"] == "openphish_feed")
-            .unwrap();
+        let vectors: serde_json::Value = serde_json::from_str(&shared("vectors/raw_documents.json")).unwrap();
+        let case = vectors["cases"].as_array().unwrap().iter().find(|c| c["typtag"] == "openphish_feed").unwrap();
         let sample = shared("samples/openphish_feed.txt");
         assert_eq!(case["plaintext"].as_str(), Some(sample.as_str()));
         let doc = parse(&input(&sample)).unwrap();
@@ -180,21 +159,11 @@ mod tests {
         // tahoe_hash.json "wrapped_text" is the same text under openphish_feed.
         let text = "http://a.example/\nhttps://b.example/x?y=1\n";
         let doc = parse(&input(text)).unwrap();
-        assert_eq!(
-            doc.hash,
-            "c435dc3936c369cc4f11d1490c9039157facc0b90db129c7237e73d876535c75"
-        );
-        let phishtank = ParseInput {
-            typtag: "phishtank_feed",
-            sub_type: "phishtank_feed",
-            ..input(text)
-        };
+        assert_eq!(doc.hash, "c435dc3936c369cc4f11d1490c9039157facc0b90db129c7237e73d876535c75");
+        let phishtank = ParseInput { typtag: "phishtank_feed", sub_type: "phishtank_feed", ..input(text) };
         let doc = parse(&phishtank).unwrap();
         assert_eq!(doc.sub_type, "phishtank_feed");
-        assert_ne!(
-            doc.hash,
-            "c435dc3936c369cc4f11d1490c9039157facc0b90db129c7237e73d876535c75"
-        );
+        assert_ne!(doc.hash, "c435dc3936c369cc4f11d1490c9039157facc0b90db129c7237e73d876535c75");
     }
 
     #[test]
@@ -225,10 +194,7 @@ mod tests {
             (r#"{"url": "http://a.example/"}"#, "a JSON object document"),
             ("42", "a JSON integer document"),
             ("http://ok.example/\nnot a url", "line 2: whitespace"),
-            (
-                "http://ok.example/\n\nexample.com/path",
-                "line 3: not an absolute URL",
-            ),
+            ("http://ok.example/\n\nexample.com/path", "line 3: not an absolute URL"),
             ("javascript:alert(1)", "line 1: not an absolute URL"),
             ("file:///etc/passwd", "line 1: scheme is not"),
             ("gopher://x.example/", "line 1: scheme is not"),

@@ -139,9 +139,7 @@ impl Outcome {
     /// The error text to store, cut to [`Self::MAX_ERROR_CHARS`] on a char boundary.
     pub fn short_error(&self) -> Option<String> {
         match self {
-            Outcome::Error { message, .. } => {
-                Some(message.chars().take(Self::MAX_ERROR_CHARS).collect())
-            }
+            Outcome::Error { message, .. } => Some(message.chars().take(Self::MAX_ERROR_CHARS).collect()),
             _ => None,
         }
     }

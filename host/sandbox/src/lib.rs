@@ -302,9 +302,9 @@ impl Sandbox {
         let component =
             Component::new(&self.engine, component).map_err(|e| error(format!("not a valid component: {e:#}")))?;
         let linker = Linker::<GuestState>::new(&self.engine);
-        let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
-            error(format!("the component must import nothing (a parser can only compute): {e:#}"))
-        })?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| error(format!("the component must import nothing (a parser can only compute): {e:#}")))?;
         let pre = bindings::ParserPre::new(instance_pre)
             .map_err(|e| error(format!("the component does not export the cybexp:parser world: {e:#}")))?;
 
@@ -313,7 +313,8 @@ impl Sandbox {
             .instantiate(&mut store)
             .and_then(|parser| parser.call_info(&mut store))
             .map_err(|e| error(format!("calling info(): {e:#}")))?;
-        let info = ParserInfo { name: name.to_owned(), component_name: wit_info.name, version: wit_info.version, limits };
+        let info =
+            ParserInfo { name: name.to_owned(), component_name: wit_info.name, version: wit_info.version, limits };
         self.parsers.insert(name.to_owned(), LoadedParser { info: info.clone(), pre });
         Ok(info)
     }
@@ -367,8 +368,7 @@ impl Sandbox {
     }
 
     fn store(&self, limits: Limits) -> Store<GuestState> {
-        let mut store =
-            Store::new(&self.engine, GuestState { limiter: GuestLimiter { limits, memory_denied: false } });
+        let mut store = Store::new(&self.engine, GuestState { limiter: GuestLimiter { limits, memory_denied: false } });
         store.limiter(|state| &mut state.limiter);
         // Fuel is on for every store of this engine, so this cannot fail.
         store.set_fuel(limits.fuel).expect("fuel is enabled");

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use cybexp_sandbox::{EngineOptions, Event, Limits, ParseError, Sandbox};
 
-const GOOD_COWRIE: &str = r#"{"message": "{\"eventid\": \"cowrie.session.closed\", \"session\": \"a1\"}", "agent": {"type": "filebeat"}}"#;
+const GOOD_COWRIE: &str =
+    r#"{"message": "{\"eventid\": \"cowrie.session.closed\", \"session\": \"a1\"}", "agent": {"type": "filebeat"}}"#;
 
 /// Tight budgets so the hostile cases end fast.
 fn tight() -> Limits {
@@ -26,6 +27,8 @@ fn sandbox() -> &'static Sandbox {
         // Same guest, but a budget only the wall clock can enforce.
         let deadline_only = Limits { fuel: u64::MAX / 2, deadline_ms: 300, ..tight() };
         sandbox.load_file("hostile-deadline", &hostile, deadline_only).unwrap();
+        let json = cybexp_sandbox::BUILTIN_PARSERS.iter().find(|(name, _)| *name == "json").unwrap().1;
+        sandbox.load("json-default-limits", json, Limits::default()).unwrap();
         sandbox
     })
 }
@@ -100,7 +103,7 @@ fn oversized_input_is_refused_before_the_call() {
 #[test]
 fn huge_string_within_limits_still_parses() {
     let text = format!("{{\"k\": \"{}\"}}", "y".repeat(4 << 20));
-    let (result, _) = sandbox().parse("json", &event("x", &text));
+    let (result, _) = sandbox().parse("json-default-limits", &event("x", &text));
     result.expect("a 4 MiB string is a normal document");
 }
 

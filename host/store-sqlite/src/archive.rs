@@ -12,20 +12,8 @@ const INSERT: &str = "INSERT INTO documents (hash, sub_type, orgid, timezone, da
 fn insert(conn: &Connection, doc: &RawDocument) -> Result<Stored, StoreError> {
     let what = "storing a document";
     let mut stmt = conn.prepare_cached(INSERT).ctx(what)?;
-    let changed = stmt
-        .execute(params![
-            doc.hash,
-            doc.sub_type,
-            doc.orgid,
-            doc.timezone,
-            doc.data_json
-        ])
-        .ctx(what)?;
-    Ok(if changed == 1 {
-        Stored::Inserted
-    } else {
-        Stored::AlreadyPresent
-    })
+    let changed = stmt.execute(params![doc.hash, doc.sub_type, doc.orgid, doc.timezone, doc.data_json]).ctx(what)?;
+    Ok(if changed == 1 { Stored::Inserted } else { Stored::AlreadyPresent })
 }
 
 impl ArchiveStore for SqliteStore {
@@ -46,22 +34,16 @@ impl ArchiveStore for SqliteStore {
         }
         // One transaction, one fsync for the whole batch.
         let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .ctx("storing documents")?;
-        let stored = docs
-            .iter()
-            .map(|doc| insert(&tx, doc))
-            .collect::<Result<Vec<_>, _>>()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("storing documents")?;
+        let stored = docs.iter().map(|doc| insert(&tx, doc)).collect::<Result<Vec<_>, _>>()?;
         tx.commit().ctx("storing documents")?;
         Ok(stored)
     }
 
     fn count(&self) -> Result<u64, StoreError> {
         let conn = self.conn()?;
-        let n: i64 = conn
-            .query_row("SELECT count(*) FROM documents", [], |row| row.get(0))
-            .ctx("counting documents")?;
+        let n: i64 =
+            conn.query_row("SELECT count(*) FROM documents", [], |row| row.get(0)).ctx("counting documents")?;
         Ok(count(n))
     }
 
@@ -69,9 +51,7 @@ impl ArchiveStore for SqliteStore {
         let what = "listing documents";
         let conn = self.conn()?;
         let mut select = conn
-            .prepare_cached(
-                "SELECT sub_type, data_json, orgid, timezone, hash FROM documents ORDER BY seq",
-            )
+            .prepare_cached("SELECT sub_type, data_json, orgid, timezone, hash FROM documents ORDER BY seq")
             .ctx(what)?;
         let rows = select
             .query_map([], |row| {

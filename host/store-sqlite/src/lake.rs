@@ -1,8 +1,7 @@
 //! `CacheLake` on the `entries` and `blobs` tables.
 
 use cybexp_lake::{
-    BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, NewEntry, Outcome,
-    QueueDepth, StoreError,
+    BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, NewEntry, Outcome, QueueDepth, StoreError,
 };
 use rusqlite::types::{Type, ValueRef};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
@@ -36,12 +35,7 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<CacheEntry> {
 
 /// The row id behind an [`EntryId`] this store handed out.
 fn row_id(id: &EntryId) -> Result<i64, StoreError> {
-    id.0.parse().map_err(|_| {
-        StoreError::new(
-            BACKEND,
-            format!("entry id {id:?} is not an SQLite entry id"),
-        )
-    })
+    id.0.parse().map_err(|_| StoreError::new(BACKEND, format!("entry id {id:?} is not an SQLite entry id")))
 }
 
 fn refs_json(refs: &[String]) -> Result<String, StoreError> {
@@ -81,26 +75,17 @@ impl CacheLake for SqliteStore {
         let mut conn = self.conn()?;
         // IMMEDIATE takes the write lock before reading, so no other
         // connection (or process) can pick the same rows in between.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .ctx(what)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(what)?;
         let entries = {
             let mut select = tx.prepare_cached(&sql).ctx(what)?;
-            let rows = select
-                .query_map(params![now, limit, query.typtag], entry_from_row)
-                .ctx(what)?;
+            let rows = select.query_map(params![now, limit, query.typtag], entry_from_row).ctx(what)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().ctx(what)?
         };
         {
-            let mut claim = tx
-                .prepare_cached(
-                    "UPDATE entries SET claim_owner = ?1, claim_expires = ?2 WHERE id = ?3",
-                )
-                .ctx(what)?;
+            let mut claim =
+                tx.prepare_cached("UPDATE entries SET claim_owner = ?1, claim_expires = ?2 WHERE id = ?3").ctx(what)?;
             for entry in &entries {
-                claim
-                    .execute(params![worker, expires, row_id(&entry.id)?])
-                    .ctx(what)?;
+                claim.execute(params![worker, expires, row_id(&entry.id)?]).ctx(what)?;
             }
         }
         tx.commit().ctx(what)?;
@@ -109,38 +94,23 @@ impl CacheLake for SqliteStore {
 
     fn read_blob(&self, entry: &CacheEntry) -> Result<Vec<u8>, BlobError> {
         let Some(blob_ref) = &entry.blob_ref else {
-            return Err(BlobError::Missing(format!(
-                "entry {} has no blob reference",
-                entry.id
-            )));
+            return Err(BlobError::Missing(format!("entry {} has no blob reference", entry.id)));
         };
         let Ok(blob_id) = blob_ref.parse::<i64>() else {
-            return Err(BlobError::Missing(format!(
-                "blob reference {blob_ref:?} is not a blob row id"
-            )));
+            return Err(BlobError::Missing(format!("blob reference {blob_ref:?} is not a blob row id")));
         };
         let what = "reading a blob";
         let conn = self.conn()?;
-        let mut select = conn
-            .prepare_cached("SELECT size, bytes FROM blobs WHERE id = ?1")
-            .ctx(what)?;
+        let mut select = conn.prepare_cached("SELECT size, bytes FROM blobs WHERE id = ?1").ctx(what)?;
         let found = select
             .query_row([blob_id], |row| {
                 let size: Option<i64> = row.get_ref(0)?.as_i64_or_null().ok().flatten();
                 Ok(match row.get_ref(1)? {
                     ValueRef::Blob(bytes) => match size {
-                        Some(size) if usize::try_from(size).ok() == Some(bytes.len()) => {
-                            Ok(bytes.to_vec())
-                        }
-                        _ => Err(format!(
-                            "blob {blob_id} holds {} bytes, its size says {size:?}",
-                            bytes.len()
-                        )),
+                        Some(size) if usize::try_from(size).ok() == Some(bytes.len()) => Ok(bytes.to_vec()),
+                        _ => Err(format!("blob {blob_id} holds {} bytes, its size says {size:?}", bytes.len())),
                     },
-                    other => Err(format!(
-                        "blob {blob_id} holds {:?}, not bytes",
-                        other.data_type()
-                    )),
+                    other => Err(format!("blob {blob_id} holds {:?}, not bytes", other.data_type())),
                 })
             })
             .optional()
@@ -157,15 +127,11 @@ impl CacheLake for SqliteStore {
         let what = "recording an outcome";
         let mut conn = self.conn()?;
         // Read-modify-write of `refs` ($addToSet) needs the write lock first.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .ctx(what)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(what)?;
         let current: Option<(bool, String)> = tx
-            .query_row(
-                "SELECT processed, refs FROM entries WHERE id = ?1",
-                [rowid],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
+            .query_row("SELECT processed, refs FROM entries WHERE id = ?1", [rowid], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
             .optional()
             .ctx(what)?;
         let Some((processed, refs_text)) = current else {
@@ -173,12 +139,8 @@ impl CacheLake for SqliteStore {
         };
         match outcome {
             Outcome::Success { hash } => {
-                let mut refs: Vec<String> = serde_json::from_str(&refs_text).map_err(|e| {
-                    StoreError::new(
-                        BACKEND,
-                        format!("{what}: entry {id} has unreadable refs: {e}"),
-                    )
-                })?;
+                let mut refs: Vec<String> = serde_json::from_str(&refs_text)
+                    .map_err(|e| StoreError::new(BACKEND, format!("{what}: entry {id} has unreadable refs: {e}")))?;
                 if !refs.contains(hash) {
                     refs.push(hash.clone());
                 }
@@ -192,11 +154,8 @@ impl CacheLake for SqliteStore {
             // A late failure never downgrades an entry another worker has
             // already processed: only its claim goes.
             Outcome::NotSupported | Outcome::Error { .. } if processed => {
-                tx.execute(
-                    "UPDATE entries SET claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
-                    [rowid],
-                )
-                .ctx(what)?;
+                tx.execute("UPDATE entries SET claim_owner = NULL, claim_expires = NULL WHERE id = ?1", [rowid])
+                    .ctx(what)?;
             }
             Outcome::NotSupported => {
                 tx.execute(
@@ -222,11 +181,9 @@ impl CacheLake for SqliteStore {
         // Releasing an entry that is not claimed (or gone) is a no-op.
         let rowid = row_id(id)?;
         let conn = self.conn()?;
-        conn.prepare_cached(
-            "UPDATE entries SET claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
-        )
-        .and_then(|mut stmt| stmt.execute([rowid]))
-        .ctx("releasing a claim")?;
+        conn.prepare_cached("UPDATE entries SET claim_owner = NULL, claim_expires = NULL WHERE id = ?1")
+            .and_then(|mut stmt| stmt.execute([rowid]))
+            .ctx("releasing a claim")?;
         Ok(())
     }
 
@@ -251,10 +208,7 @@ impl CacheLake for SqliteStore {
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .ctx("counting the queue")?;
-        Ok(QueueDepth {
-            waiting: count(waiting),
-            skipped: count(skipped),
-        })
+        Ok(QueueDepth { waiting: count(waiting), skipped: count(skipped) })
     }
 
     fn submit(&self, entry: &NewEntry, blob: &[u8]) -> Result<EntryId, StoreError> {
@@ -262,41 +216,21 @@ impl CacheLake for SqliteStore {
         if !entry.timestamp.is_finite() {
             return Err(StoreError::new(
                 BACKEND,
-                format!(
-                    "submitting an entry: timestamp {} is not finite",
-                    entry.timestamp
-                ),
+                format!("submitting an entry: timestamp {} is not finite", entry.timestamp),
             ));
         }
         let what = "submitting an entry";
-        let size = i64::try_from(blob.len()).map_err(|_| {
-            StoreError::new(
-                BACKEND,
-                format!("{what}: blob of {} bytes is too large", blob.len()),
-            )
-        })?;
+        let size = i64::try_from(blob.len())
+            .map_err(|_| StoreError::new(BACKEND, format!("{what}: blob of {} bytes is too large", blob.len())))?;
         let mut conn = self.conn()?;
         // Blob and entry land together or not at all.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .ctx(what)?;
-        tx.execute(
-            "INSERT INTO blobs (size, bytes) VALUES (?1, ?2)",
-            params![size, blob],
-        )
-        .ctx(what)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(what)?;
+        tx.execute("INSERT INTO blobs (size, bytes) VALUES (?1, ?2)", params![size, blob]).ctx(what)?;
         let blob_id = tx.last_insert_rowid();
         tx.execute(
             "INSERT INTO entries (name, orgid, typtag, timezone, timestamp, blob_id) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                entry.name,
-                entry.orgid,
-                entry.typtag,
-                entry.timezone,
-                entry.timestamp,
-                blob_id
-            ],
+            params![entry.name, entry.orgid, entry.typtag, entry.timezone, entry.timestamp, blob_id],
         )
         .ctx(what)?;
         let id = tx.last_insert_rowid();
@@ -315,8 +249,7 @@ impl CacheLake for SqliteStore {
             Some("skipped") => ("processed = 0 AND skip = 1 AND ?1 IS NULL", None),
             Some(state) => ("state = ?1", Some(state)),
         };
-        let sql =
-            format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE {condition} ORDER BY timestamp, id");
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE {condition} ORDER BY timestamp, id");
         let what = "listing entries";
         let conn = self.conn()?;
         let mut select = conn.prepare_cached(&sql).ctx(what)?;

@@ -78,10 +78,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions {
-            lease: DEFAULT_LEASE,
-            busy_timeout: DEFAULT_BUSY_TIMEOUT,
-        }
+        StoreOptions { lease: DEFAULT_LEASE, busy_timeout: DEFAULT_BUSY_TIMEOUT }
     }
 }
 
@@ -95,10 +92,7 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.pool.path())
-            .field("lease", &self.lease)
-            .finish()
+        f.debug_struct("SqliteStore").field("path", &self.pool.path()).field("lease", &self.lease).finish()
     }
 }
 
@@ -113,10 +107,7 @@ impl SqliteStore {
     /// created, so a typo in a path does not silently start an empty store.
     /// An existing file must be an SQLite database that is empty or carries
     /// this crate's schema at a version it knows.
-    pub fn open_with(
-        path: impl AsRef<Path>,
-        options: &StoreOptions,
-    ) -> Result<SqliteStore, StoreError> {
+    pub fn open_with(path: impl AsRef<Path>, options: &StoreOptions) -> Result<SqliteStore, StoreError> {
         let path = path.as_ref().to_path_buf();
         create_file(&path)?;
         let pool = Pool::new(path, options.busy_timeout);
@@ -124,10 +115,7 @@ impl SqliteStore {
             let mut conn = pool.get()?;
             schema::prepare(&mut conn, pool.path())?;
         }
-        Ok(SqliteStore {
-            pool: Arc::new(pool),
-            lease: options.lease,
-        })
+        Ok(SqliteStore { pool: Arc::new(pool), lease: options.lease })
     }
 
     /// The same store with claims leased for `lease` (tests use short ones).
@@ -164,19 +152,12 @@ fn create_file(path: &Path) -> Result<(), StoreError> {
     if !parent.is_dir() {
         return Err(StoreError::new(
             BACKEND,
-            format!(
-                "cannot open {}: directory {} does not exist",
-                path.display(),
-                parent.display()
-            ),
+            format!("cannot open {}: directory {} does not exist", path.display(), parent.display()),
         ));
     }
     if let Ok(meta) = std::fs::metadata(path) {
         if !meta.is_file() {
-            return Err(StoreError::new(
-                BACKEND,
-                format!("cannot open {}: not a regular file", path.display()),
-            ));
+            return Err(StoreError::new(BACKEND, format!("cannot open {}: not a regular file", path.display())));
         }
         return Ok(());
     }
@@ -191,10 +172,7 @@ fn create_file(path: &Path) -> Result<(), StoreError> {
         Ok(_) => Ok(()),
         // Another process created it in between: fine, SQLite opens it.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(StoreError::new(
-            BACKEND,
-            format!("cannot create {}: {e}", path.display()),
-        )),
+        Err(e) => Err(StoreError::new(BACKEND, format!("cannot create {}: {e}", path.display()))),
     }
 }
 
@@ -227,10 +205,7 @@ impl<T> Ctx<T> for rusqlite::Result<T> {
 
 /// Wall-clock Unix milliseconds: leases must mean the same across processes.
 pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
 }
 
 pub(crate) fn duration_ms(d: Duration) -> i64 {

@@ -25,11 +25,7 @@ pub(crate) struct Pool {
 
 impl Pool {
     pub(crate) fn new(path: PathBuf, busy_timeout: Duration) -> Pool {
-        Pool {
-            path,
-            busy_timeout,
-            idle: Mutex::new(Vec::new()),
-        }
+        Pool { path, busy_timeout, idle: Mutex::new(Vec::new()) }
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -42,10 +38,7 @@ impl Pool {
             Some(conn) => conn,
             None => self.connect()?,
         };
-        Ok(Conn {
-            pool: self,
-            conn: Some(conn),
-        })
+        Ok(Conn { pool: self, conn: Some(conn) })
     }
 
     // A panic elsewhere while the lock was held leaves a plain Vec behind,
@@ -60,8 +53,7 @@ impl Pool {
         // No URI: a path is a path, even if it starts with `file:`.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(&self.path, flags).ctx(&what)?;
-        conn.busy_handler(Some(busy_handler(self.busy_timeout)))
-            .ctx(&what)?;
+        conn.busy_handler(Some(busy_handler(self.busy_timeout))).ctx(&what)?;
         // Per connection, not stored in the file. See the crate docs.
         conn.pragma_update(None, "synchronous", "FULL").ctx(&what)?;
         Ok(conn)
@@ -82,10 +74,7 @@ fn busy_handler(timeout: Duration) -> impl FnMut(i32) -> bool + Send + 'static {
     use std::hash::{BuildHasher, Hasher};
     let mut started = Instant::now();
     // A random seed without a dependency; xorshift from there.
-    let mut seed = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
-        | 1;
+    let mut seed = std::collections::hash_map::RandomState::new().build_hasher().finish() | 1;
     move |count| {
         // `count` restarts at 0 for every new wait.
         if count == 0 {

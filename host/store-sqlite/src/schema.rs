@@ -69,9 +69,8 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
 
     // The first statement that reads the header: a file that is not SQLite
     // fails here.
-    let journal: String = conn
-        .pragma_query_value(None, "journal_mode", |row| row.get(0))
-        .map_err(|e| open_error(path, &what, e))?;
+    let journal: String =
+        conn.pragma_query_value(None, "journal_mode", |row| row.get(0)).map_err(|e| open_error(path, &what, e))?;
     // WAL is persistent in the file; only switch once (switching needs a
     // lock that does not wait on the busy handler).
     if !journal.eq_ignore_ascii_case("wal") {
@@ -90,15 +89,9 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
 
     // IMMEDIATE: two processes opening a new file at once create the schema
     // once; the second sees version 1.
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .ctx(&what)?;
-    let version: i64 = tx
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .ctx(&what)?;
-    let app_id: i64 = tx
-        .pragma_query_value(None, "application_id", |row| row.get(0))
-        .ctx(&what)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(&what)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0)).ctx(&what)?;
+    let app_id: i64 = tx.pragma_query_value(None, "application_id", |row| row.get(0)).ctx(&what)?;
     if version == 0 && app_id == 0 {
         let tables: i64 = tx
             .query_row(
@@ -110,23 +103,17 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         if tables > 0 {
             return Err(StoreError::new(
                 BACKEND,
-                format!(
-                    "{shown} is an SQLite database of another application (it has tables but no cybexp schema)"
-                ),
+                format!("{shown} is an SQLite database of another application (it has tables but no cybexp schema)"),
             ));
         }
         let create = format!("creating the schema in {shown}");
         tx.execute_batch(SCHEMA_V1).ctx(&create)?;
-        tx.pragma_update(None, "application_id", APPLICATION_ID)
-            .ctx(&create)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .ctx(&create)?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID).ctx(&create)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION).ctx(&create)?;
     } else if app_id != APPLICATION_ID {
         return Err(StoreError::new(
             BACKEND,
-            format!(
-                "{shown} is an SQLite database of another application (application_id {app_id:#x})"
-            ),
+            format!("{shown} is an SQLite database of another application (application_id {app_id:#x})"),
         ));
     } else if version > SCHEMA_VERSION {
         return Err(StoreError::new(
@@ -137,10 +124,7 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
             ),
         ));
     } else if version != SCHEMA_VERSION {
-        return Err(StoreError::new(
-            BACKEND,
-            format!("{shown} has unknown schema version {version}"),
-        ));
+        return Err(StoreError::new(BACKEND, format!("{shown} has unknown schema version {version}")));
     }
     tx.commit().ctx(&what)
 }
@@ -148,14 +132,12 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
 /// A clear message for a file that is not SQLite (or is damaged).
 fn open_error(path: &Path, what: &str, e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase) => StoreError::new(
-            BACKEND,
-            format!("{} is not an SQLite database", path.display()),
-        ),
-        Some(ErrorCode::DatabaseCorrupt) => StoreError::new(
-            BACKEND,
-            format!("{} is a damaged SQLite database: {e}", path.display()),
-        ),
+        Some(ErrorCode::NotADatabase) => {
+            StoreError::new(BACKEND, format!("{} is not an SQLite database", path.display()))
+        }
+        Some(ErrorCode::DatabaseCorrupt) => {
+            StoreError::new(BACKEND, format!("{} is a damaged SQLite database: {e}", path.display()))
+        }
         _ => sql_error(what, e),
     }
 }

@@ -8,8 +8,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use cybexp_lake::{
-    ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, ErrorCause,
-    NewEntry, Outcome, QueueDepth, RawDocument, Stored,
+    ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, ErrorCause, NewEntry, Outcome,
+    QueueDepth, RawDocument, Stored,
 };
 use cybexp_store_sqlite::{APPLICATION_ID, SCHEMA_VERSION, SqliteStore, StoreOptions};
 use rusqlite::Connection;
@@ -36,10 +36,7 @@ fn doc(hash: &str) -> RawDocument {
 }
 
 fn query(limit: usize) -> BatchQuery {
-    BatchQuery {
-        limit,
-        ..BatchQuery::default()
-    }
+    BatchQuery { limit, ..BatchQuery::default() }
 }
 
 fn fresh() -> (TempDir, PathBuf, SqliteStore) {
@@ -58,37 +55,22 @@ fn raw(path: &Path) -> Connection {
 
 fn column(path: &Path, id: &EntryId, col: &str) -> Option<String> {
     raw(path)
-        .query_row(
-            &format!("SELECT CAST({col} AS TEXT) FROM entries WHERE id = ?1"),
-            [&id.0],
-            |r| r.get(0),
-        )
+        .query_row(&format!("SELECT CAST({col} AS TEXT) FROM entries WHERE id = ?1"), [&id.0], |r| r.get(0))
         .unwrap()
 }
 
 fn only(store: &SqliteStore, id: &EntryId) -> CacheEntry {
-    store
-        .entries(&EntryFilter::default())
-        .unwrap()
-        .into_iter()
-        .find(|e| &e.id == id)
-        .unwrap()
+    store.entries(&EntryFilter::default()).unwrap().into_iter().find(|e| &e.id == id).unwrap()
 }
 
 fn ids(entries: &[CacheEntry]) -> Vec<EntryId> {
     entries.iter().map(|e| e.id.clone()).collect()
 }
 
-fn assert_store_error<T: std::fmt::Debug>(
-    result: Result<T, cybexp_lake::StoreError>,
-    needle: &str,
-) {
+fn assert_store_error<T: std::fmt::Debug>(result: Result<T, cybexp_lake::StoreError>, needle: &str) {
     let err = result.expect_err("expected a StoreError");
     assert_eq!(err.backend, "sqlite");
-    assert!(
-        err.to_string().contains(needle),
-        "{err} does not mention {needle:?}"
-    );
+    assert!(err.to_string().contains(needle), "{err} does not mention {needle:?}");
 }
 
 #[test]
@@ -107,23 +89,12 @@ fn schema_is_created_and_survives_reopen() {
     let (_dir, path, store) = fresh();
     {
         let conn = raw(&path);
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        let app: i64 = conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .unwrap();
-        let journal: String = conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(
-            (version, app, journal.as_str()),
-            (SCHEMA_VERSION, APPLICATION_ID, "wal")
-        );
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).unwrap();
+        let journal: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!((version, app, journal.as_str()), (SCHEMA_VERSION, APPLICATION_ID, "wal"));
     }
-    let id = store
-        .submit(&new_entry("unr-honeypot", 10.0), b"blob")
-        .unwrap();
+    let id = store.submit(&new_entry("unr-honeypot", 10.0), b"blob").unwrap();
     assert_eq!(store.store(&doc("aa")).unwrap(), Stored::Inserted);
     drop(store);
 
@@ -142,9 +113,7 @@ fn schema_is_created_and_survives_reopen() {
 fn newer_schema_version_is_refused() {
     let (_dir, path, store) = fresh();
     drop(store);
-    raw(&path)
-        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
-        .unwrap();
+    raw(&path).pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
     assert_store_error(SqliteStore::open(&path), "newer than this build knows");
 }
 
@@ -152,9 +121,7 @@ fn newer_schema_version_is_refused() {
 fn another_applications_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("other.db");
-    raw(&path)
-        .execute_batch("CREATE TABLE people (name TEXT);")
-        .unwrap();
+    raw(&path).execute_batch("CREATE TABLE people (name TEXT);").unwrap();
     assert_store_error(SqliteStore::open(&path), "another application");
 }
 
@@ -165,11 +132,7 @@ fn a_file_that_is_not_sqlite_is_a_clear_error() {
     std::fs::write(&path, "these are my notes, not a database\n".repeat(200)).unwrap();
     assert_store_error(SqliteStore::open(&path), "is not an SQLite database");
     // Left alone.
-    assert!(
-        std::fs::read_to_string(&path)
-            .unwrap()
-            .starts_with("these are my notes")
-    );
+    assert!(std::fs::read_to_string(&path).unwrap().starts_with("these are my notes"));
 }
 
 #[test]
@@ -198,9 +161,7 @@ fn database_files_are_private() {
 #[test]
 fn success_marks_processed_and_adds_the_hash_once() {
     let (_dir, path, store) = fresh();
-    let id = store
-        .submit(&new_entry("unr-honeypot", 1.0), b"blob")
-        .unwrap();
+    let id = store.submit(&new_entry("unr-honeypot", 1.0), b"blob").unwrap();
     let claimed = store.claim_batch("w1", &query(10)).unwrap();
     assert_eq!(ids(&claimed), vec![id.clone()]);
     assert_eq!(column(&path, &id, "claim_owner").as_deref(), Some("w1"));
@@ -220,33 +181,15 @@ fn success_marks_processed_and_adds_the_hash_once() {
     // $addToSet: the same hash again changes nothing, a new one is appended.
     store.apply_outcome(&id, &success).unwrap();
     assert_eq!(only(&store, &id).refs, vec!["h1".to_string()]);
-    store
-        .apply_outcome(&id, &Outcome::Success { hash: "h2".into() })
-        .unwrap();
+    store.apply_outcome(&id, &Outcome::Success { hash: "h2".into() }).unwrap();
     store.apply_outcome(&id, &success).unwrap();
-    assert_eq!(
-        only(&store, &id).refs,
-        vec!["h1".to_string(), "h2".to_string()]
-    );
-    assert_eq!(
-        column(&path, &id, "refs").as_deref(),
-        Some(r#"["h1","h2"]"#)
-    );
+    assert_eq!(only(&store, &id).refs, vec!["h1".to_string(), "h2".to_string()]);
+    assert_eq!(column(&path, &id, "refs").as_deref(), Some(r#"["h1","h2"]"#));
 
     // Processed entries are never claimed, even in --force mode.
-    let force = BatchQuery {
-        limit: 10,
-        include_skipped: true,
-        typtag: None,
-    };
+    let force = BatchQuery { limit: 10, include_skipped: true, typtag: None };
     assert!(store.claim_batch("w1", &force).unwrap().is_empty());
-    assert_eq!(
-        store.queue_depth().unwrap(),
-        QueueDepth {
-            waiting: 0,
-            skipped: 0
-        }
-    );
+    assert_eq!(store.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 0 });
 }
 
 #[test]
@@ -263,46 +206,28 @@ fn not_supported_marks_skip() {
     assert!(entry.refs.is_empty());
     assert_eq!(column(&path, &id, "cause"), None);
     assert_eq!(column(&path, &id, "claim_owner"), None);
-    assert_eq!(
-        store.queue_depth().unwrap(),
-        QueueDepth {
-            waiting: 0,
-            skipped: 1
-        }
-    );
+    assert_eq!(store.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 1 });
 
     // Skipped entries wait for an operator: only --force takes them, and at
     // once, since the outcome dropped the claim.
     assert!(store.claim_batch("w1", &query(10)).unwrap().is_empty());
-    let force = BatchQuery {
-        limit: 10,
-        include_skipped: true,
-        typtag: None,
-    };
+    let force = BatchQuery { limit: 10, include_skipped: true, typtag: None };
     assert_eq!(ids(&store.claim_batch("w2", &force).unwrap()), vec![id]);
 }
 
 #[test]
 fn error_records_state_short_error_and_cause() {
     let (_dir, path, store) = fresh();
-    let id = store
-        .submit(&new_entry("unr-honeypot", 1.0), b"blob")
-        .unwrap();
+    let id = store.submit(&new_entry("unr-honeypot", 1.0), b"blob").unwrap();
     store.claim_batch("w1", &query(10)).unwrap();
     let long = "é".repeat(300);
-    let outcome = Outcome::Error {
-        cause: ErrorCause::Decrypt("auth".into()),
-        message: long,
-    };
+    let outcome = Outcome::Error { cause: ErrorCause::Decrypt("auth".into()), message: long };
     store.apply_outcome(&id, &outcome).unwrap();
     let entry = only(&store, &id);
     assert!(!entry.processed);
     assert!(entry.skip);
     assert_eq!(entry.state.as_deref(), Some("decrypt_failed"));
-    assert_eq!(
-        entry.error.as_deref().map(|e| e.chars().count()),
-        Some(Outcome::MAX_ERROR_CHARS)
-    );
+    assert_eq!(entry.error.as_deref().map(|e| e.chars().count()), Some(Outcome::MAX_ERROR_CHARS));
     assert_eq!(entry.error, outcome.short_error());
     assert_eq!(column(&path, &id, "cause").as_deref(), Some("decrypt.auth"));
     assert_eq!(column(&path, &id, "claim_owner"), None);
@@ -310,21 +235,9 @@ fn error_records_state_short_error_and_cause() {
     for (cause, state, code) in [
         (ErrorCause::MissingBlob, "bad_data", "blob.missing"),
         (ErrorCause::CorruptBlob, "bad_data", "blob.corrupt"),
-        (
-            ErrorCause::Parser("fuel".into()),
-            "parse_failed",
-            "parser.fuel",
-        ),
+        (ErrorCause::Parser("fuel".into()), "parse_failed", "parser.fuel"),
     ] {
-        store
-            .apply_outcome(
-                &id,
-                &Outcome::Error {
-                    cause,
-                    message: "m".into(),
-                },
-            )
-            .unwrap();
+        store.apply_outcome(&id, &Outcome::Error { cause, message: "m".into() }).unwrap();
         assert_eq!(only(&store, &id).state.as_deref(), Some(state));
         assert_eq!(column(&path, &id, "cause").as_deref(), Some(code));
     }
@@ -333,80 +246,43 @@ fn error_records_state_short_error_and_cause() {
 #[test]
 fn forced_reprocess_that_succeeds_clears_skip_state_and_error() {
     let (_dir, path, store) = fresh();
-    let id = store
-        .submit(&new_entry("unr-honeypot", 1.0), b"blob")
-        .unwrap();
+    let id = store.submit(&new_entry("unr-honeypot", 1.0), b"blob").unwrap();
     store.claim_batch("w1", &query(1)).unwrap();
-    let failure = Outcome::Error {
-        cause: ErrorCause::Parser("invalid_input".into()),
-        message: "bad".into(),
-    };
+    let failure = Outcome::Error { cause: ErrorCause::Parser("invalid_input".into()), message: "bad".into() };
     store.apply_outcome(&id, &failure).unwrap();
 
-    let force = BatchQuery {
-        limit: 1,
-        include_skipped: true,
-        typtag: None,
-    };
-    assert_eq!(
-        ids(&store.claim_batch("w1", &force).unwrap()),
-        vec![id.clone()]
-    );
-    store
-        .apply_outcome(&id, &Outcome::Success { hash: "h".into() })
-        .unwrap();
+    let force = BatchQuery { limit: 1, include_skipped: true, typtag: None };
+    assert_eq!(ids(&store.claim_batch("w1", &force).unwrap()), vec![id.clone()]);
+    store.apply_outcome(&id, &Outcome::Success { hash: "h".into() }).unwrap();
     let entry = only(&store, &id);
     assert!(entry.processed);
     assert!(!entry.skip);
     assert_eq!((entry.state, entry.error), (None, None));
     assert_eq!(column(&path, &id, "cause"), None);
-    assert_eq!(
-        store
-            .entries(&EntryFilter {
-                state: Some("parse_failed".into())
-            })
-            .unwrap(),
-        vec![]
-    );
+    assert_eq!(store.entries(&EntryFilter { state: Some("parse_failed".into()) }).unwrap(), vec![]);
 }
 
 #[test]
 fn a_late_failure_never_downgrades_a_processed_entry() {
     let (_dir, path, store) = fresh();
-    let id = store
-        .submit(&new_entry("unr-honeypot", 1.0), b"blob")
-        .unwrap();
-    store
-        .apply_outcome(&id, &Outcome::Success { hash: "h".into() })
-        .unwrap();
+    let id = store.submit(&new_entry("unr-honeypot", 1.0), b"blob").unwrap();
+    store.apply_outcome(&id, &Outcome::Success { hash: "h".into() }).unwrap();
     store.claim_batch("late", &query(1)).unwrap(); // nothing, it is processed
-    let late = Outcome::Error {
-        cause: ErrorCause::Parser("deadline".into()),
-        message: "slow".into(),
-    };
+    let late = Outcome::Error { cause: ErrorCause::Parser("deadline".into()), message: "slow".into() };
     store.apply_outcome(&id, &late).unwrap();
     store.apply_outcome(&id, &Outcome::NotSupported).unwrap();
     let entry = only(&store, &id);
     assert!(entry.processed);
     assert!(!entry.skip);
-    assert_eq!(
-        (entry.state, entry.error, entry.refs),
-        (None, None, vec!["h".to_string()])
-    );
+    assert_eq!((entry.state, entry.error, entry.refs), (None, None, vec!["h".to_string()]));
     assert_eq!(column(&path, &id, "cause"), None);
 }
 
 #[test]
 fn unknown_entries() {
     let (_dir, _path, store) = fresh();
-    assert_store_error(
-        store.apply_outcome(&EntryId("42".into()), &Outcome::NotSupported),
-        "no entry 42",
-    );
-    assert_store_error(
-        store.apply_outcome(&EntryId("abc".into()), &Outcome::NotSupported),
-        "not an SQLite entry id",
-    );
+    assert_store_error(store.apply_outcome(&EntryId("42".into()), &Outcome::NotSupported), "no entry 42");
+    assert_store_error(store.apply_outcome(&EntryId("abc".into()), &Outcome::NotSupported), "not an SQLite entry id");
     // Giving back what is not held is harmless.
     store.release(&EntryId("42".into())).unwrap();
 }
@@ -425,19 +301,10 @@ fn claims_are_oldest_first_limited_and_released() {
     assert_eq!(first[0].typtag, "t");
     assert_eq!(first[0].timestamp, 10.0);
     assert!(!first[0].processed);
-    assert_eq!(
-        ids(&store.claim_batch("w", &query(3)).unwrap()),
-        vec![c.clone()]
-    );
+    assert_eq!(ids(&store.claim_batch("w", &query(3)).unwrap()), vec![c.clone()]);
     assert!(store.claim_batch("w", &query(3)).unwrap().is_empty());
     // Claimed entries still count as waiting.
-    assert_eq!(
-        store.queue_depth().unwrap(),
-        QueueDepth {
-            waiting: 4,
-            skipped: 0
-        }
-    );
+    assert_eq!(store.queue_depth().unwrap(), QueueDepth { waiting: 4, skipped: 0 });
 
     store.release(&b1).unwrap();
     assert_eq!(column(&path, &b1, "claim_owner"), None);
@@ -449,46 +316,16 @@ fn claims_are_oldest_first_limited_and_released() {
 fn typtag_and_include_skipped_filters() {
     let (_dir, _path, store) = fresh();
     let honey = store.submit(&new_entry("unr-honeypot", 1.0), b"h").unwrap();
-    let phish = store
-        .submit(&new_entry("openphish_feed", 2.0), b"p")
-        .unwrap();
+    let phish = store.submit(&new_entry("openphish_feed", 2.0), b"p").unwrap();
     let skipped = store.submit(&new_entry("unr-honeypot", 0.5), b"s").unwrap();
-    store
-        .apply_outcome(&skipped, &Outcome::NotSupported)
-        .unwrap();
+    store.apply_outcome(&skipped, &Outcome::NotSupported).unwrap();
 
-    let only_phish = BatchQuery {
-        limit: 10,
-        include_skipped: false,
-        typtag: Some("openphish_feed".into()),
-    };
-    assert_eq!(
-        ids(&store.claim_batch("w", &only_phish).unwrap()),
-        vec![phish]
-    );
+    let only_phish = BatchQuery { limit: 10, include_skipped: false, typtag: Some("openphish_feed".into()) };
+    assert_eq!(ids(&store.claim_batch("w", &only_phish).unwrap()), vec![phish]);
 
-    let honey_forced = BatchQuery {
-        limit: 10,
-        include_skipped: true,
-        typtag: Some("unr-honeypot".into()),
-    };
-    assert_eq!(
-        ids(&store.claim_batch("w", &honey_forced).unwrap()),
-        vec![skipped, honey]
-    );
-    assert!(
-        store
-            .claim_batch(
-                "w",
-                &BatchQuery {
-                    limit: 10,
-                    include_skipped: true,
-                    typtag: None
-                }
-            )
-            .unwrap()
-            .is_empty()
-    );
+    let honey_forced = BatchQuery { limit: 10, include_skipped: true, typtag: Some("unr-honeypot".into()) };
+    assert_eq!(ids(&store.claim_batch("w", &honey_forced).unwrap()), vec![skipped, honey]);
+    assert!(store.claim_batch("w", &BatchQuery { limit: 10, include_skipped: true, typtag: None }).unwrap().is_empty());
 }
 
 #[test]
@@ -498,19 +335,13 @@ fn an_expired_lease_comes_back() {
     assert_eq!(store.lease(), Duration::from_millis(1500));
     let id = store.submit(&new_entry("t", 1.0), b"x").unwrap();
     let claimed_at = Instant::now();
-    assert_eq!(
-        ids(&store.claim_batch("crashed", &query(5)).unwrap()),
-        vec![id.clone()]
-    );
+    assert_eq!(ids(&store.claim_batch("crashed", &query(5)).unwrap()), vec![id.clone()]);
     let again = store.claim_batch("other", &query(5)).unwrap();
     if claimed_at.elapsed() < Duration::from_millis(1000) {
         assert!(again.is_empty(), "a live lease holds the entry");
     }
     thread::sleep(Duration::from_millis(1600).saturating_sub(claimed_at.elapsed()));
-    assert_eq!(
-        ids(&store.claim_batch("other", &query(5)).unwrap()),
-        vec![id.clone()]
-    );
+    assert_eq!(ids(&store.claim_batch("other", &query(5)).unwrap()), vec![id.clone()]);
     assert_eq!(column(&path, &id, "claim_owner").as_deref(), Some("other"));
 }
 
@@ -526,10 +357,7 @@ fn claims_are_exclusive_across_handles_and_threads() {
 
     // Two handles on the same file (as two processes would have), two
     // threads on each (sharing that handle's pool).
-    let handles = [
-        SqliteStore::open(&path).unwrap(),
-        SqliteStore::open(&path).unwrap(),
-    ];
+    let handles = [SqliteStore::open(&path).unwrap(), SqliteStore::open(&path).unwrap()];
     let barrier = Arc::new(Barrier::new(4));
     let workers: Vec<_> = (0..4)
         .map(|n| {
@@ -581,9 +409,7 @@ fn claim_child_process() {
     }
     let mut mine = Vec::new();
     loop {
-        let batch = store
-            .claim_batch(&format!("pid{}", std::process::id()), &query(2))
-            .unwrap();
+        let batch = store.claim_batch(&format!("pid{}", std::process::id()), &query(2)).unwrap();
         if batch.is_empty() {
             break;
         }
@@ -624,16 +450,8 @@ fn claims_are_exclusive_across_processes() {
         .map(|n| {
             let out = dir.path().join(format!("claimed-{n}"));
             let child = std::process::Command::new(&exe)
-                .args([
-                    "--exact",
-                    "claim_child_process",
-                    "--test-threads=1",
-                    "--quiet",
-                ])
-                .env(
-                    CHILD_ENV,
-                    format!("{}|{}|{}", path.display(), out.display(), go.display()),
-                )
+                .args(["--exact", "claim_child_process", "--test-threads=1", "--quiet"])
+                .env(CHILD_ENV, format!("{}|{}|{}", path.display(), out.display(), go.display()))
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -656,10 +474,7 @@ fn claims_are_exclusive_across_processes() {
         let text = std::fs::read_to_string(out).unwrap();
         for id in text.lines() {
             total += 1;
-            assert!(
-                seen.insert(id.to_string()),
-                "{id} claimed by both processes"
-            );
+            assert!(seen.insert(id.to_string()), "{id} claimed by both processes");
         }
     }
     assert_eq!(total, ENTRIES);
@@ -674,10 +489,7 @@ fn blobs_read_back_and_missing_or_corrupt_ones_say_so() {
     let entry = only(&store, &id);
     assert_eq!(store.read_blob(&entry).unwrap(), bytes);
 
-    let with_ref = |r: Option<&str>| CacheEntry {
-        blob_ref: r.map(String::from),
-        ..entry.clone()
-    };
+    let with_ref = |r: Option<&str>| CacheEntry { blob_ref: r.map(String::from), ..entry.clone() };
     for blob_ref in [None, Some("999999"), Some("not-a-row")] {
         match store.read_blob(&with_ref(blob_ref)) {
             Err(BlobError::Missing(reason)) => assert!(!reason.is_empty()),
@@ -685,25 +497,14 @@ fn blobs_read_back_and_missing_or_corrupt_ones_say_so() {
         }
     }
     // A blob row that went away.
-    raw(&path)
-        .execute(
-            "DELETE FROM blobs WHERE id = ?1",
-            [entry.blob_ref.as_deref().unwrap()],
-        )
-        .unwrap();
-    assert!(matches!(
-        store.read_blob(&entry),
-        Err(BlobError::Missing(_))
-    ));
+    raw(&path).execute("DELETE FROM blobs WHERE id = ?1", [entry.blob_ref.as_deref().unwrap()]).unwrap();
+    assert!(matches!(store.read_blob(&entry), Err(BlobError::Missing(_))));
 
     // A blob that does not read back whole.
     let id = store.submit(&new_entry("t", 2.0), b"abcdef").unwrap();
     let entry = only(&store, &id);
     raw(&path)
-        .execute(
-            "UPDATE blobs SET bytes = X'616263' WHERE id = ?1",
-            [entry.blob_ref.as_deref().unwrap()],
-        )
+        .execute("UPDATE blobs SET bytes = X'616263' WHERE id = ?1", [entry.blob_ref.as_deref().unwrap()])
         .unwrap();
     match store.read_blob(&entry) {
         Err(BlobError::Corrupt(reason)) => assert!(reason.contains("3 bytes"), "{reason}"),
@@ -717,31 +518,18 @@ fn duplicate_documents_are_already_present() {
     assert_eq!(store.store(&doc("h1")).unwrap(), Stored::Inserted);
     assert_eq!(store.store(&doc("h1")).unwrap(), Stored::AlreadyPresent);
     // The first one stays, whatever the second carried.
-    let changed = RawDocument {
-        orgid: "someone-else".into(),
-        ..doc("h1")
-    };
+    let changed = RawDocument { orgid: "someone-else".into(), ..doc("h1") };
     assert_eq!(store.store(&changed).unwrap(), Stored::AlreadyPresent);
     assert_eq!(store.count().unwrap(), 1);
 
     let batch = [doc("h2"), doc("h1"), doc("h3"), doc("h2")];
     assert_eq!(
         store.store_batch(&batch).unwrap(),
-        vec![
-            Stored::Inserted,
-            Stored::AlreadyPresent,
-            Stored::Inserted,
-            Stored::AlreadyPresent
-        ]
+        vec![Stored::Inserted, Stored::AlreadyPresent, Stored::Inserted, Stored::AlreadyPresent]
     );
     assert_eq!(store.store_batch(&[]).unwrap(), vec![]);
     assert_eq!(store.count().unwrap(), 3);
-    let hashes: Vec<_> = store
-        .documents()
-        .unwrap()
-        .into_iter()
-        .map(|d| d.hash)
-        .collect();
+    let hashes: Vec<_> = store.documents().unwrap().into_iter().map(|d| d.hash).collect();
     assert_eq!(hashes, ["h1", "h2", "h3"]);
     assert_eq!(store.documents().unwrap()[0], doc("h1"));
 }
@@ -753,50 +541,20 @@ fn entry_filters_and_queue_depth() {
     let waiting = store.submit(&new_entry("t", 2.0), b"x").unwrap();
     let unsupported = store.submit(&new_entry("t", 3.0), b"x").unwrap();
     let failed = store.submit(&new_entry("t", 4.0), b"x").unwrap();
-    store
-        .apply_outcome(&done, &Outcome::Success { hash: "h".into() })
-        .unwrap();
-    store
-        .apply_outcome(&unsupported, &Outcome::NotSupported)
-        .unwrap();
-    let bad = Outcome::Error {
-        cause: ErrorCause::MissingBlob,
-        message: "gone".into(),
-    };
+    store.apply_outcome(&done, &Outcome::Success { hash: "h".into() }).unwrap();
+    store.apply_outcome(&unsupported, &Outcome::NotSupported).unwrap();
+    let bad = Outcome::Error { cause: ErrorCause::MissingBlob, message: "gone".into() };
     store.apply_outcome(&failed, &bad).unwrap();
 
-    let by = |state: Option<&str>| {
-        ids(&store
-            .entries(&EntryFilter {
-                state: state.map(String::from),
-            })
-            .unwrap())
-    };
-    assert_eq!(
-        by(None),
-        vec![
-            done.clone(),
-            waiting.clone(),
-            unsupported.clone(),
-            failed.clone()
-        ]
-    );
+    let by = |state: Option<&str>| ids(&store.entries(&EntryFilter { state: state.map(String::from) }).unwrap());
+    assert_eq!(by(None), vec![done.clone(), waiting.clone(), unsupported.clone(), failed.clone()]);
     assert_eq!(by(Some("processed")), vec![done]);
     assert_eq!(by(Some("unprocessed")), vec![waiting]);
-    assert_eq!(
-        by(Some("skipped")),
-        vec![unsupported.clone(), failed.clone()]
-    );
+    assert_eq!(by(Some("skipped")), vec![unsupported.clone(), failed.clone()]);
     assert_eq!(by(Some("not_supported")), vec![unsupported]);
     assert_eq!(by(Some("bad_data")), vec![failed]);
     assert_eq!(by(Some("no_such_state")), vec![]);
-    assert_eq!(
-        store.queue_depth().unwrap(),
-        QueueDepth {
-            waiting: 1,
-            skipped: 2
-        }
-    );
+    assert_eq!(store.queue_depth().unwrap(), QueueDepth { waiting: 1, skipped: 2 });
 }
 
 #[test]
@@ -810,10 +568,7 @@ fn a_nan_timestamp_is_refused() {
 fn a_lock_held_past_the_busy_timeout_is_a_store_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
-    let options = StoreOptions {
-        busy_timeout: Duration::from_millis(100),
-        ..StoreOptions::default()
-    };
+    let options = StoreOptions { busy_timeout: Duration::from_millis(100), ..StoreOptions::default() };
     let store = SqliteStore::open_with(&path, &options).unwrap();
     store.submit(&new_entry("t", 1.0), b"x").unwrap();
 
@@ -822,16 +577,8 @@ fn a_lock_held_past_the_busy_timeout_is_a_store_error() {
     let started = Instant::now();
     assert_store_error(store.claim_batch("w", &query(1)), "busy timeout");
     // It waited for the lock, but not for ever.
-    assert!(
-        started.elapsed() >= Duration::from_millis(90),
-        "{:?}",
-        started.elapsed()
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= Duration::from_millis(90), "{:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
     assert_store_error(store.store(&doc("h")), "busy timeout");
     // Readers are not blocked by a writer in WAL mode.
     assert_eq!(store.queue_depth().unwrap().waiting, 1);
@@ -850,13 +597,8 @@ fn a_crash_between_store_and_outcome_is_retried_safely() {
     let lease = Duration::from_millis(1500);
     let id = {
         let store = SqliteStore::open(&path).unwrap().with_lease(lease);
-        let id = store
-            .submit(&new_entry("unr-honeypot", 1.0), b"blob")
-            .unwrap();
-        assert_eq!(
-            ids(&store.claim_batch("doomed", &query(1)).unwrap()),
-            vec![id.clone()]
-        );
+        let id = store.submit(&new_entry("unr-honeypot", 1.0), b"blob").unwrap();
+        assert_eq!(ids(&store.claim_batch("doomed", &query(1)).unwrap()), vec![id.clone()]);
         assert_eq!(store.store(&doc("h")).unwrap(), Stored::Inserted);
         id
         // "crash": the handle goes away without apply_outcome or release.
@@ -864,9 +606,7 @@ fn a_crash_between_store_and_outcome_is_retried_safely() {
     let claimed_at = Instant::now();
 
     // The document is durable in the file, seen from a fresh connection.
-    let stored: i64 = raw(&path)
-        .query_row("SELECT count(*) FROM documents", [], |r| r.get(0))
-        .unwrap();
+    let stored: i64 = raw(&path).query_row("SELECT count(*) FROM documents", [], |r| r.get(0)).unwrap();
     assert_eq!(stored, 1);
 
     let store = SqliteStore::open(&path).unwrap().with_lease(lease);
@@ -879,9 +619,7 @@ fn a_crash_between_store_and_outcome_is_retried_safely() {
     assert_eq!(ids(&batch), vec![id.clone()]);
     assert_eq!(store.read_blob(&batch[0]).unwrap(), b"blob");
     assert_eq!(store.store(&doc("h")).unwrap(), Stored::AlreadyPresent);
-    store
-        .apply_outcome(&id, &Outcome::Success { hash: "h".into() })
-        .unwrap();
+    store.apply_outcome(&id, &Outcome::Success { hash: "h".into() }).unwrap();
     assert_eq!(store.count().unwrap(), 1);
     let entry = only(&store, &id);
     assert!(entry.processed);
@@ -896,10 +634,8 @@ fn unskip_queues_skipped_entries_again_and_shows_the_cause() {
     let b = store.submit(&new_entry("other", 2.0), blob).unwrap();
     let done = store.submit(&new_entry("misp", 3.0), blob).unwrap();
     store.claim_batch("w", &query(10)).unwrap();
-    let error = Outcome::Error {
-        cause: cybexp_lake::ErrorCause::Decrypt("auth".into()),
-        message: "auth: tag mismatch".into(),
-    };
+    let error =
+        Outcome::Error { cause: cybexp_lake::ErrorCause::Decrypt("auth".into()), message: "auth: tag mismatch".into() };
     store.apply_outcome(&a, &error).unwrap();
     store.apply_outcome(&b, &Outcome::NotSupported).unwrap();
     store.apply_outcome(&done, &Outcome::Success { hash: "h".into() }).unwrap();

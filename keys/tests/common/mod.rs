@@ -6,10 +6,7 @@ use std::sync::OnceLock;
 use base64::Engine;
 use cybexp_keys::{DecryptError, ErrorClass, PrivateKey};
 
-pub const VECTORS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/vectors/envelope_rsa2048"
-);
+pub const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/envelope_rsa2048");
 
 pub fn vector_path(name: &str) -> std::path::PathBuf {
     std::path::Path::new(VECTORS).join(name)
@@ -28,11 +25,7 @@ pub fn shared_key() -> &'static PrivateKey {
 /// Keys generated once per test binary (1024 bits: fast, size irrelevant).
 pub fn small_key(i: usize) -> &'static PrivateKey {
     static K: OnceLock<Vec<PrivateKey>> = OnceLock::new();
-    &K.get_or_init(|| {
-        (0..3)
-            .map(|_| PrivateKey::generate(1024).unwrap())
-            .collect()
-    })[i]
+    &K.get_or_init(|| (0..3).map(|_| PrivateKey::generate(1024).unwrap()).collect())[i]
 }
 
 pub struct Case {
@@ -44,11 +37,7 @@ pub struct Case {
 
 pub fn cases() -> Vec<Case> {
     let json: serde_json::Value = serde_json::from_str(&read_vector("cases.json")).unwrap();
-    let b64 = |v: &serde_json::Value| {
-        base64::engine::general_purpose::STANDARD
-            .decode(v.as_str().unwrap())
-            .unwrap()
-    };
+    let b64 = |v: &serde_json::Value| base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).unwrap();
     json["cases"]
         .as_array()
         .unwrap()
@@ -66,15 +55,10 @@ pub fn cases() -> Vec<Case> {
 }
 
 pub fn class(s: &str) -> ErrorClass {
-    [
-        ErrorClass::Format,
-        ErrorClass::Key,
-        ErrorClass::Auth,
-        ErrorClass::Utf8,
-    ]
-    .into_iter()
-    .find(|c| c.as_str() == s)
-    .unwrap_or_else(|| panic!("unknown class {s}"))
+    [ErrorClass::Format, ErrorClass::Key, ErrorClass::Auth, ErrorClass::Utf8]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+        .unwrap_or_else(|| panic!("unknown class {s}"))
 }
 
 /// The class of a decryption that must fail.
