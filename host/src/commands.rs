@@ -20,6 +20,13 @@ use crate::pipeline::{Pipeline, Processor, Summary};
 pub const EXIT_NOT_SUPPORTED: u8 = 3;
 pub const EXIT_ERROR: u8 = 4;
 
+/// The two seams, as the configured backend provides them.
+#[derive(Clone)]
+pub struct Stores {
+    pub lake: Arc<dyn CacheLake>,
+    pub archive: Arc<dyn ArchiveStore>,
+}
+
 /// Config and data dir, resolved once per invocation.
 pub struct Context {
     pub config: Config,
@@ -40,16 +47,17 @@ impl Context {
         self.data_dir.join("keys")
     }
 
-    /// Opens the configured store (both the lake and the archive).
-    pub fn open_store(&self) -> Result<Arc<SqliteStore>> {
+    /// Opens the configured backend: the cache lake and the archive store.
+    pub fn open_stores(&self) -> Result<Stores> {
+        let lease = std::time::Duration::from_secs(self.config.pipeline.lease_secs.max(1));
         match &self.config.store {
             StoreConfig::Sqlite { path } => {
                 let path = path.clone().unwrap_or_else(|| self.data_dir.join("archive.db"));
                 if let Some(parent) = path.parent() {
                     create_private_dir(parent)?;
                 }
-                let lease = std::time::Duration::from_secs(self.config.pipeline.lease_secs.max(1));
-                Ok(Arc::new(SqliteStore::open(&path)?.with_lease(lease)))
+                let store = Arc::new(SqliteStore::open(&path)?.with_lease(lease));
+                Ok(Stores { lake: store.clone(), archive: store })
             }
         }
     }
@@ -110,13 +118,13 @@ impl Context {
     }
 
     pub fn pipeline(&self, shutdown: Arc<AtomicBool>) -> Result<Pipeline> {
-        let store = self.open_store()?;
+        let stores = self.open_stores()?;
         let processor =
             Processor { keyring: self.keyring(false)?, sandbox: self.sandbox()?, routes: self.config.routes() };
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         Ok(Pipeline {
-            lake: store.clone(),
-            archive: store,
+            lake: stores.lake,
+            archive: stores.archive,
             processor: Arc::new(processor),
             workers: self.config.pipeline.worker_count(),
             batch_size: self.config.pipeline.batch_size.max(1),
@@ -256,7 +264,7 @@ fn submit(
     files: &[PathBuf],
 ) -> Result<ExitCode> {
     let key = ctx.public_key()?;
-    let store = ctx.open_store()?;
+    let store = ctx.open_stores()?.lake;
     for file in files {
         let plaintext = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
         let blob = seal(&key, format, &plaintext)?;
@@ -337,12 +345,12 @@ fn daemon(ctx: &Context) -> Result<ExitCode> {
 }
 
 fn dump(ctx: &Context, what: DumpWhat, state: Option<String>) -> Result<ExitCode> {
-    let store = ctx.open_store()?;
+    let stores = ctx.open_stores()?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match what {
         DumpWhat::Cache => {
-            for entry in store.entries(&EntryFilter { state })? {
+            for entry in stores.lake.entries(&EntryFilter { state })? {
                 writeln!(out, "{}", serde_json::to_string(&entry)?)?;
             }
         }
@@ -350,7 +358,7 @@ fn dump(ctx: &Context, what: DumpWhat, state: Option<String>) -> Result<ExitCode
             if state.is_some() {
                 bail!("--state applies to `dump cache` only");
             }
-            for doc in store.documents()? {
+            for doc in stores.archive.documents()? {
                 writeln!(out, "{}", crate::document::to_json_line(&doc))?;
             }
         }

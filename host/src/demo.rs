@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context as _, Result};
-use cybexp_lake::{ArchiveStore, BatchQuery, CacheLake, EntryFilter, NewEntry};
+use cybexp_lake::{BatchQuery, EntryFilter, NewEntry};
 
 use crate::commands::{Context, create_private_dir, now_epoch_secs, print_summary};
 use crate::config::{Config, Route};
@@ -75,7 +75,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<ExitCode> {
     let mut config = Config { data_dir: Some(dir.clone()), ..Config::default() };
     config.typtags.insert("demo-json".into(), Route { parser: "json".into(), sub_type: "demo_json".into() });
     let ctx = Context { config, data_dir: dir.clone() };
-    let store = ctx.open_store()?;
+    let stores = ctx.open_stores()?;
 
     let samples = samples();
     println!("\nsubmitting {} entries as the CYBEX-P API would (legacy envelope):", samples.len());
@@ -92,7 +92,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<ExitCode> {
             timezone: "UTC".into(),
             timestamp: now_epoch_secs(),
         };
-        let id = store.submit(&entry, &blob)?;
+        let id = stores.lake.submit(&entry, &blob)?;
         println!("  {id:>4}  {:<16} {:<20} expect {}", sample.typtag, sample.name, sample.expect);
     }
 
@@ -104,7 +104,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<ExitCode> {
     print_summary(&summary, false)?;
 
     println!("\ncache entries afterwards:");
-    for entry in store.entries(&EntryFilter::default())? {
+    for entry in stores.lake.entries(&EntryFilter::default())? {
         let outcome = if entry.processed { "processed".to_owned() } else { entry.state.clone().unwrap_or_default() };
         println!(
             "  {:>4}  {:<16} {:<20} {:<14} {}",
@@ -115,8 +115,8 @@ pub fn run(keep: Option<PathBuf>) -> Result<ExitCode> {
             entry.error.as_deref().unwrap_or("")
         );
     }
-    println!("\narchive: {} raw documents, e.g.", store.count()?);
-    if let Some(doc) = store.documents()?.first() {
+    println!("\narchive: {} raw documents, e.g.", stores.archive.count()?);
+    if let Some(doc) = stores.archive.documents()?.first() {
         let line = crate::document::to_json_line(doc);
         println!("  {}…", line.chars().take(160).collect::<String>());
     }

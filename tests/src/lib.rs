@@ -24,24 +24,22 @@ pub fn vector_cases(path: &str) -> Vec<Value> {
     shared_json(path)["cases"].as_array().expect("cases").clone()
 }
 
-/// The real binary, built once per test process (a no-op when `cargo test`
-/// already built it) so a test never runs a stale one.
+/// The real binary: `target/<profile>/cybexp-archive`, beside this test's
+/// own executable. `cargo test --workspace` builds it (the host package has
+/// integration tests, so cargo builds its binary with the same features);
+/// building it from here with `cargo build` would resolve features without
+/// the dev-dependencies and compile wasmtime a second time.
 pub fn archiver_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         // target/<profile>/deps/<test> → target/<profile>/cybexp-archive
         let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
-        let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        build.current_dir(&workspace).args(["build", "-p", "cybexp-archive", "--bin", "cybexp-archive"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("running cargo build for the binary");
-        assert!(status.success(), "building cybexp-archive failed");
-        let bin = profile_dir.join("cybexp-archive");
-        assert!(bin.exists(), "{} missing after build", bin.display());
+        let bin = exe.parent().and_then(Path::parent).unwrap().join("cybexp-archive");
+        assert!(
+            bin.exists(),
+            "{} is missing: run these tests with `cargo test --workspace` (or `-p cybexp-archive -p cybexp-tests`)",
+            bin.display()
+        );
         bin
     })
 }

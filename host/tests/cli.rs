@@ -1,0 +1,140 @@
+//! The key commands through the real binary: keygen, encrypt, decrypt.
+//! (This file also makes `cargo test` build the binary that the end-to-end
+//! suite in `tests/` drives.)
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn archiver(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cybexp-archive"))
+        .args(args)
+        .env("CYBEXP_LOG", "warn")
+        .env_remove("CYBEXP_ARCHIVE_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> Vec<u8> {
+    let out = archiver(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn keygen_encrypt_decrypt_round_trip_in_both_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let out = String::from_utf8(ok(&["keygen", "--out", s(&keys), "--bits", "2048"])).unwrap();
+    assert!(out.contains("key id:"), "{out}");
+    let (private, public) = (keys.join("priv.pem"), keys.join("pub.pem"));
+    assert_eq!(mode(&private), 0o600);
+    assert!(std::fs::read_to_string(&private).unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
+
+    let plain = dir.path().join("plain.json");
+    std::fs::write(&plain, "{\"ioc\": \"198.51.100.7\"}").unwrap();
+    for format in ["legacy", "v2"] {
+        let blob = dir.path().join(format!("{format}.bin"));
+        ok(&["encrypt", "--pub", s(&public), "--format", format, "-o", s(&blob), s(&plain)]);
+        let blob_bytes = std::fs::read(&blob).unwrap();
+        assert_eq!(blob_bytes.starts_with(b"CXPE"), format == "v2", "{format} envelope magic");
+        assert_eq!(ok(&["decrypt", "--key", s(&private), s(&blob)]), std::fs::read(&plain).unwrap(), "{format}");
+    }
+    // keygen refuses to overwrite a key pair.
+    let again = archiver(&["keygen", "--out", s(&keys), "--bits", "2048"]);
+    assert!(!again.status.success());
+}
+
+#[test]
+fn decrypt_failures_name_their_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    ok(&["keygen", "--out", s(&keys), "--bits", "2048"]);
+    let (private, public) = (keys.join("priv.pem"), keys.join("pub.pem"));
+    let plain = dir.path().join("plain");
+    std::fs::write(&plain, "secret feed").unwrap();
+    let blob = dir.path().join("v2.bin");
+    ok(&["encrypt", "--pub", s(&public), "-o", s(&blob), s(&plain)]);
+
+    // A tampered v2 header (a byte of the key id) fails closed.
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[10] ^= 0x40;
+    let tampered = dir.path().join("tampered.bin");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let out = archiver(&["decrypt", "--key", s(&private), s(&tampered)]);
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("decrypt failed"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no plaintext on failure");
+
+    // Truncated: format class.
+    let short = dir.path().join("short.bin");
+    std::fs::write(&short, &bytes[..20]).unwrap();
+    let out = archiver(&["decrypt", "--key", s(&private), s(&short)]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("format"));
+}
+
+#[test]
+fn a_key_readable_by_others_is_refused_unless_overridden() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    ok(&["keygen", "--out", s(&keys), "--bits", "2048"]);
+    let (private, public) = (keys.join("priv.pem"), keys.join("pub.pem"));
+    let plain = dir.path().join("plain");
+    std::fs::write(&plain, "x").unwrap();
+    let blob = dir.path().join("b.bin");
+    ok(&["encrypt", "--pub", s(&public), "--format", "legacy", "-o", s(&blob), s(&plain)]);
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let out = archiver(&["decrypt", "--key", s(&private), s(&blob)]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+    assert!(!stderr.contains("BEGIN"), "no key material in the error");
+    assert_eq!(ok(&["decrypt", "--key", s(&private), "--allow-insecure-key-permissions", s(&blob)]), b"x");
+}
+
+#[test]
+fn parse_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let feed = file("feed.txt", b"http://a.example/\nhttps://b.example/x?y=1\n");
+    let out = archiver(&["parse", "--typtag", "openphish_feed", "--orgid", "org-test", s(&feed)]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["sub_type"], "openphish_feed");
+    assert_eq!(doc["_hash"], "c435dc3936c369cc4f11d1490c9039157facc0b90db129c7237e73d876535c75");
+    assert_eq!(out.stdout.iter().filter(|b| **b == b'\n').count(), 1, "one JSON line");
+
+    let out = archiver(&["parse", "--typtag", "no-such-feed", "--orgid", "o", s(&feed)]);
+    assert_eq!(out.status.code(), Some(3));
+
+    let garbage = file("garbage.txt", b"not a url at all");
+    let out = archiver(&["parse", "--typtag", "openphish_feed", "--orgid", "o", s(&garbage)]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("invalid_input"));
+
+    let binary = file("binary.bin", b"\xff\xfe\x00");
+    let out = archiver(&["parse", "--parser", "json", "--orgid", "o", s(&binary)]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("UTF-8"));
+
+    let bomb = file("bomb.json", format!("{}1{}", "{\"a\": ".repeat(30), "}".repeat(30)).as_bytes());
+    let out = archiver(&["parse", "--parser", "json", "--sub-type", "x", "--orgid", "o", s(&bomb)]);
+    assert_eq!(out.status.code(), Some(4));
+}
