@@ -16,7 +16,7 @@ use std::time::Duration;
 use cybexp_keys::Keyring;
 use cybexp_lake::backoff::Backoff;
 use cybexp_lake::{
-    ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, ErrorCause, Outcome, RawDocument, StoreError,
+    ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryId, ErrorCause, Outcome, RawDocument, StoreError,
 };
 use cybexp_sandbox::{CallStats, Event, ParseError, Sandbox};
 use serde::Serialize;
@@ -164,35 +164,83 @@ pub struct Pipeline {
     pub shutdown: Arc<AtomicBool>,
 }
 
+/// Largest group of results written together (one store batch, then one
+/// outcome batch).
+const MAX_WRITE_GROUP: usize = 64;
+
+/// What a worker hands the writer for one entry.
+enum Work {
+    /// Store this document, then mark SUCCESS.
+    Store(RawDocument),
+    /// Mark this outcome directly.
+    Mark(Outcome),
+    /// Give the entry back untouched (shutdown, or a store failure reading it).
+    Release(EntryResult),
+}
+
 impl Pipeline {
-    /// Handles one claimed entry end to end: blob, decrypt, parse, store, mark.
-    pub fn handle(&self, entry: &CacheEntry) -> EntryResult {
+    /// The CPU part of one entry, done on a worker: read the blob, decrypt,
+    /// parse. Writes are left to the writer.
+    fn work(&self, entry: &CacheEntry) -> Work {
         if self.shutdown.load(Ordering::Relaxed) {
-            return self.release(entry, EntryResult::Skipped);
+            return Work::Release(EntryResult::Skipped);
         }
-        let outcome = if self.processor.route(&entry.typtag).is_none() {
-            Outcome::NotSupported
-        } else {
-            match self.lake.read_blob(entry) {
-                Err(e) => match blob_failure(e) {
-                    Ok(outcome) => outcome,
-                    Err(store_error) => return self.release(entry, EntryResult::Retry(store_error)),
-                },
-                Ok(blob) => match self.processor.process(entry, &blob).0 {
-                    Step::Finish(outcome) => outcome,
-                    Step::Store(doc) => match self.archive.store(&doc) {
-                        Ok(_) => Outcome::Success { hash: doc.hash },
-                        Err(e) => return self.release(entry, EntryResult::Retry(e)),
-                    },
-                },
+        if self.processor.route(&entry.typtag).is_none() {
+            return Work::Mark(Outcome::NotSupported);
+        }
+        match self.lake.read_blob(entry) {
+            Err(e) => match blob_failure(e) {
+                Ok(outcome) => Work::Mark(outcome),
+                Err(store_error) => Work::Release(EntryResult::Retry(store_error)),
+            },
+            Ok(blob) => match self.processor.process(entry, &blob).0 {
+                Step::Finish(outcome) => Work::Mark(outcome),
+                Step::Store(doc) => Work::Store(doc),
+            },
+        }
+    }
+
+    /// Writes a group of worked entries: documents first (durably), then the
+    /// outcomes. A failure at either step releases the entries it covers.
+    fn write_group(&self, group: Vec<(CacheEntry, Work)>, summary: &mut Summary) {
+        let mut marks: Vec<(CacheEntry, Outcome)> = Vec::with_capacity(group.len());
+        let mut docs: Vec<(CacheEntry, RawDocument)> = Vec::new();
+        for (entry, work) in group {
+            match work {
+                Work::Store(doc) => docs.push((entry, doc)),
+                Work::Mark(outcome) => marks.push((entry, outcome)),
+                Work::Release(result) => summary.record(&self.release(&entry, result)),
             }
-        };
-        match self.lake.apply_outcome(&entry.id, &outcome) {
+        }
+        if !docs.is_empty() {
+            let batch: Vec<RawDocument> = docs.iter().map(|(_, doc)| doc.clone()).collect();
+            match self.archive.store_batch(&batch) {
+                Ok(_) => {
+                    marks.extend(docs.into_iter().map(|(entry, doc)| (entry, Outcome::Success { hash: doc.hash })))
+                }
+                Err(e) => {
+                    for (entry, _) in &docs {
+                        summary.record(&self.release(entry, EntryResult::Retry(e.clone())));
+                    }
+                }
+            }
+        }
+        if marks.is_empty() {
+            return;
+        }
+        let outcomes: Vec<(EntryId, Outcome)> = marks.iter().map(|(e, o)| (e.id.clone(), o.clone())).collect();
+        match self.lake.apply_outcomes(&outcomes) {
             Ok(()) => {
-                log_outcome(entry, &outcome);
-                EntryResult::Marked(outcome)
+                for (entry, outcome) in marks {
+                    log_outcome(&entry, &outcome);
+                    summary.record(&EntryResult::Marked(outcome));
+                }
             }
-            Err(e) => self.release(entry, EntryResult::Retry(e)),
+            Err(e) => {
+                for (entry, _) in &marks {
+                    summary.record(&self.release(entry, EntryResult::Retry(e.clone())));
+                }
+            }
         }
     }
 
@@ -207,7 +255,9 @@ impl Pipeline {
         result
     }
 
-    /// Claims one batch and works it off on the worker pool.
+    /// Claims one batch and works it off: the workers decrypt and parse,
+    /// this thread writes what they finish in groups, so workers never wait
+    /// for the database and each group costs one durable write per seam.
     pub fn run_batch(&self, query: &BatchQuery) -> Result<(usize, Summary), StoreError> {
         let entries = self.lake.claim_batch(&self.worker_id, query)?;
         let claimed = entries.len();
@@ -215,30 +265,38 @@ impl Pipeline {
         if entries.is_empty() {
             return Ok((0, summary));
         }
-        let (tx, rx) = crossbeam_channel::unbounded::<CacheEntry>();
+        let (work_tx, work_rx) = crossbeam_channel::unbounded::<CacheEntry>();
         for entry in entries {
-            tx.send(entry).expect("receiver alive");
+            work_tx.send(entry).expect("receiver alive");
         }
-        drop(tx);
+        drop(work_tx);
+        let (done_tx, done_rx) = crossbeam_channel::unbounded::<(CacheEntry, Work)>();
         let workers = self.workers.clamp(1, claimed);
-        let results: Vec<Summary> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    let rx = rx.clone();
-                    scope.spawn(move || {
-                        let mut local = Summary::default();
-                        for entry in rx.iter() {
-                            local.record(&self.handle(&entry));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
+                scope.spawn(move || {
+                    for entry in work_rx.iter() {
+                        let work = self.work(&entry);
+                        if done_tx.send((entry, work)).is_err() {
+                            return;
                         }
-                        local
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("worker panicked")).collect()
+                    }
+                });
+            }
+            drop(done_tx);
+            // Block for one result, then take whatever else is ready.
+            while let Ok(first) = done_rx.recv() {
+                let mut group = vec![first];
+                while group.len() < MAX_WRITE_GROUP {
+                    match done_rx.try_recv() {
+                        Ok(next) => group.push(next),
+                        Err(_) => break,
+                    }
+                }
+                self.write_group(group, &mut summary);
+            }
         });
-        for part in &results {
-            summary.merge(part);
-        }
         Ok((claimed, summary))
     }
 

@@ -175,7 +175,7 @@ pub struct EntryFilter {
 
 /// A failure of the database itself: never an outcome, nothing is marked and
 /// the entry is retried later (reference §5).
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("{backend} store unavailable: {message}")]
 pub struct StoreError {
     pub backend: &'static str,
@@ -223,6 +223,13 @@ pub trait CacheLake: Send + Sync {
 
     /// Records the outcome on the entry and drops its claim.
     fn apply_outcome(&self, id: &EntryId, outcome: &Outcome) -> Result<(), StoreError>;
+
+    /// Records several outcomes; backends override this to use one
+    /// transaction or bulk write. On error, some may have been applied (each
+    /// is idempotent, so the caller may simply retry the entries).
+    fn apply_outcomes(&self, outcomes: &[(EntryId, Outcome)]) -> Result<(), StoreError> {
+        outcomes.iter().try_for_each(|(id, outcome)| self.apply_outcome(id, outcome))
+    }
 
     /// Gives a claimed entry back untouched (shutdown, or a store failure).
     fn release(&self, id: &EntryId) -> Result<(), StoreError>;

@@ -33,6 +33,57 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<CacheEntry> {
     })
 }
 
+/// Records one outcome inside an open write transaction (reference §5).
+fn apply_in(tx: &rusqlite::Transaction<'_>, id: &EntryId, outcome: &Outcome) -> Result<(), StoreError> {
+    let rowid = row_id(id)?;
+    let what = "recording an outcome";
+    let current: Option<(bool, String)> = tx
+        .query_row("SELECT processed, refs FROM entries WHERE id = ?1", [rowid], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()
+        .ctx(what)?;
+    let Some((processed, refs_text)) = current else {
+        return Err(StoreError::new(BACKEND, format!("{what}: no entry {id}")));
+    };
+    match outcome {
+        Outcome::Success { hash } => {
+            let mut refs: Vec<String> = serde_json::from_str(&refs_text)
+                .map_err(|e| StoreError::new(BACKEND, format!("{what}: entry {id} has unreadable refs: {e}")))?;
+            if !refs.contains(hash) {
+                refs.push(hash.clone());
+            }
+            tx.execute(
+                "UPDATE entries SET processed = 1, skip = 0, state = NULL, error = NULL, cause = NULL, \
+                     refs = ?2, claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
+                params![rowid, refs_json(&refs)?],
+            )
+            .ctx(what)?;
+        }
+        // A late failure never downgrades an entry another worker has
+        // already processed: only its claim goes.
+        Outcome::NotSupported | Outcome::Error { .. } if processed => {
+            tx.execute("UPDATE entries SET claim_owner = NULL, claim_expires = NULL WHERE id = ?1", [rowid])
+                .ctx(what)?;
+        }
+        Outcome::NotSupported => {
+            tx.execute(
+                "UPDATE entries SET skip = 1, state = ?2, error = NULL, cause = NULL, \
+                     claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
+                params![rowid, Outcome::NOT_SUPPORTED_STATE],
+            )
+            .ctx(what)?;
+        }
+        Outcome::Error { cause, .. } => {
+            tx.execute(
+                "UPDATE entries SET skip = 1, state = ?2, error = ?3, cause = ?4, \
+                     claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
+                params![rowid, cause.state(), outcome.short_error(), cause.code()],
+            )
+            .ctx(what)?;
+        }
+    }
+    Ok(())
+}
+
 /// The row id behind an [`EntryId`] this store handed out.
 fn row_id(id: &EntryId) -> Result<i64, StoreError> {
     id.0.parse().map_err(|_| StoreError::new(BACKEND, format!("entry id {id:?} is not an SQLite entry id")))
@@ -123,56 +174,17 @@ impl CacheLake for SqliteStore {
     }
 
     fn apply_outcome(&self, id: &EntryId, outcome: &Outcome) -> Result<(), StoreError> {
-        let rowid = row_id(id)?;
-        let what = "recording an outcome";
+        self.apply_outcomes(&[(id.clone(), outcome.clone())])
+    }
+
+    fn apply_outcomes(&self, outcomes: &[(EntryId, Outcome)]) -> Result<(), StoreError> {
+        let what = "recording outcomes";
         let mut conn = self.conn()?;
-        // Read-modify-write of `refs` ($addToSet) needs the write lock first.
+        // Read-modify-write of `refs` ($addToSet) needs the write lock first;
+        // one transaction (one fsync) for the whole group.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(what)?;
-        let current: Option<(bool, String)> = tx
-            .query_row("SELECT processed, refs FROM entries WHERE id = ?1", [rowid], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .optional()
-            .ctx(what)?;
-        let Some((processed, refs_text)) = current else {
-            return Err(StoreError::new(BACKEND, format!("{what}: no entry {id}")));
-        };
-        match outcome {
-            Outcome::Success { hash } => {
-                let mut refs: Vec<String> = serde_json::from_str(&refs_text)
-                    .map_err(|e| StoreError::new(BACKEND, format!("{what}: entry {id} has unreadable refs: {e}")))?;
-                if !refs.contains(hash) {
-                    refs.push(hash.clone());
-                }
-                tx.execute(
-                    "UPDATE entries SET processed = 1, skip = 0, state = NULL, error = NULL, cause = NULL, \
-                     refs = ?2, claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
-                    params![rowid, refs_json(&refs)?],
-                )
-                .ctx(what)?;
-            }
-            // A late failure never downgrades an entry another worker has
-            // already processed: only its claim goes.
-            Outcome::NotSupported | Outcome::Error { .. } if processed => {
-                tx.execute("UPDATE entries SET claim_owner = NULL, claim_expires = NULL WHERE id = ?1", [rowid])
-                    .ctx(what)?;
-            }
-            Outcome::NotSupported => {
-                tx.execute(
-                    "UPDATE entries SET skip = 1, state = ?2, error = NULL, cause = NULL, \
-                     claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
-                    params![rowid, Outcome::NOT_SUPPORTED_STATE],
-                )
-                .ctx(what)?;
-            }
-            Outcome::Error { cause, .. } => {
-                tx.execute(
-                    "UPDATE entries SET skip = 1, state = ?2, error = ?3, cause = ?4, \
-                     claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
-                    params![rowid, cause.state(), outcome.short_error(), cause.code()],
-                )
-                .ctx(what)?;
-            }
+        for (id, outcome) in outcomes {
+            apply_in(&tx, id, outcome)?;
         }
         tx.commit().ctx(what)
     }
