@@ -13,6 +13,8 @@ pub fn parse(input: &ParseInput<'_>) -> Result<RawDoc, ParseFailure> {
         "panic" => panic!("hostile guest panicked on purpose"),
         "giant-output" => Ok(doc(input, "x".repeat(input.plaintext.len().max(1) << 20))),
         "echo" => Ok(doc(input, input.plaintext.to_owned())),
+        // A valid, minimal document: measures the sandbox's own cost per call.
+        "noop" => Ok(RawDoc { sub_type: input.sub_type.to_owned(), data_json: "{}".into(), hash: "0".repeat(64) }),
         other => Err(ParseFailure::NotSupported(format!("no hostile behaviour {other:?}"))),
     }
 }

@@ -1,0 +1,116 @@
+//! Per-event cost of the sandbox: `cargo bench -p cybexp-sandbox`.
+//!
+//! Prints median and p99 of
+//! - a call to a parser that does nothing (fresh instance from the pool,
+//!   argument copy-in, result copy-out): the sandbox's own overhead;
+//! - the cowrie parser on the 16 production samples, sandboxed and native;
+//! - the json parser on a 1 MiB JSON document, sandboxed and native.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use cybexp_sandbox::{EngineOptions, Event, Limits, Sandbox};
+use cybexp_tahoe::ParseInput;
+
+fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
+    samples.sort();
+    let median = samples[samples.len() / 2];
+    let p99 = samples[(samples.len() * 99 / 100).min(samples.len() - 1)];
+    (median, p99)
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn time(iterations: usize, mut f: impl FnMut()) -> (Duration, Duration) {
+    for _ in 0..iterations.div_ceil(10) {
+        f(); // warm up: pool slots, caches
+    }
+    let samples = (0..iterations)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    percentiles(samples)
+}
+
+fn report(label: &str, (median, p99): (Duration, Duration)) {
+    println!("{label:<44} median {:>10.1} µs   p99 {:>10.1} µs", micros(median), micros(p99));
+}
+
+fn event<'a>(sub_type: &'a str, plaintext: &'a str) -> Event<'a> {
+    Event { typtag: "bench", orgid: "org", timezone: "UTC", sub_type, plaintext }
+}
+
+fn input<'a>(sub_type: &'a str, plaintext: &'a str) -> ParseInput<'a> {
+    ParseInput { typtag: "bench", orgid: "org", timezone: "UTC", sub_type, plaintext }
+}
+
+fn main() {
+    let mut sandbox = Sandbox::new(EngineOptions::default()).unwrap();
+    for (name, bytes) in cybexp_sandbox::BUILTIN_PARSERS {
+        sandbox.load(name, bytes, Limits::default()).unwrap();
+    }
+    let hostile = Path::new(cybexp_sandbox::TEST_GUESTS_DIR).join("hostile.component.wasm");
+    sandbox.load_file("hostile", &hostile, Limits::default()).unwrap();
+
+    let samples_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples/cowrie_raw_documents.jsonl");
+    let cowrie: Vec<String> = std::fs::read_to_string(samples_file)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+            serde_json::to_string(&doc["data"]).unwrap()
+        })
+        .collect();
+    let mut one_mib = String::from("[");
+    while one_mib.len() < (1 << 20) {
+        if one_mib.len() > 1 {
+            one_mib.push_str(", ");
+        }
+        one_mib.push_str(&cowrie[one_mib.len() % cowrie.len()]);
+    }
+    one_mib.push(']');
+
+    println!("sandbox benchmark ({} cores)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let noop = time(5_000, || {
+        sandbox.parse("hostile", &event("noop", "x")).0.unwrap();
+    });
+    report("empty call (fresh instance, no parsing)", noop);
+
+    let mut i = 0;
+    let sandboxed = time(5_000, || {
+        i += 1;
+        sandbox.parse("cowrie", &event("unr_honeypot", &cowrie[i % cowrie.len()])).0.unwrap();
+    });
+    report("cowrie event, sandboxed", sandboxed);
+    let native = time(5_000, || {
+        i += 1;
+        cybexp_parser_cowrie::parse(&input("unr_honeypot", &cowrie[i % cowrie.len()])).unwrap();
+    });
+    report("cowrie event, native", native);
+    println!(
+        "  → overhead beyond the parse: median {:.1} µs; sandboxed/native {:.2}x",
+        micros(sandboxed.0.saturating_sub(native.0)),
+        sandboxed.0.as_secs_f64() / native.0.as_secs_f64()
+    );
+
+    let (result, stats) = sandbox.parse("json", &event("x", &one_mib));
+    result.unwrap();
+    let big_sandboxed = time(40, || {
+        sandbox.parse("json", &event("x", &one_mib)).0.unwrap();
+    });
+    report(&format!("1 MiB JSON ({} B), sandboxed", one_mib.len()), big_sandboxed);
+    let big_native = time(40, || {
+        cybexp_parser_json::parse(&input("x", &one_mib)).unwrap();
+    });
+    report("1 MiB JSON, native", big_native);
+    println!(
+        "  → sandboxed/native {:.2}x; fuel per 1 MiB call: {}",
+        big_sandboxed.0.as_secs_f64() / big_native.0.as_secs_f64(),
+        stats.fuel_used
+    );
+}

@@ -1,0 +1,230 @@
+//! A failure of the database itself is not an outcome (reference §5):
+//! nothing is marked, the entry is released, and a later pass finishes it
+//! without storing anything twice.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use cybexp_archive::config::builtin_routes;
+use cybexp_archive::pipeline::{Pipeline, Processor};
+use cybexp_keys::{Keyring, PrivateKey};
+use cybexp_lake::{
+    ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, NewEntry, Outcome, QueueDepth,
+    RawDocument, StoreError, Stored,
+};
+use cybexp_sandbox::Sandbox;
+use cybexp_store_sqlite::SqliteStore;
+
+/// A real SQLite store with switches that make one operation fail.
+struct Flaky {
+    inner: SqliteStore,
+    fail_claim: AtomicBool,
+    fail_blob: AtomicBool,
+    fail_store: AtomicBool,
+    fail_outcomes: AtomicBool,
+}
+
+fn down(on: &AtomicBool) -> Result<(), StoreError> {
+    if on.load(Ordering::SeqCst) { Err(StoreError::new("flaky", "connection refused")) } else { Ok(()) }
+}
+
+impl CacheLake for Flaky {
+    fn describe(&self) -> String {
+        "flaky".into()
+    }
+    fn claim_batch(&self, worker: &str, query: &BatchQuery) -> Result<Vec<CacheEntry>, StoreError> {
+        down(&self.fail_claim)?;
+        self.inner.claim_batch(worker, query)
+    }
+    fn read_blob(&self, entry: &CacheEntry) -> Result<Vec<u8>, BlobError> {
+        down(&self.fail_blob)?;
+        self.inner.read_blob(entry)
+    }
+    fn apply_outcome(&self, id: &EntryId, outcome: &Outcome) -> Result<(), StoreError> {
+        down(&self.fail_outcomes)?;
+        self.inner.apply_outcome(id, outcome)
+    }
+    fn apply_outcomes(&self, outcomes: &[(EntryId, Outcome)]) -> Result<(), StoreError> {
+        down(&self.fail_outcomes)?;
+        self.inner.apply_outcomes(outcomes)
+    }
+    fn release(&self, id: &EntryId) -> Result<(), StoreError> {
+        self.inner.release(id)
+    }
+    fn unskip(&self, typtag: Option<&str>) -> Result<u64, StoreError> {
+        self.inner.unskip(typtag)
+    }
+    fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
+        self.inner.queue_depth()
+    }
+    fn submit(&self, entry: &NewEntry, blob: &[u8]) -> Result<EntryId, StoreError> {
+        self.inner.submit(entry, blob)
+    }
+    fn entries(&self, filter: &EntryFilter) -> Result<Vec<CacheEntry>, StoreError> {
+        self.inner.entries(filter)
+    }
+}
+
+impl ArchiveStore for Flaky {
+    fn describe(&self) -> String {
+        "flaky".into()
+    }
+    fn store(&self, doc: &RawDocument) -> Result<Stored, StoreError> {
+        down(&self.fail_store)?;
+        self.inner.store(doc)
+    }
+    fn store_batch(&self, docs: &[RawDocument]) -> Result<Vec<Stored>, StoreError> {
+        down(&self.fail_store)?;
+        self.inner.store_batch(docs)
+    }
+    fn count(&self) -> Result<u64, StoreError> {
+        self.inner.count()
+    }
+    fn documents(&self) -> Result<Vec<RawDocument>, StoreError> {
+        self.inner.documents()
+    }
+}
+
+const ENTRIES: usize = 12;
+
+fn setup() -> (tempfile::TempDir, Arc<Flaky>, Pipeline) {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/envelope_rsa2048");
+    let key = PrivateKey::from_pem(&std::fs::read_to_string(shared.join("priv.pem")).unwrap()).unwrap();
+    let store = Arc::new(Flaky {
+        inner: SqliteStore::open(dir.path().join("flaky.db")).unwrap(),
+        fail_claim: AtomicBool::new(false),
+        fail_blob: AtomicBool::new(false),
+        fail_store: AtomicBool::new(false),
+        fail_outcomes: AtomicBool::new(false),
+    });
+    for i in 0..ENTRIES {
+        let text = format!("http://host{i}.example/phish\n");
+        let blob = cybexp_keys::legacy::encrypt(key.public_key(), text.as_bytes()).unwrap();
+        let entry = NewEntry {
+            name: format!("feed-{i}"),
+            orgid: "org".into(),
+            typtag: "openphish_feed".into(),
+            timezone: "UTC".into(),
+            timestamp: i as f64,
+        };
+        store.submit(&entry, &blob).unwrap();
+    }
+    let processor = Processor {
+        keyring: Keyring::from(vec![key]),
+        sandbox: Sandbox::with_builtin_parsers().unwrap(),
+        routes: builtin_routes(),
+    };
+    let pipeline = Pipeline {
+        lake: store.clone(),
+        archive: store.clone(),
+        processor: Arc::new(processor),
+        workers: 2,
+        batch_size: 5,
+        worker_id: "test".into(),
+        shutdown: Arc::new(AtomicBool::new(false)),
+    };
+    (dir, store, pipeline)
+}
+
+fn query() -> BatchQuery {
+    BatchQuery { limit: 100, ..BatchQuery::default() }
+}
+
+/// Nothing marked, nothing claimed: every entry is waiting again.
+fn assert_untouched(store: &Flaky) {
+    let entries = store.entries(&EntryFilter::default()).unwrap();
+    assert_eq!(entries.len(), ENTRIES);
+    for entry in &entries {
+        assert!(!entry.processed && !entry.skip && entry.state.is_none(), "{entry:?}");
+    }
+    assert_eq!(store.queue_depth().unwrap().waiting, ENTRIES as u64);
+}
+
+fn finish_and_check(store: &Flaky, pipeline: &Pipeline) {
+    let summary = pipeline.run_until_empty(&query(), |_| {}).unwrap();
+    assert_eq!(summary.success, ENTRIES as u64, "{summary:?}");
+    assert_eq!(store.count().unwrap(), ENTRIES as u64, "no document stored twice");
+    assert!(store.entries(&EntryFilter::default()).unwrap().iter().all(|e| e.processed && e.refs.len() == 1));
+}
+
+#[test]
+fn archive_down_marks_nothing_and_releases_the_entries() {
+    let (_dir, store, pipeline) = setup();
+    store.fail_store.store(true, Ordering::SeqCst);
+    let (claimed, summary) = pipeline.run_batch(&query()).unwrap();
+    assert_eq!((claimed, summary.retried, summary.processed()), (ENTRIES, ENTRIES as u64, 0));
+    assert_untouched(&store);
+    assert_eq!(store.count().unwrap(), 0);
+    store.fail_store.store(false, Ordering::SeqCst);
+    finish_and_check(&store, &pipeline);
+}
+
+#[test]
+fn lake_down_after_the_store_leaves_entries_for_a_retry_without_duplicates() {
+    let (_dir, store, pipeline) = setup();
+    store.fail_outcomes.store(true, Ordering::SeqCst);
+    let (_, summary) = pipeline.run_batch(&query()).unwrap();
+    assert_eq!((summary.retried, summary.processed()), (ENTRIES as u64, 0));
+    assert_untouched(&store);
+    assert_eq!(store.count().unwrap(), ENTRIES as u64, "documents were stored first");
+    store.fail_outcomes.store(false, Ordering::SeqCst);
+    finish_and_check(&store, &pipeline);
+}
+
+#[test]
+fn unreadable_blob_store_is_a_retry_not_bad_data() {
+    let (_dir, store, pipeline) = setup();
+    store.fail_blob.store(true, Ordering::SeqCst);
+    let (_, summary) = pipeline.run_batch(&query()).unwrap();
+    assert_eq!((summary.retried, summary.error), (ENTRIES as u64, 0));
+    assert_untouched(&store);
+    store.fail_blob.store(false, Ordering::SeqCst);
+    finish_and_check(&store, &pipeline);
+}
+
+#[test]
+fn failed_poll_is_an_error_for_once_and_marks_nothing() {
+    let (_dir, store, pipeline) = setup();
+    store.fail_claim.store(true, Ordering::SeqCst);
+    let error = pipeline.run_until_empty(&query(), |_| {}).unwrap_err();
+    assert!(error.to_string().contains("connection refused"), "{error}");
+    assert_untouched(&store);
+    store.fail_claim.store(false, Ordering::SeqCst);
+    finish_and_check(&store, &pipeline);
+}
+
+#[test]
+fn the_daemon_loop_survives_an_outage_and_resumes_by_itself() {
+    let (_dir, store, pipeline) = setup();
+    store.fail_claim.store(true, Ordering::SeqCst);
+    let pipeline = Arc::new(pipeline);
+    let states = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let daemon = {
+        let (pipeline, states) = (pipeline.clone(), states.clone());
+        std::thread::spawn(move || {
+            pipeline
+                .run_forever(&query(), |state| states.lock().unwrap().push((state.failures, state.last_error.clone())))
+        })
+    };
+    // The first poll fails: failure count 1, error recorded, nothing marked.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while states.lock().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no poll happened");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (failures, error) = states.lock().unwrap()[0].clone();
+    assert_eq!(failures, 1);
+    assert!(error.unwrap().contains("connection refused"));
+    assert_untouched(&store);
+    // The store comes back: the next poll (after 2^1 + U(0,1) s) does the work.
+    store.fail_claim.store(false, Ordering::SeqCst);
+    while store.queue_depth().unwrap().waiting > 0 {
+        assert!(std::time::Instant::now() < deadline, "the loop did not resume");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    pipeline.shutdown.store(true, Ordering::SeqCst);
+    daemon.join().unwrap();
+    assert_eq!(store.count().unwrap(), ENTRIES as u64);
+    assert!(states.lock().unwrap().iter().any(|(failures, error)| *failures == 0 && error.is_none()));
+}
