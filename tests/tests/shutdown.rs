@@ -19,7 +19,11 @@ fn stop_cleanly(signal: &str) {
         let blob = cybexp_keys::legacy::encrypt(&key, plaintext.as_bytes()).unwrap();
         store.submit(&new_entry("unr-honeypot", &format!("event-{i}")), &blob).unwrap();
     }
-    let mut daemon = archiver.command().arg("run").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    // Logs go to a file: a pipe nobody reads could fill up and block the daemon.
+    let log_path = archiver.dir.path().join("daemon.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut daemon =
+        archiver.command().arg("run").env("CYBEXP_LOG", "info").stdout(Stdio::null()).stderr(log).spawn().unwrap();
 
     // Wait until it is busy, then signal it mid-run.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -38,8 +42,7 @@ fn stop_cleanly(signal: &str) {
         assert!(Instant::now() < deadline, "the daemon did not stop within 30 s of {signal}");
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    let stderr = std::fs::read_to_string(&log_path).unwrap();
     assert!(exit.success(), "exit {exit} after {signal}:\n{stderr}");
     assert!(stderr.contains("archiver stopped"), "{stderr}");
 
