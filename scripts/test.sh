@@ -11,4 +11,17 @@ rustup target add wasm32-unknown-unknown >/dev/null
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# The MongoDB tests need a server: a SecantusDB of our own on a free
+# loopback port (scripts/mongo-server.sh, stopped on exit), unless
+# CYBEXP_TEST_MONGODB_URI names one already (e.g. a real mongod).
+# (An assignment first, so a failing start stops the run under `set -e`.)
+if [ -z "${CYBEXP_TEST_MONGODB_URI:-}" ]; then
+    trap 'bash scripts/mongo-server.sh stop' EXIT
+    mongo_env=$(bash scripts/mongo-server.sh start)
+else
+    mongo_env=$(bash scripts/mongo-server.sh env)
+fi
+eval "$mongo_env"
+
 cargo test --workspace --locked

@@ -125,6 +125,25 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         keep: Option<PathBuf>,
     },
+    /// Live dashboard of a running daemon, read from its status socket.
+    Top {
+        /// The daemon's status socket [default: config's status.socket, else
+        /// $RUNTIME_DIRECTORY/status.sock, else <data-dir>/status.sock].
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// Refresh interval in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+        interval: u64,
+    },
+    /// A running daemon's status, once; exit 1 when it is unreachable.
+    Status {
+        /// The daemon's status socket (default as for `top`).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// Print the snapshot as JSON (the status protocol's).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -59,6 +59,43 @@ impl Context {
                 let store = Arc::new(SqliteStore::open(&path)?.with_lease(lease));
                 Ok(Stores { lake: store.clone(), archive: store })
             }
+            StoreConfig::Mongodb {
+                uri,
+                cache_uri,
+                cache_db,
+                cache_coll,
+                cache_bucket,
+                archive_uri,
+                archive_db,
+                archive_coll,
+                write_concern,
+                journal,
+                create_claim_index,
+            } => {
+                use cybexp_store_mongo::{ArchiveTarget, LakeTarget, Options};
+                let pick = |side: &Option<String>, name: &str| {
+                    side.clone().or_else(|| uri.clone()).with_context(|| format!("[store] needs `uri` (or `{name}`)"))
+                };
+                let lake = LakeTarget {
+                    uri: pick(cache_uri, "cache_uri")?,
+                    db: cache_db.clone(),
+                    coll: cache_coll.clone(),
+                    bucket: cache_bucket.clone(),
+                };
+                let archive = ArchiveTarget {
+                    uri: pick(archive_uri, "archive_uri")?,
+                    db: archive_db.clone(),
+                    coll: archive_coll.clone(),
+                };
+                let options = Options {
+                    lease,
+                    write_concern: write_concern.clone(),
+                    journal: *journal,
+                    create_claim_index: *create_claim_index,
+                };
+                let (lake, archive) = cybexp_store_mongo::open(&lake, &archive, &options)?;
+                Ok(Stores { lake: Arc::new(lake), archive: Arc::new(archive) })
+            }
         }
     }
 
@@ -150,6 +187,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run => daemon(&ctx),
         Command::Dump { what, state } => dump(&ctx, what, state),
         Command::Demo { keep } => crate::demo::run(keep),
+        Command::Top { socket, interval } => crate::telemetry::top(&ctx, socket, interval),
+        Command::Status { socket, json } => crate::telemetry::status(&ctx, socket, json),
     }
 }
 
@@ -336,8 +375,10 @@ fn daemon(ctx: &Context) -> Result<ExitCode> {
         parsers = ?pipeline.processor.sandbox.parsers().map(|p| format!("{}@{}", p.name, p.version)).collect::<Vec<_>>(),
         "archiver started"
     );
+    let _telemetry = crate::telemetry::start(ctx, &pipeline)?;
     let query = BatchQuery { limit: pipeline.batch_size, include_skipped: false, typtag: None };
     pipeline.run_forever(&query, |state| {
+        crate::telemetry::polled(state);
         tracing::debug!(failures = state.failures, sleep_ms = state.sleep.as_millis() as u64, "polled");
     });
     tracing::info!("archiver stopped");

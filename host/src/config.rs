@@ -24,6 +24,10 @@ pub struct Config {
     pub parsers: BTreeMap<String, ParserConfig>,
     /// typtag → parser and sub_type; merged over the built-in routes.
     pub typtags: BTreeMap<String, Route>,
+    /// The status socket that `top` and `status` read.
+    pub status: crate::telemetry::StatusConfig,
+    /// The Prometheus listener; off unless `listen` is set.
+    pub metrics: crate::telemetry::MetricsConfig,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -49,6 +53,60 @@ pub enum StoreConfig {
         #[serde(default)]
         path: Option<PathBuf>,
     },
+    /// MongoDB: the collections a CYBEX-P deployment already has (the API's
+    /// `cache_db.file_entries` + GridFS, analytics' `tahoe_db.instance`).
+    Mongodb {
+        /// Connection string for both (TLS, auth, replica set, timeouts go in
+        /// it); `cache_uri` / `archive_uri` override it per side.
+        #[serde(default)]
+        uri: Option<String>,
+        #[serde(default)]
+        cache_uri: Option<String>,
+        #[serde(default = "mongo_defaults::cache_db")]
+        cache_db: String,
+        #[serde(default = "mongo_defaults::cache_coll")]
+        cache_coll: String,
+        /// The GridFS bucket of the blobs.
+        #[serde(default = "mongo_defaults::cache_bucket")]
+        cache_bucket: String,
+        #[serde(default)]
+        archive_uri: Option<String>,
+        #[serde(default = "mongo_defaults::archive_db")]
+        archive_db: String,
+        #[serde(default = "mongo_defaults::archive_coll")]
+        archive_coll: String,
+        /// Write concern `w` ("majority", a node count or a tag set); absent:
+        /// the URI's, else the server's default.
+        #[serde(default)]
+        write_concern: Option<String>,
+        /// Write concern `j`; absent: the URI's.
+        #[serde(default)]
+        journal: Option<bool>,
+        /// Create the claim index on the entries collection if missing.
+        #[serde(default = "mongo_defaults::yes")]
+        create_claim_index: bool,
+    },
+}
+
+mod mongo_defaults {
+    pub fn cache_db() -> String {
+        "cache_db".into()
+    }
+    pub fn cache_coll() -> String {
+        "file_entries".into()
+    }
+    pub fn cache_bucket() -> String {
+        "fs".into()
+    }
+    pub fn archive_db() -> String {
+        "tahoe_db".into()
+    }
+    pub fn archive_coll() -> String {
+        "instance".into()
+    }
+    pub fn yes() -> bool {
+        true
+    }
 }
 
 impl Default for StoreConfig {
@@ -119,18 +177,42 @@ impl Config {
         }
     }
 
-    /// Maps the `cache`/`archive` sections of a CYBEX-P `config.json`.
+    /// Maps a CYBEX-P `config.json` to the MongoDB store: `cache` is the
+    /// data lake (`mongo_url`, `db`, `coll`, optional `bucket`), `archive`
+    /// (or, without one, `tahoe`, as the API's config names it) the archive.
+    /// Everything else keeps its default.
     pub fn from_cybexp_json(text: &str) -> Result<Config> {
         let json: serde_json::Value = serde_json::from_str(text).context("not valid JSON")?;
-        for section in ["cache", "archive"] {
-            if json.get(section).and_then(|s| s.get("mongo_url")).is_none() {
-                bail!("section `{section}` with `mongo_url` is missing");
+        let section = |name: &str| json.get(name).filter(|s| s.get("mongo_url").is_some());
+        let cache = section("cache").context("section `cache` with `mongo_url` is missing")?;
+        let archive = section("archive")
+            .or_else(|| section("tahoe"))
+            .context("section `archive` (or `tahoe`) with `mongo_url` is missing")?;
+        let field = |section: &serde_json::Value, name: &str, key: &str, default: String| -> Result<String> {
+            match section.get(key) {
+                None | Some(serde_json::Value::Null) => Ok(default),
+                Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+                Some(other) => bail!("`{name}.{key}` must be a non-empty string, not {other}"),
             }
-        }
-        bail!(
-            "this CYBEX-P config names MongoDB stores, and this build has only the embedded SQLite store; \
-             use a TOML config with [store] backend = \"sqlite\""
-        )
+        };
+        let archive_name =
+            if json.get("archive").is_some_and(|s| s.get("mongo_url").is_some()) { "archive" } else { "tahoe" };
+        Ok(Config {
+            store: StoreConfig::Mongodb {
+                uri: None,
+                cache_uri: Some(field(cache, "cache", "mongo_url", String::new())?),
+                cache_db: field(cache, "cache", "db", mongo_defaults::cache_db())?,
+                cache_coll: field(cache, "cache", "coll", mongo_defaults::cache_coll())?,
+                cache_bucket: field(cache, "cache", "bucket", mongo_defaults::cache_bucket())?,
+                archive_uri: Some(field(archive, archive_name, "mongo_url", String::new())?),
+                archive_db: field(archive, archive_name, "db", mongo_defaults::archive_db())?,
+                archive_coll: field(archive, archive_name, "coll", mongo_defaults::archive_coll())?,
+                write_concern: None,
+                journal: None,
+                create_claim_index: true,
+            },
+            ..Config::default()
+        })
     }
 
     /// The typtag routes: built-in ones with config's on top.
@@ -199,6 +281,79 @@ mod tests {
         let config: Config = toml::from_str(include_str!("../../dist/archiver.toml")).unwrap();
         assert_eq!(config.keys.credentials, ["archive-key.pem"]);
         assert_eq!(config.pipeline, PipelineConfig::default());
+    }
+
+    #[test]
+    fn cybexp_json_maps_to_the_mongodb_store() {
+        // The API's own config.json: `cache` and `tahoe`.
+        let config = Config::from_cybexp_json(
+            r#"{"api": {"url": "http://api:5001/"},
+                "cache": {"mongo_url": "mongodb://cache-host/", "db": "cache_db", "coll": "file_entries"},
+                "tahoe": {"mongo_url": "mongodb://m1,m2/?replicaSet=rs0", "db": "tahoe_db", "coll": "instance"}}"#,
+        )
+        .unwrap();
+        let StoreConfig::Mongodb {
+            uri,
+            cache_uri,
+            cache_db,
+            cache_coll,
+            cache_bucket,
+            archive_uri,
+            archive_db,
+            archive_coll,
+            ..
+        } = config.store
+        else {
+            panic!("not the MongoDB store: {:?}", config.store)
+        };
+        assert_eq!(uri, None);
+        assert_eq!(cache_uri.as_deref(), Some("mongodb://cache-host/"));
+        assert_eq!((cache_db.as_str(), cache_coll.as_str(), cache_bucket.as_str()), ("cache_db", "file_entries", "fs"));
+        assert_eq!(archive_uri.as_deref(), Some("mongodb://m1,m2/?replicaSet=rs0"));
+        assert_eq!((archive_db.as_str(), archive_coll.as_str()), ("tahoe_db", "instance"));
+        assert_eq!(config.pipeline, PipelineConfig::default());
+
+        // An `archive` section wins over `tahoe`; names default.
+        let config = Config::from_cybexp_json(
+            r#"{"cache": {"mongo_url": "mongodb://c/", "bucket": "blobs"},
+                "archive": {"mongo_url": "mongodb://a/", "db": "arch"},
+                "tahoe": {"mongo_url": "mongodb://t/"}}"#,
+        )
+        .unwrap();
+        let StoreConfig::Mongodb { cache_bucket, archive_uri, archive_db, archive_coll, cache_db, .. } = config.store
+        else {
+            panic!()
+        };
+        assert_eq!((cache_bucket.as_str(), cache_db.as_str()), ("blobs", "cache_db"));
+        assert_eq!(
+            (archive_uri.as_deref(), archive_db.as_str(), archive_coll.as_str()),
+            (Some("mongodb://a/"), "arch", "instance")
+        );
+
+        let err = Config::from_cybexp_json(
+            r#"{"cache": {"mongo_url": "mongodb://c/", "db": 3}, "tahoe": {"mongo_url": "x"}}"#,
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("cache.db"), "{err:#}");
+        let err = Config::from_cybexp_json(r#"{"cache": {"mongo_url": "mongodb://c/"}}"#).unwrap_err();
+        assert!(format!("{err:#}").contains("tahoe"), "{err:#}");
+    }
+
+    #[test]
+    fn toml_mongodb_store_with_defaults() {
+        let config: Config =
+            toml::from_str("[store]\nbackend = \"mongodb\"\nuri = \"mongodb://h/\"\nwrite_concern = \"majority\"\n")
+                .unwrap();
+        let StoreConfig::Mongodb { uri, cache_db, archive_coll, write_concern, create_claim_index, .. } = config.store
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (uri.as_deref(), cache_db.as_str(), archive_coll.as_str()),
+            (Some("mongodb://h/"), "cache_db", "instance")
+        );
+        assert_eq!((write_concern.as_deref(), create_claim_index), (Some("majority"), true));
+        assert!(toml::from_str::<Config>("[store]\nbackend = \"mongodb\"\nurl = \"x\"\n").is_err());
     }
 
     #[test]

@@ -9,3 +9,4 @@ pub mod document;
 pub mod hardening;
 pub mod pipeline;
 pub mod signals;
+pub mod telemetry;

@@ -17,6 +17,7 @@ use cybexp_keys::Keyring;
 use cybexp_lake::backoff::Backoff;
 use cybexp_lake::{
     ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryId, ErrorCause, Outcome, RawDocument, StoreError,
+    Stored,
 };
 use cybexp_sandbox::{CallStats, Event, ParseError, Sandbox};
 use serde::Serialize;
@@ -182,6 +183,7 @@ impl Pipeline {
     /// The CPU part of one entry, done on a worker: read the blob, decrypt,
     /// parse. Writes are left to the writer.
     fn work(&self, entry: &CacheEntry) -> Work {
+        let _busy = crate::telemetry::busy();
         if self.shutdown.load(Ordering::Relaxed) {
             return Work::Release(EntryResult::Skipped);
         }
@@ -193,7 +195,7 @@ impl Pipeline {
                 Ok(outcome) => Work::Mark(outcome),
                 Err(store_error) => Work::Release(EntryResult::Retry(store_error)),
             },
-            Ok(blob) => match self.processor.process(entry, &blob).0 {
+            Ok(blob) => match crate::telemetry::parsed(&self.processor, entry, self.processor.process(entry, &blob)) {
                 Step::Finish(outcome) => Work::Mark(outcome),
                 Step::Store(doc) => Work::Store(doc),
             },
@@ -215,9 +217,13 @@ impl Pipeline {
         if !docs.is_empty() {
             let batch: Vec<RawDocument> = docs.iter().map(|(_, doc)| doc.clone()).collect();
             match self.archive.store_batch(&batch) {
-                Ok(_) => {
-                    marks.extend(docs.into_iter().map(|(entry, doc)| (entry, Outcome::Success { hash: doc.hash })))
-                }
+                Ok(results) => marks.extend(docs.into_iter().zip(results).map(|((entry, doc), stored)| {
+                    let outcome = match stored {
+                        Stored::Refused(why) => Outcome::Error { cause: ErrorCause::Unstorable, message: why },
+                        Stored::Inserted | Stored::AlreadyPresent => Outcome::Success { hash: doc.hash },
+                    };
+                    (entry, outcome)
+                })),
                 Err(e) => {
                     for (entry, _) in &docs {
                         summary.record(&self.release(entry, EntryResult::Retry(e.clone())));
@@ -233,6 +239,7 @@ impl Pipeline {
             Ok(()) => {
                 for (entry, outcome) in marks {
                     log_outcome(&entry, &outcome);
+                    crate::telemetry::outcome(&entry, &outcome);
                     summary.record(&EntryResult::Marked(outcome));
                 }
             }
@@ -245,6 +252,7 @@ impl Pipeline {
     }
 
     fn release(&self, entry: &CacheEntry, result: EntryResult) -> EntryResult {
+        crate::telemetry::released(entry, &result);
         if let EntryResult::Retry(e) = &result {
             tracing::warn!(entry = %entry.id, typtag = %entry.typtag, error = %e, "store failure; entry released for retry");
         }

@@ -124,7 +124,9 @@ pub fn read_line(reader: &mut impl BufRead, max: usize) -> io::Result<Option<Str
         let used = done.unwrap_or(chunk.len());
         reader.consume(used);
         if done.is_some() {
-            return String::from_utf8(line).map(Some).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"));
+            return String::from_utf8(line)
+                .map(Some)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"));
         }
     }
 }

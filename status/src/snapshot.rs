@@ -109,6 +109,8 @@ impl Counts {
 pub struct LoopState {
     /// Polls finished since start.
     pub polls: u64,
+    /// Polls that failed (the store was unavailable).
+    pub poll_errors: u64,
     /// The backoff's failure count `n` (polls in a row without a SUCCESS).
     pub failures: u32,
     /// The sleep chosen after the last poll.
@@ -331,11 +333,18 @@ pub struct TelemetryHealth {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
     /// Working, or waiting for its next regular poll.
-    Running { next_poll_in_ms: Option<u64> },
+    Running {
+        next_poll_in_ms: Option<u64>,
+    },
     /// Polls without a SUCCESS in a row: sleeping `2^n` s.
-    BackingOff { failures: u32, next_poll_in_ms: u64 },
+    BackingOff {
+        failures: u32,
+        next_poll_in_ms: u64,
+    },
     /// A poll is due but nothing has happened for `for_ms`.
-    Stalled { for_ms: u64 },
+    Stalled {
+        for_ms: u64,
+    },
     Stopping,
 }
 
@@ -358,11 +367,12 @@ impl Snapshot {
                 State::Running { next_poll_in_ms: Some(next_poll_in_ms) }
             };
         }
-        let last_progress = [l.last_poll_at_ms, l.last_outcome_at_ms, l.next_poll_at_ms, Some(self.identity.started_at_ms)]
-            .into_iter()
-            .flatten()
-            .max()
-            .unwrap_or(now);
+        let last_progress =
+            [l.last_poll_at_ms, l.last_outcome_at_ms, l.next_poll_at_ms, Some(self.identity.started_at_ms)]
+                .into_iter()
+                .flatten()
+                .max()
+                .unwrap_or(now);
         let idle = now.saturating_sub(last_progress);
         if idle > STALL_AFTER_MS { State::Stalled { for_ms: idle } } else { State::Running { next_poll_in_ms: None } }
     }

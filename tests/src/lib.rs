@@ -1,6 +1,9 @@
 //! Helpers for the end-to-end tests in `tests/tests/`: the shared vectors,
 //! the real `cybexp-archive` binary, and a throwaway archiver setup (keys,
-//! config, embedded store) per test.
+//! config, and a store on either backend) per test. MongoDB specifics live
+//! in [`mongo`].
+
+pub mod mongo;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -44,11 +47,23 @@ pub fn archiver_bin() -> &'static Path {
     })
 }
 
+/// Which store an [`Archiver`] uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded SQLite file in the data dir.
+    Sqlite,
+    /// Databases of the test's own on the MongoDB test server.
+    Mongo,
+}
+
 /// A throwaway archiver: temp dir, the shared test key (copied 0600), a
-/// config with test routes, and the embedded store.
+/// config with test routes, and its store (embedded by default).
 pub struct Archiver {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
+    pub backend: Backend,
+    /// The MongoDB databases, for [`Backend::Mongo`].
+    pub mongo: Option<mongo::TestDbs>,
 }
 
 impl Archiver {
@@ -81,6 +96,30 @@ sub_type = "giant-output"
 
     /// `extra` is TOML appended to the generated config.
     pub fn with_extra_config(extra: &str) -> Archiver {
+        Archiver::build(None, extra)
+    }
+
+    /// An archiver on `backend`; `None` when that backend is not available
+    /// here (MongoDB without a server: skipped loudly, or failed under CI).
+    pub fn on(backend: Backend, test: &str) -> Option<Archiver> {
+        Archiver::on_with(backend, test, "")
+    }
+
+    /// [`Archiver::on`] with extra TOML appended to the config.
+    pub fn on_with(backend: Backend, test: &str, extra: &str) -> Option<Archiver> {
+        match backend {
+            Backend::Sqlite => Some(Archiver::build(None, extra)),
+            Backend::Mongo => mongo::TestDbs::for_test(test).map(|dbs| Archiver::build(Some(dbs), extra)),
+        }
+    }
+
+    /// An archiver on databases of its own on the MongoDB server at `uri`.
+    pub fn on_mongo_uri(uri: &str, extra: &str) -> Archiver {
+        Archiver::build(Some(mongo::TestDbs::new(uri)), extra)
+    }
+
+    fn build(mongo: Option<mongo::TestDbs>, extra: &str) -> Archiver {
+        let store = mongo.as_ref().map(mongo::TestDbs::store_toml).unwrap_or_default();
         let dir = tempfile::tempdir().unwrap();
         let key_src = shared_dir().join("vectors/envelope_rsa2048");
         let private = dir.path().join("priv.pem");
@@ -97,6 +136,7 @@ sub_type = "giant-output"
 private = [{private:?}]
 public = {public:?}
 
+{store}
 [pipeline]
 workers = 2
 batch_size = 64
@@ -116,7 +156,79 @@ max_output_bytes = 4194304
             routes = Self::TEST_ROUTES,
         );
         std::fs::write(&config, text).unwrap();
-        Archiver { dir, config }
+        let backend = if mongo.is_some() { Backend::Mongo } else { Backend::Sqlite };
+        Archiver { dir, config, backend, mongo }
+    }
+
+    /// Appends TOML (e.g. a `[typtags.X]` table) to the config.
+    pub fn append_config(&self, toml: &str) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        std::fs::write(&self.config, format!("{text}\n{toml}\n")).unwrap();
+    }
+
+    /// The cache data lake this archiver uses, opened directly.
+    pub fn lake(&self) -> Box<dyn cybexp_lake::CacheLake> {
+        match &self.mongo {
+            None => Box::new(self.store()),
+            Some(dbs) => Box::new(dbs.open(std::time::Duration::from_secs(300)).0),
+        }
+    }
+
+    /// The archive this archiver uses, opened directly.
+    pub fn archive(&self) -> Box<dyn cybexp_lake::ArchiveStore> {
+        match &self.mongo {
+            None => Box::new(self.store()),
+            Some(dbs) => Box::new(dbs.open(std::time::Duration::from_secs(300)).1),
+        }
+    }
+
+    /// Adds many entries: one by one through the store on SQLite, in bulk
+    /// (written as the API writes them) on MongoDB.
+    pub fn submit_many(&self, entries: &[(cybexp_lake::NewEntry, Vec<u8>)]) {
+        match &self.mongo {
+            None => {
+                let lake = self.store();
+                for (entry, blob) in entries {
+                    cybexp_lake::CacheLake::submit(&lake, entry, blob).unwrap();
+                }
+            }
+            Some(dbs) => {
+                dbs.bulk_submit(entries);
+            }
+        }
+    }
+
+    /// Removes every blob behind the archiver's back (entries stay).
+    pub fn delete_blobs(&self) {
+        match &self.mongo {
+            None => {
+                sqlite(&self.db_path()).execute("DELETE FROM blobs", []).unwrap();
+            }
+            Some(dbs) => {
+                use cybexp_store_mongo::mongodb::bson::{Document, doc};
+                for coll in ["fs.files", "fs.chunks"] {
+                    dbs.cache().collection::<Document>(coll).delete_many(doc! {}).run().unwrap();
+                }
+            }
+        }
+    }
+
+    /// Cuts every blob short behind the archiver's back.
+    pub fn truncate_blobs(&self) {
+        match &self.mongo {
+            None => {
+                sqlite(&self.db_path()).execute("UPDATE blobs SET bytes = substr(bytes, 1, 10)", []).unwrap();
+            }
+            Some(dbs) => {
+                use cybexp_store_mongo::mongodb::bson::{Binary, Document, doc, spec::BinarySubtype};
+                let short = Binary { subtype: BinarySubtype::Generic, bytes: b"0123456789".to_vec() };
+                dbs.cache()
+                    .collection::<Document>("fs.chunks")
+                    .update_many(doc! {}, doc! { "$set": { "data": short } })
+                    .run()
+                    .unwrap();
+            }
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -153,6 +265,7 @@ max_output_bytes = 4194304
 
     /// The store, opened directly (the same file the binary uses).
     pub fn store(&self) -> cybexp_store_sqlite::SqliteStore {
+        assert_eq!(self.backend, Backend::Sqlite, "store() is the embedded store; use lake() / archive()");
         std::fs::create_dir_all(self.data_dir()).unwrap();
         cybexp_store_sqlite::SqliteStore::open(self.db_path()).unwrap()
     }

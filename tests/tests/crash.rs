@@ -1,4 +1,4 @@
-//! Crash safety: SIGKILL the archiver at random moments during a 2,000-entry
+//! Crash safety, on both stores: SIGKILL the archiver at random moments during a 2,000-entry
 //! run, restart it, and check that every entry ends processed exactly once
 //! with no document stored twice.
 
@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cybexp_lake::{ArchiveStore, CacheLake};
-use cybexp_tests::{Archiver, new_entry, vector_cases};
+use cybexp_tests::{Archiver, Backend, new_entry, vector_cases};
 
 const ENTRIES: usize = 2_000;
 
@@ -25,38 +24,63 @@ impl Rng {
 
 #[test]
 fn sigkill_at_random_moments_loses_nothing_and_duplicates_nothing() {
-    let archiver = Archiver::with_extra_config("");
+    sigkill_at_random_moments(Backend::Sqlite);
+}
+
+#[test]
+fn mongodb_sigkill_at_random_moments_loses_nothing_and_duplicates_nothing() {
+    sigkill_at_random_moments(Backend::Mongo);
+}
+
+fn sigkill_at_random_moments(backend: Backend) {
+    let Some(archiver) = Archiver::on(backend, "sigkill_at_random_moments_loses_nothing_and_duplicates_nothing") else {
+        return;
+    };
     let config = std::fs::read_to_string(&archiver.config).unwrap();
     // Short leases, so the claims of a killed run come back quickly.
     std::fs::write(&archiver.config, config.replace("[pipeline]\n", "[pipeline]\nlease_secs = 1\n")).unwrap();
 
-    let store = archiver.store();
     let key = archiver.public_key();
     let template = vector_cases("vectors/raw_documents.json")[0]["plaintext"].as_str().unwrap().to_owned();
     assert!(template.contains("\"offset\": 8187"));
-    for i in 0..ENTRIES {
-        let plaintext = template.replace("\"offset\": 8187", &format!("\"offset\": {i}"));
-        let blob = cybexp_keys::legacy::encrypt(&key, plaintext.as_bytes()).unwrap();
-        store.submit(&new_entry("unr-honeypot", &format!("event-{i}")), &blob).unwrap();
-    }
+    let entries: Vec<_> = (0..ENTRIES)
+        .map(|i| {
+            let plaintext = template.replace("\"offset\": 8187", &format!("\"offset\": {i}"));
+            let blob = cybexp_keys::legacy::encrypt(&key, plaintext.as_bytes()).unwrap();
+            (new_entry("unr-honeypot", &format!("event-{i}")), blob)
+        })
+        .collect();
+    archiver.submit_many(&entries);
+    let (store, archive) = (archiver.lake(), archiver.archive());
 
     let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     println!("kill-time seed: {seed}");
     let mut rng = Rng(seed);
     let mut kills = 0;
     for _ in 0..8 {
-        if store.queue_depth().unwrap().waiting == 0 {
+        let waiting = store.queue_depth().unwrap().waiting;
+        if waiting == 0 {
             break;
         }
         let mut child = archiver.command().arg("once").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(100 + rng.below(900)));
+        // Kill mid-run: after this run has marked something (startup alone
+        // can take longer than any fixed delay), plus a random extra moment.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while store.queue_depth().unwrap().waiting == waiting && child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the archiver made no progress in 60 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(400)));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             kills += 1;
         }
         child.wait().unwrap();
     }
-    println!("killed {kills} runs; {} entries left", store.queue_depth().unwrap().waiting);
+    let left = store.queue_depth().unwrap().waiting;
+    println!("killed {kills} runs; {left} entries left");
+    assert!(kills >= 3, "only {kills} runs were killed mid-way");
+    assert!(left < ENTRIES as u64, "the killed runs made progress");
 
     // Restart after the leases ran out and finish the work.
     std::thread::sleep(Duration::from_millis(1_200));
@@ -74,7 +98,7 @@ fn sigkill_at_random_moments_loses_nothing_and_duplicates_nothing() {
         assert_eq!(refs.len(), 1, "exactly one document per entry: {entry}");
         assert!(hashes.insert(refs[0].as_str().unwrap().to_owned()), "two entries share a hash: {entry}");
     }
-    assert_eq!(store.count().unwrap(), ENTRIES as u64, "no document stored twice, none lost");
-    let stored: BTreeSet<String> = store.documents().unwrap().into_iter().map(|d| d.hash).collect();
+    assert_eq!(archive.count().unwrap(), ENTRIES as u64, "no document stored twice, none lost");
+    let stored: BTreeSet<String> = archive.documents().unwrap().into_iter().map(|d| d.hash).collect();
     assert_eq!(stored, hashes);
 }

@@ -1,20 +1,47 @@
-//! End to end on the embedded store: the real binary, a real SQLite file,
-//! real parser components under wasmtime.
+//! End to end on both stores: the real binary, real parser components
+//! under wasmtime, and a real SQLite file or a real MongoDB server. Every
+//! test body runs once per backend (`sqlite::*` and `mongodb::*`); the
+//! MongoDB ones are skipped loudly without a server (and fail under CI).
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use cybexp_lake::CacheLake;
-use cybexp_tests::{Archiver, new_entry, vector_cases};
+use cybexp_tests::{Archiver, Backend, new_entry, vector_cases};
 use serde_json::Value;
+
+/// One `#[test]` per backend for each test body `fn name(backend: Backend)`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Sqlite, stringify!($name));
+            })*
+        }
+        mod mongodb {
+            $(#[test]
+            fn $name() {
+                super::$name(super::Backend::Mongo, stringify!($name));
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    vectors_and_samples_end_as_the_reference_stores_them,
+    unsupported_typtag_is_skipped_until_forced_with_a_parser,
+    hostile_and_broken_entries_end_as_classified_errors,
+    missing_blob_is_bad_data,
+    truncated_blob_is_bad_data,
+    dump_cache_filters_by_state,
+);
 
 fn by_name(entries: &[Value]) -> BTreeMap<String, Value> {
     entries.iter().map(|e| (e["name"].as_str().unwrap().to_owned(), e.clone())).collect()
 }
 
-#[test]
-fn vectors_and_samples_end_as_the_reference_stores_them() {
-    let archiver = Archiver::new();
+fn vectors_and_samples_end_as_the_reference_stores_them(backend: Backend, test: &str) {
+    let Some(archiver) = Archiver::on(backend, test) else { return };
     let plain_dir = archiver.dir.path().join("plain");
     std::fs::create_dir(&plain_dir).unwrap();
 
@@ -38,7 +65,7 @@ fn vectors_and_samples_end_as_the_reference_stores_them() {
     }
 
     // envelope cases: the API's own blobs, submitted byte for byte.
-    let store = archiver.store();
+    let store = archiver.lake();
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut envelope_expect = BTreeMap::new();
     for case in vector_cases("vectors/envelope_rsa2048/cases.json") {
@@ -96,10 +123,9 @@ fn vectors_and_samples_end_as_the_reference_stores_them() {
     }
 }
 
-#[test]
-fn unsupported_typtag_is_skipped_until_forced_with_a_parser() {
-    let archiver = Archiver::new();
-    let store = archiver.store();
+fn unsupported_typtag_is_skipped_until_forced_with_a_parser(backend: Backend, test: &str) {
+    let Some(archiver) = Archiver::on(backend, test) else { return };
+    let store = archiver.lake();
     let blob = cybexp_keys::legacy::encrypt(&archiver.public_key(), br#"{"event": 1}"#).unwrap();
     let id = store.submit(&new_entry("misp-event", "misp"), &blob).unwrap();
 
@@ -113,13 +139,7 @@ fn unsupported_typtag_is_skipped_until_forced_with_a_parser() {
     assert_eq!(summary["not_supported"], 0);
 
     // Deploy a parser for the typtag, then --force reprocesses it.
-    let deployed = Archiver::with_extra_config("[typtags.misp-event]\nparser = \"json\"\nsub_type = \"misp\"\n");
-    let config = std::fs::read_to_string(&deployed.config).unwrap();
-    std::fs::write(
-        &archiver.config,
-        config.replace(deployed.dir.path().to_str().unwrap(), archiver.dir.path().to_str().unwrap()),
-    )
-    .unwrap();
+    archiver.append_config("[typtags.misp-event]\nparser = \"json\"\nsub_type = \"misp\"\n");
     let summary: Value = serde_json::from_str(archiver.ok(&["once", "--json"]).trim()).unwrap();
     assert_eq!(summary["success"], 0, "skipped entries wait for --force");
     let summary: Value = serde_json::from_str(archiver.ok(&["once", "--force", "--json"]).trim()).unwrap();
@@ -131,10 +151,9 @@ fn unsupported_typtag_is_skipped_until_forced_with_a_parser() {
     assert_eq!(archiver.dump("archive")[0]["sub_type"], "misp");
 }
 
-#[test]
-fn hostile_and_broken_entries_end_as_classified_errors() {
-    let archiver = Archiver::new();
-    let store = archiver.store();
+fn hostile_and_broken_entries_end_as_classified_errors(backend: Backend, test: &str) {
+    let Some(archiver) = Archiver::on(backend, test) else { return };
+    let store = archiver.lake();
     let key = archiver.public_key();
     let seal = |text: &[u8]| cybexp_keys::legacy::encrypt(&key, text).unwrap();
     let bomb = format!("{}1{}", "{\"a\": ".repeat(30), "}".repeat(30));
@@ -173,27 +192,41 @@ fn hostile_and_broken_entries_end_as_classified_errors() {
     }
 }
 
-#[test]
-fn missing_blob_is_bad_data() {
-    let archiver = Archiver::new();
-    let store = archiver.store();
+fn missing_blob_is_bad_data(backend: Backend, test: &str) {
+    let Some(archiver) = Archiver::on(backend, test) else { return };
+    let store = archiver.lake();
     let blob = cybexp_keys::legacy::encrypt(&archiver.public_key(), b"{}").unwrap();
     let id = store.submit(&new_entry("generic-json", "orphan"), &blob).unwrap();
     drop(store);
-    let db = cybexp_tests::sqlite(&archiver.db_path());
-    db.execute("DELETE FROM blobs", []).unwrap();
-    drop(db);
+    archiver.delete_blobs();
+    archiver.ok(&["once"]);
+    let entry = &archiver.dump("cache")[0];
+    assert_eq!(entry["id"], Value::String(id.0));
+    assert_eq!(entry["skip"], true);
+    assert_eq!(entry["state"], "bad_data");
+    assert_eq!(entry["cause"], "blob.missing");
+    assert!(entry["error"].as_str().unwrap().starts_with("blob missing"), "{entry}");
+}
+
+fn truncated_blob_is_bad_data(backend: Backend, test: &str) {
+    let Some(archiver) = Archiver::on(backend, test) else { return };
+    let store = archiver.lake();
+    let blob = cybexp_keys::legacy::encrypt(&archiver.public_key(), b"{}").unwrap();
+    let id = store.submit(&new_entry("generic-json", "cut short"), &blob).unwrap();
+    drop(store);
+    archiver.truncate_blobs();
     archiver.ok(&["once"]);
     let entry = &archiver.dump("cache")[0];
     assert_eq!(entry["id"], Value::String(id.0));
     assert_eq!(entry["state"], "bad_data");
-    assert_eq!(entry["cause"], "blob.missing");
+    assert_eq!(entry["cause"], "blob.corrupt");
+    assert!(entry["error"].as_str().unwrap().starts_with("blob corrupt"), "{entry}");
+    assert!(archiver.dump("archive").is_empty());
 }
 
-#[test]
-fn dump_cache_filters_by_state() {
-    let archiver = Archiver::new();
-    let store = archiver.store();
+fn dump_cache_filters_by_state(backend: Backend, test: &str) {
+    let Some(archiver) = Archiver::on(backend, test) else { return };
+    let store = archiver.lake();
     let key = archiver.public_key();
     store.submit(&new_entry("generic-json", "good"), &cybexp_keys::legacy::encrypt(&key, b"1").unwrap()).unwrap();
     store.submit(&new_entry("nope", "unsupported"), &cybexp_keys::legacy::encrypt(&key, b"1").unwrap()).unwrap();

@@ -83,6 +83,8 @@ pub enum ErrorCause {
     MissingBlob,
     /// The blob exists but cannot be read back whole.
     CorruptBlob,
+    /// The archive refused the document for good ([`Stored::Refused`]).
+    Unstorable,
     /// Decryption failed; the class is `format`, `key`, `auth` or `utf8`.
     Decrypt(String),
     /// The parser refused the input or was stopped: `invalid_input`, `fuel`,
@@ -94,7 +96,7 @@ impl ErrorCause {
     /// The `state` value written to the cache entry.
     pub fn state(&self) -> &'static str {
         match self {
-            ErrorCause::MissingBlob | ErrorCause::CorruptBlob => "bad_data",
+            ErrorCause::MissingBlob | ErrorCause::CorruptBlob | ErrorCause::Unstorable => "bad_data",
             ErrorCause::Decrypt(_) => "decrypt_failed",
             ErrorCause::Parser(_) => "parse_failed",
         }
@@ -105,6 +107,7 @@ impl ErrorCause {
         match self {
             ErrorCause::MissingBlob => "blob.missing".into(),
             ErrorCause::CorruptBlob => "blob.corrupt".into(),
+            ErrorCause::Unstorable => "archive.refused".into(),
             ErrorCause::Decrypt(class) => format!("decrypt.{class}"),
             ErrorCause::Parser(reason) => format!("parser.{reason}"),
         }
@@ -200,10 +203,13 @@ pub enum BlobError {
 }
 
 /// Whether [`ArchiveStore::store`] inserted the document.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Stored {
     Inserted,
     AlreadyPresent,
+    /// The backend can never hold this document (e.g. a key with U+0000, or
+    /// over MongoDB's 16 MiB): an ERROR outcome for its entry, not a retry.
+    Refused(String),
 }
 
 /// The cache data lake (reference §1, §5).

@@ -1,1 +1,304 @@
-//! placeholder
+//! MongoDB storage: the CYBEX-P cache data lake and the TAHOE archive on the
+//! very collections the Python API and analytics use (reference §1, §4, §5).
+//!
+//! - [`MongoLake`] implements [`CacheLake`](cybexp_lake::CacheLake) on
+//!   `cache_db.file_entries` and the GridFS bucket `fs` beside it.
+//! - [`MongoArchive`] implements [`ArchiveStore`](cybexp_lake::ArchiveStore)
+//!   on `tahoe_db.instance`, unique by `_hash`.
+//!
+//! Both use the driver's synchronous API: the seams are synchronous (the
+//! pipeline runs on OS threads because RSA dominates) and the driver runs its
+//! own small runtime underneath.
+//!
+//! # Entries (reference §1)
+//! The API writes `{name, orgid, typetag, timezone, timestamp, processed:
+//! false, fid}`; older entries spell `typtag`, both are read. An entry's id
+//! is its ObjectId in hex. The archiver adds only the reference's outcome
+//! fields (`processed`, `_ref`, `skip`, `state`, `error`), a machine-readable
+//! `cause`, and while it holds an entry a `_claim` sub-document.
+//!
+//! # Claims and scale-out
+//! A claim is a lease: `_claim: {owner, token, expires}` (`expires` a BSON
+//! date from the archiver's clock, so hosts need roughly synchronised
+//! clocks, as with NTP; the lease, 300 s by default, dwarfs any skew). A poll
+//! finds the oldest claimable entries (`processed: false` as the API writes
+//! it, not skipped, no claim or an expired one), then claims them with one
+//! `update_many` whose filter repeats the claimable condition. MongoDB evaluates that filter and applies
+//! the update atomically per document, so when several archivers race for
+//! the same entries each entry goes to exactly one of them; a loser reads
+//! back which ones it got (by its batch token) and tries the next ones. A
+//! crashed archiver's claims come back when their lease expires. An outcome
+//! or a release removes the claim; a release only removes the caller's own
+//! claim (by token), never one another archiver took after a lease expired.
+//!
+//! # Batching
+//! Per poll: one `find` and one `update_many` to claim (plus one `find` when
+//! contended), two reads for the blobs of the whole batch (GridFS `files`
+//! and `chunks`), one `insert` command per group of documents and one
+//! `update` command per group of outcomes (a multi-statement write, which
+//! every MongoDB version supports).
+//!
+//! "Waiting" (`queue_depth`, `dump cache --state unprocessed`) means what a
+//! poll takes: `processed: false` and not skipped.
+//!
+//! # Outages
+//! A failure of the server (unreachable, timed out, not primary, a write
+//! concern error...) is a [`StoreError`]: nothing
+//! is marked and the pipeline retries with back-off. After a network-level
+//! failure the store fails fast for a moment (module `health`) instead of
+//! letting every call of a batch wait out the server selection timeout, and
+//! claims it could not release are released once the server answers again.
+//! Nothing is created at open: indexes are ensured on first use, so an
+//! archiver started while MongoDB is down starts, waits and resumes.
+
+mod archive;
+mod blobs;
+mod convert;
+mod health;
+mod lake;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cybexp_lake::StoreError;
+use mongodb::bson::Document;
+use mongodb::options::{Acknowledgment, ClientOptions, WriteConcern};
+use mongodb::sync::Client;
+
+pub use crate::archive::MongoArchive;
+pub use crate::convert::{data_from_json, data_to_json};
+pub use crate::lake::MongoLake;
+pub use mongodb;
+
+pub(crate) const BACKEND: &str = "mongodb";
+
+/// Default lease of a claim.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
+
+/// How long an operation waits for a usable server when the URI does not say
+/// (`serverSelectionTimeoutMS`); the driver's own default is 30 s.
+pub const DEFAULT_SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the cache data lake lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LakeTarget {
+    /// A MongoDB connection string; TLS, auth, replica set, timeouts and
+    /// write concern options go in it as usual.
+    pub uri: String,
+    pub db: String,
+    pub coll: String,
+    /// The GridFS bucket holding the blobs (`<bucket>.files`, `<bucket>.chunks`).
+    pub bucket: String,
+}
+
+impl LakeTarget {
+    pub fn new(uri: impl Into<String>) -> LakeTarget {
+        LakeTarget { uri: uri.into(), db: "cache_db".into(), coll: "file_entries".into(), bucket: "fs".into() }
+    }
+}
+
+/// Where the archive lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArchiveTarget {
+    pub uri: String,
+    pub db: String,
+    pub coll: String,
+}
+
+impl ArchiveTarget {
+    pub fn new(uri: impl Into<String>) -> ArchiveTarget {
+        ArchiveTarget { uri: uri.into(), db: "tahoe_db".into(), coll: "instance".into() }
+    }
+}
+
+/// Options common to both stores.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// How long a claim holds an entry.
+    pub lease: Duration,
+    /// Write concern `w`: `"majority"`, a number of nodes, or a tag set
+    /// name. `None` keeps the URI's (or the server's default, `w: 1`).
+    /// Unacknowledged writes (`0`) are refused: a duplicate must be seen.
+    pub write_concern: Option<String>,
+    /// Write concern `j`; `None` keeps the URI's.
+    pub journal: Option<bool>,
+    /// Create the claim index on the entries collection (named
+    /// `cybexp_archive_claim`) if it is missing.
+    pub create_claim_index: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { lease: DEFAULT_LEASE, write_concern: None, journal: None, create_claim_index: true }
+    }
+}
+
+/// Opens both stores, sharing one client (one connection pool) when they
+/// use the same URI. No I/O happens here beyond parsing the URIs (and the
+/// DNS look-up of a `mongodb+srv://` URI).
+pub fn open(
+    lake: &LakeTarget,
+    archive: &ArchiveTarget,
+    options: &Options,
+) -> Result<(MongoLake, MongoArchive), StoreError> {
+    let lake_conn = Connection::open(&lake.uri, options)?;
+    let archive_conn =
+        if archive.uri == lake.uri { lake_conn.clone() } else { Connection::open(&archive.uri, options)? };
+    Ok((MongoLake::new(lake_conn, lake, options), MongoArchive::new(archive_conn, archive)))
+}
+
+/// A client, the effective write concern, and the health tracker of one server.
+#[derive(Clone)]
+pub(crate) struct Connection {
+    pub(crate) client: Client,
+    pub(crate) write_concern: Option<WriteConcern>,
+    pub(crate) health: Arc<health::Health>,
+    /// `host:port` list for `describe` (never the credentials).
+    pub(crate) hosts: String,
+}
+
+impl Connection {
+    fn open(uri: &str, options: &Options) -> Result<Connection, StoreError> {
+        let mut client_options = ClientOptions::parse(uri)
+            .run()
+            .map_err(|e| StoreError::new(BACKEND, format!("invalid MongoDB URI: {}", redact(&e.to_string(), uri))))?;
+        if client_options.server_selection_timeout.is_none() {
+            client_options.server_selection_timeout = Some(DEFAULT_SERVER_SELECTION_TIMEOUT);
+        }
+        if client_options.app_name.is_none() {
+            client_options.app_name = Some("cybexp-archive".into());
+        }
+        let write_concern = effective_write_concern(client_options.write_concern.clone(), options)?;
+        client_options.write_concern = write_concern.clone();
+        let hosts = client_options.hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(",");
+        let client = Client::with_options(client_options)
+            .map_err(|e| StoreError::new(BACKEND, format!("creating the MongoDB client: {e}")))?;
+        Ok(Connection { client, write_concern, health: Arc::new(health::Health::default()), hosts })
+    }
+
+    /// Runs one database operation: fails fast while the server is known
+    /// to be down, and records whether it answered.
+    pub(crate) fn call<T>(&self, what: &str, op: impl FnOnce() -> mongodb::error::Result<T>) -> Result<T, StoreError> {
+        self.call_classified(what, op).map_err(|(e, _)| e)
+    }
+
+    /// [`Self::call`], telling an outage (`true`) from an error the server
+    /// answered with.
+    pub(crate) fn call_classified<T>(
+        &self,
+        what: &str,
+        op: impl FnOnce() -> mongodb::error::Result<T>,
+    ) -> Result<T, (StoreError, bool)> {
+        self.health.admit(what).map_err(|e| (e, true))?;
+        match op() {
+            Ok(value) => {
+                self.health.record_ok();
+                Ok(value)
+            }
+            Err(e) => {
+                let outage = health::is_outage(&e);
+                self.health.record_error(outage);
+                Err((store_error(what, &e), outage))
+            }
+        }
+    }
+
+    /// The write concern as a command field, for commands sent with
+    /// `run_command` (which does not add the client's).
+    pub(crate) fn write_concern_doc(&self) -> Option<Document> {
+        self.write_concern.as_ref().and_then(|wc| mongodb::bson::to_document(wc).ok())
+    }
+}
+
+fn effective_write_concern(
+    from_uri: Option<WriteConcern>,
+    options: &Options,
+) -> Result<Option<WriteConcern>, StoreError> {
+    let mut wc = from_uri.unwrap_or_default();
+    if let Some(w) = options.write_concern.as_deref() {
+        wc.w = Some(match w.trim() {
+            "majority" => Acknowledgment::Majority,
+            n if n.parse::<u32>().is_ok() => Acknowledgment::Nodes(n.parse().unwrap_or(1)),
+            tag if !tag.is_empty() => Acknowledgment::Custom(tag.to_owned()),
+            _ => return Err(StoreError::new(BACKEND, "write_concern is empty")),
+        });
+    }
+    if options.journal.is_some() {
+        wc.journal = options.journal;
+    }
+    if matches!(wc.w, Some(Acknowledgment::Nodes(0))) {
+        return Err(StoreError::new(
+            BACKEND,
+            "unacknowledged writes (w=0) are not supported: the archiver must see each write succeed",
+        ));
+    }
+    Ok(if wc == WriteConcern::default() { None } else { Some(wc) })
+}
+
+/// A driver error as a [`StoreError`], with what was being done.
+pub(crate) fn store_error(what: &str, e: &mongodb::error::Error) -> StoreError {
+    StoreError::new(BACKEND, format!("{what}: {e}"))
+}
+
+/// Removes the password of `uri` from a message, should the driver quote it.
+fn redact(message: &str, uri: &str) -> String {
+    let Some(rest) = uri.split_once("://").map(|(_, rest)| rest) else {
+        return message.to_owned();
+    };
+    let Some((userinfo, _)) = rest.split_once('@') else {
+        return message.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((_, password)) if !password.is_empty() => message.replace(password, "***"),
+        _ => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_concern_from_options_overrides_the_uri() {
+        let options = Options { write_concern: Some("majority".into()), journal: Some(true), ..Options::default() };
+        let wc = effective_write_concern(None, &options).unwrap().unwrap();
+        assert_eq!(wc.w, Some(Acknowledgment::Majority));
+        assert_eq!(wc.journal, Some(true));
+        let options = Options { write_concern: Some("2".into()), ..Options::default() };
+        assert_eq!(effective_write_concern(None, &options).unwrap().unwrap().w, Some(Acknowledgment::Nodes(2)));
+        assert_eq!(effective_write_concern(None, &Options::default()).unwrap(), None);
+        let options = Options { write_concern: Some("0".into()), ..Options::default() };
+        assert!(effective_write_concern(None, &options).unwrap_err().to_string().contains("w=0"));
+    }
+
+    #[test]
+    fn uri_write_concern_is_kept_and_w0_refused() {
+        let parsed = ClientOptions::parse("mongodb://h/?w=majority&journal=true").run().unwrap();
+        let wc = effective_write_concern(parsed.write_concern, &Options::default()).unwrap().unwrap();
+        assert_eq!((wc.w, wc.journal), (Some(Acknowledgment::Majority), Some(true)));
+        let parsed = ClientOptions::parse("mongodb://h/?w=0").run().unwrap();
+        assert!(effective_write_concern(parsed.write_concern, &Options::default()).is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("bad s3cret here", "mongodb://u:s3cret@h/"), "bad *** here");
+        assert_eq!(redact("no secret", "mongodb://h/"), "no secret");
+    }
+
+    #[test]
+    fn open_does_no_io_and_describes_without_credentials() {
+        let (lake, archive) = open(
+            &LakeTarget::new("mongodb://user:pw@127.0.0.1:1/?serverSelectionTimeoutMS=100"),
+            &ArchiveTarget::new("mongodb://127.0.0.1:1/"),
+            &Options::default(),
+        )
+        .unwrap();
+        use cybexp_lake::{ArchiveStore, CacheLake};
+        assert_eq!(lake.describe(), "mongodb://127.0.0.1:1/cache_db.file_entries (GridFS fs)");
+        assert_eq!(archive.describe(), "mongodb://127.0.0.1:1/tahoe_db.instance");
+        assert!(
+            open(&LakeTarget::new("postgres://x"), &ArchiveTarget::new("mongodb://h"), &Options::default()).is_err()
+        );
+    }
+}

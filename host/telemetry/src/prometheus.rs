@@ -1,0 +1,542 @@
+//! Prometheus text exposition (format 0.0.4) of a [`Snapshot`], and a small
+//! HTTP listener serving it at `/metrics`. Off unless configured; meant for
+//! loopback (a local agent scrapes it).
+//!
+//! Names follow the conventions: `cybexp_archive_` prefix, `_total` for
+//! counters, base units (`_seconds`), a histogram for parse time, gauges for
+//! the queue and the backoff, `_info` gauges (value 1) for identity.
+
+use std::fmt::{Display, Write as _};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use cybexp_status::Snapshot;
+
+use crate::Hub;
+
+/// The `Content-Type` of the text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+struct Exposition {
+    text: String,
+}
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.text, "# HELP {name} {help}");
+        let _ = writeln!(self.text, "# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl Display) {
+        self.text.push_str(name);
+        if !labels.is_empty() {
+            self.text.push('{');
+            for (i, (key, value)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.text.push(',');
+                }
+                let _ = write!(self.text, "{key}=\"{}\"", escape_label(value));
+            }
+            self.text.push('}');
+        }
+        let _ = writeln!(self.text, " {value}");
+    }
+}
+
+/// Label values escape `\`, `"` and newlines.
+pub fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn seconds(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+/// The whole exposition for one snapshot.
+pub fn render(s: &Snapshot) -> String {
+    let mut m = Exposition { text: String::with_capacity(4096) };
+    let id = &s.identity;
+
+    m.family("cybexp_archive_build_info", "gauge", "The archiver's version and instance; always 1.");
+    m.sample("cybexp_archive_build_info", &[("version", &id.version), ("instance", &id.instance)], 1);
+    m.family("cybexp_archive_store_info", "gauge", "The configured backends; always 1.");
+    m.sample("cybexp_archive_store_info", &[("role", "lake"), ("backend", &id.lake)], 1);
+    m.sample("cybexp_archive_store_info", &[("role", "archive"), ("backend", &id.archive)], 1);
+    m.family("cybexp_archive_key_info", "gauge", "Fingerprints of the loaded private keys; always 1.");
+    for fingerprint in &id.key_fingerprints {
+        m.sample("cybexp_archive_key_info", &[("fingerprint", fingerprint)], 1);
+    }
+    m.family("cybexp_archive_parser_info", "gauge", "Loaded parser components and their versions; always 1.");
+    for p in &id.parsers {
+        m.sample(
+            "cybexp_archive_parser_info",
+            &[("parser", &p.name), ("component", &p.component), ("version", &p.version)],
+            1,
+        );
+    }
+    m.family("cybexp_archive_start_time_seconds", "gauge", "When the daemon started, seconds since the epoch.");
+    m.sample("cybexp_archive_start_time_seconds", &[], seconds(id.started_at_ms));
+
+    m.family("cybexp_archive_outcomes_total", "counter", "Entries marked, by typtag and outcome.");
+    for t in &s.typtags {
+        for (outcome, n) in
+            [("success", t.counts.success), ("not_supported", t.counts.not_supported), ("error", t.counts.error)]
+        {
+            m.sample("cybexp_archive_outcomes_total", &[("typtag", &t.typtag), ("outcome", outcome)], n);
+        }
+    }
+    m.family("cybexp_archive_errors_total", "counter", "ERROR outcomes by typtag and cause.");
+    for t in &s.typtags {
+        for (cause, n) in &t.causes {
+            m.sample("cybexp_archive_errors_total", &[("typtag", &t.typtag), ("cause", cause)], n);
+        }
+    }
+    m.family("cybexp_archive_retries_total", "counter", "Entries released for a retry after a database failure.");
+    m.sample("cybexp_archive_retries_total", &[], s.retried);
+
+    m.family("cybexp_archive_parse_duration_seconds", "histogram", "Time of one sandboxed parse, by parser.");
+    for p in &s.parsers {
+        let h = &p.parse_time;
+        let mut cumulative = 0;
+        for (bound, n) in h.bounds_us.iter().zip(&h.counts) {
+            cumulative += n;
+            let le = (*bound as f64 / 1e6).to_string();
+            m.sample("cybexp_archive_parse_duration_seconds_bucket", &[("parser", &p.name), ("le", &le)], cumulative);
+        }
+        m.sample("cybexp_archive_parse_duration_seconds_bucket", &[("parser", &p.name), ("le", "+Inf")], h.count);
+        m.sample("cybexp_archive_parse_duration_seconds_sum", &[("parser", &p.name)], h.sum_us as f64 / 1e6);
+        m.sample("cybexp_archive_parse_duration_seconds_count", &[("parser", &p.name)], h.count);
+    }
+    m.family("cybexp_archive_parse_fuel_total", "counter", "Fuel (wasm instructions, roughly) used, by parser.");
+    for p in &s.parsers {
+        m.sample("cybexp_archive_parse_fuel_total", &[("parser", &p.name)], p.fuel_total);
+    }
+
+    m.family("cybexp_archive_queue_entries", "gauge", "Entries in the cache lake: waiting, or skipped.");
+    if let (Some(waiting), Some(skipped)) = (s.queue.waiting, s.queue.skipped) {
+        m.sample("cybexp_archive_queue_entries", &[("state", "waiting")], waiting);
+        m.sample("cybexp_archive_queue_entries", &[("state", "skipped")], skipped);
+    }
+    m.family("cybexp_archive_queue_sampled_timestamp_seconds", "gauge", "When the queue depth was last sampled.");
+    if let Some(at) = s.queue.sampled_at_ms {
+        m.sample("cybexp_archive_queue_sampled_timestamp_seconds", &[], seconds(at));
+    }
+
+    let l = &s.loop_state;
+    m.family("cybexp_archive_polls_total", "counter", "Polls of the cache lake.");
+    m.sample("cybexp_archive_polls_total", &[], l.polls);
+    m.family("cybexp_archive_poll_errors_total", "counter", "Polls that failed (store unavailable).");
+    m.sample("cybexp_archive_poll_errors_total", &[], l.poll_errors);
+    m.family("cybexp_archive_backoff_failures", "gauge", "The backoff's count of polls in a row without a SUCCESS.");
+    m.sample("cybexp_archive_backoff_failures", &[], l.failures);
+    m.family("cybexp_archive_backoff_sleep_seconds", "gauge", "The sleep chosen after the last poll.");
+    m.sample("cybexp_archive_backoff_sleep_seconds", &[], seconds(l.sleep_ms));
+    m.family("cybexp_archive_next_poll_seconds", "gauge", "Time until the next poll; 0 while working.");
+    let next = l.next_poll_at_ms.map_or(0, |next| next.saturating_sub(s.taken_at_ms));
+    m.sample("cybexp_archive_next_poll_seconds", &[], seconds(next));
+
+    m.family("cybexp_archive_workers", "gauge", "Worker threads.");
+    m.sample("cybexp_archive_workers", &[], s.workers.count);
+    m.family("cybexp_archive_entries_in_flight", "gauge", "Entries being decrypted and parsed now.");
+    m.sample("cybexp_archive_entries_in_flight", &[], s.workers.in_flight);
+    m.family(
+        "cybexp_archive_worker_busy_seconds_total",
+        "counter",
+        "Worker time spent on entries; rate() over workers is the utilisation.",
+    );
+    m.sample("cybexp_archive_worker_busy_seconds_total", &[], seconds(s.workers.busy_ms));
+
+    m.family(
+        "cybexp_archive_telemetry_events_dropped_total",
+        "counter",
+        "Telemetry detail events dropped (totals stay exact).",
+    );
+    m.sample("cybexp_archive_telemetry_events_dropped_total", &[], s.telemetry.dropped_events);
+    m.family("cybexp_archive_status_clients", "gauge", "Clients connected to the status socket.");
+    m.sample("cybexp_archive_status_clients", &[], s.telemetry.clients);
+    m.text
+}
+
+/// The running listener; dropping it stops it.
+pub struct MetricsServer {
+    addr: SocketAddr,
+    listener: TcpListener,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Per-connection bound on reading the request and writing the answer.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest request head read.
+const MAX_HEAD: usize = 8 << 10;
+
+impl MetricsServer {
+    /// Listens on `addr` (port 0 picks one: see [`MetricsServer::local_addr`]).
+    pub fn start(hub: Hub, addr: SocketAddr) -> io::Result<MetricsServer> {
+        let listener = TcpListener::bind(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("binding the metrics listener {addr}: {e}")))?;
+        let addr = listener.local_addr()?;
+        let wake = listener.try_clone()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new().name("metrics".into()).spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    // One at a time: scrapes are rare, and each is bounded by IO_TIMEOUT.
+                    if let Ok(stream) = stream {
+                        let _ = answer(&hub, stream);
+                    }
+                }
+            })?
+        };
+        Ok(MetricsServer { addr, listener: wake, stop, thread: Some(thread) })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        crate::server::shutdown_listener(std::os::fd::AsRawFd::as_raw_fd(&self.listener));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn answer(hub: &Hub, mut stream: TcpStream) -> io::Result<()> {
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+        if head.len() > MAX_HEAD {
+            return respond(&mut stream, "431 Request Header Fields Too Large", "text/plain", b"", false);
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    let mut parts = head.lines().next().unwrap_or_default().split_whitespace();
+    let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    let path = target.split('?').next().unwrap_or_default();
+    let head_only = method == "HEAD";
+    match (method, path) {
+        ("GET" | "HEAD", "/metrics") => {
+            let body = render(&hub.snapshot());
+            respond(&mut stream, "200 OK", CONTENT_TYPE, body.as_bytes(), head_only)
+        }
+        ("GET" | "HEAD", "/") => {
+            respond(&mut stream, "200 OK", "text/plain", b"cybexp-archive: metrics at /metrics\n", head_only)
+        }
+        ("GET" | "HEAD", _) => respond(&mut stream, "404 Not Found", "text/plain", b"not found\n", head_only),
+        _ => respond(&mut stream, "405 Method Not Allowed", "text/plain", b"GET only\n", false),
+    }
+}
+
+fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8], head_only: bool) -> io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    if !head_only {
+        stream.write_all(body)?;
+    }
+    stream.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+    }
+}
+
+/// A strict reader of the text format, independent of [`render`]: the tests
+/// (here and end to end) check every exposition with it.
+pub mod check {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// Label pairs, sorted by name.
+    pub type Labels = Vec<(String, String)>;
+    /// One series: metric name and sorted labels.
+    pub type Series = (String, Labels);
+
+    /// What a valid exposition holds: each family's type, and each series' value.
+    #[derive(Debug, Default)]
+    pub struct Parsed {
+        pub types: BTreeMap<String, String>,
+        pub values: BTreeMap<Series, f64>,
+    }
+
+    impl Parsed {
+        /// The value of `name` with exactly these labels.
+        pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+            let mut labels: Vec<(String, String)> =
+                labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            labels.sort();
+            self.values.get(&(name.to_owned(), labels)).copied()
+        }
+
+        /// Sum over every series of `name`.
+        pub fn sum(&self, name: &str) -> f64 {
+            self.values.iter().filter(|((n, _), _)| n == name).map(|(_, v)| v).sum()
+        }
+    }
+
+    fn is_name(s: &str, colons: bool) -> bool {
+        let mut chars = s.chars();
+        matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || (colons && c == ':'))
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colons && c == ':'))
+    }
+
+    fn value(s: &str) -> Option<f64> {
+        match s {
+            "NaN" => Some(f64::NAN),
+            "+Inf" | "Inf" => Some(f64::INFINITY),
+            "-Inf" => Some(f64::NEG_INFINITY),
+            _ => s.parse().ok().filter(|v: &f64| v.is_finite()),
+        }
+    }
+
+    /// `{a="x",b="y"}` → labels, and the rest of the line.
+    fn labels(s: &str) -> Result<(Labels, &str), String> {
+        let mut out = Vec::new();
+        let mut rest = s.strip_prefix('{').ok_or("expected '{'")?;
+        loop {
+            rest = rest.trim_start();
+            if let Some(after) = rest.strip_prefix('}') {
+                return Ok((out, after));
+            }
+            let eq = rest.find('=').ok_or("label without '='")?;
+            let name = rest[..eq].trim();
+            if !is_name(name, false) || name.starts_with("__") {
+                return Err(format!("bad label name {name:?}"));
+            }
+            rest = rest[eq + 1..].strip_prefix('"').ok_or("label value not quoted")?;
+            let mut val = String::new();
+            let mut chars = rest.char_indices();
+            let end = loop {
+                match chars.next() {
+                    None => return Err("unterminated label value".into()),
+                    Some((i, '"')) => break i,
+                    Some((_, '\\')) => match chars.next() {
+                        Some((_, '\\')) => val.push('\\'),
+                        Some((_, '"')) => val.push('"'),
+                        Some((_, 'n')) => val.push('\n'),
+                        other => return Err(format!("bad escape {other:?}")),
+                    },
+                    Some((_, '\n')) => return Err("raw newline in label value".into()),
+                    Some((_, c)) => val.push(c),
+                }
+            };
+            if out.iter().any(|(n, _): &(String, String)| n == name) {
+                return Err(format!("label {name} twice"));
+            }
+            out.push((name.to_owned(), val));
+            rest = &rest[end + 1..];
+            rest = rest.strip_prefix(',').unwrap_or(rest);
+        }
+    }
+
+    /// The family a sample belongs to, given the declared types.
+    fn family<'a>(name: &'a str, types: &BTreeMap<String, String>) -> &'a str {
+        for suffix in ["_bucket", "_sum", "_count"] {
+            if let Some(base) = name.strip_suffix(suffix)
+                && types.get(base).is_some_and(|t| t == "histogram" || t == "summary")
+            {
+                return base;
+            }
+        }
+        name
+    }
+
+    /// Checks the grammar and the conventions this exporter promises:
+    /// HELP and TYPE before a family's samples, families contiguous, no
+    /// duplicate series, counters named `_total` and never negative,
+    /// histograms with ascending `le`, cumulative buckets, `+Inf == _count`
+    /// and a `_sum`.
+    pub fn parse(text: &str) -> Result<Parsed, String> {
+        let mut parsed = Parsed::default();
+        let mut helped = BTreeSet::new();
+        let mut finished = BTreeSet::new();
+        let mut current: Option<String> = None;
+        if !text.is_empty() && !text.ends_with('\n') {
+            return Err("the exposition must end with a newline".into());
+        }
+        for (n, line) in text.lines().enumerate() {
+            let at = |why: String| format!("line {}: {why}: {line:?}", n + 1);
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Some(comment) = line.strip_prefix('#') {
+                let mut words = comment.trim_start().splitn(3, ' ');
+                match (words.next(), words.next(), words.next()) {
+                    (Some("HELP"), Some(name), _) if !is_name(name, true) || !helped.insert(name.to_owned()) => {
+                        return Err(at("bad or repeated HELP".into()));
+                    }
+                    (Some("TYPE"), Some(name), Some(kind)) => {
+                        if !["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind) {
+                            return Err(at(format!("unknown type {kind}")));
+                        }
+                        if parsed.types.insert(name.to_owned(), kind.to_owned()).is_some() {
+                            return Err(at("TYPE repeated".into()));
+                        }
+                        if kind == "counter" && !name.ends_with("_total") {
+                            return Err(at("a counter's name must end in _total".into()));
+                        }
+                        if kind != "counter" && name.ends_with("_total") {
+                            return Err(at("only counters end in _total".into()));
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            let name_end = line.find(['{', ' ']).ok_or_else(|| at("no value".into()))?;
+            let name = &line[..name_end];
+            if !is_name(name, true) {
+                return Err(at(format!("bad metric name {name:?}")));
+            }
+            let (mut labels, rest) = if line[name_end..].starts_with('{') {
+                labels(&line[name_end..]).map_err(at)?
+            } else {
+                (Vec::new(), &line[name_end..])
+            };
+            let mut fields = rest.split_whitespace();
+            let v = fields.next().and_then(value).ok_or_else(|| at("bad value".into()))?;
+            if let Some(ts) = fields.next()
+                && ts.parse::<i64>().is_err()
+            {
+                return Err(at("bad timestamp".into()));
+            }
+            if fields.next().is_some() {
+                return Err(at("trailing fields".into()));
+            }
+            let family = family(name, &parsed.types).to_owned();
+            let kind = parsed.types.get(&family).ok_or_else(|| at("sample before its TYPE".into()))?.clone();
+            if !helped.contains(&family) {
+                return Err(at("sample without HELP".into()));
+            }
+            if current.as_deref() != Some(family.as_str()) {
+                if finished.contains(&family) {
+                    return Err(at("family split in two".into()));
+                }
+                if let Some(previous) = current.replace(family.clone()) {
+                    finished.insert(previous);
+                }
+            }
+            if kind == "counter" && v < 0.0 {
+                return Err(at("negative counter".into()));
+            }
+            if kind == "histogram" && name.ends_with("_bucket") && !labels.iter().any(|(k, _)| k == "le") {
+                return Err(at("bucket without le".into()));
+            }
+            labels.sort();
+            if parsed.values.insert((name.to_owned(), labels), v).is_some() {
+                return Err(at("duplicate series".into()));
+            }
+        }
+        check_histograms(&parsed)?;
+        Ok(parsed)
+    }
+
+    fn check_histograms(parsed: &Parsed) -> Result<(), String> {
+        for (family, _) in parsed.types.iter().filter(|(_, kind)| *kind == "histogram") {
+            // Group buckets by their labels without `le`.
+            let mut groups: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
+            for ((name, labels), v) in &parsed.values {
+                if *name != format!("{family}_bucket") {
+                    continue;
+                }
+                let le = labels.iter().find(|(k, _)| k == "le").map(|(_, v)| v.as_str()).unwrap_or_default();
+                let le = value(le).ok_or_else(|| format!("{family}: bad le {le:?}"))?;
+                let rest: Vec<_> = labels.iter().filter(|(k, _)| k != "le").cloned().collect();
+                groups.entry(rest).or_default().push((le, *v));
+            }
+            for (labels, mut buckets) in groups {
+                buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+                if buckets.last().map(|b| b.0) != Some(f64::INFINITY) {
+                    return Err(format!("{family}{labels:?}: no +Inf bucket"));
+                }
+                if buckets.windows(2).any(|w| w[1].1 < w[0].1) {
+                    return Err(format!("{family}{labels:?}: buckets not cumulative"));
+                }
+                let count = parsed.values.get(&(format!("{family}_count"), labels.clone()));
+                if count != buckets.last().map(|b| &b.1) {
+                    return Err(format!("{family}{labels:?}: _count {count:?} is not the +Inf bucket"));
+                }
+                if !parsed.values.contains_key(&(format!("{family}_sum"), labels.clone())) {
+                    return Err(format!("{family}{labels:?}: no _sum"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn accepts_a_valid_exposition() {
+            let text = "# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"q\\\"\\\\\\n\"} 3\n\
+                        # HELP h H.\n# TYPE h histogram\nh_bucket{le=\"0.5\"} 1\nh_bucket{le=\"+Inf\"} 2\n\
+                        h_sum 0.7\nh_count 2\n";
+            let parsed = parse(text).unwrap();
+            assert_eq!(parsed.get("a_total", &[("x", "q\"\\\n")]), Some(3.0));
+            assert_eq!(parsed.get("h_count", &[]), Some(2.0));
+        }
+
+        #[test]
+        fn refuses_what_prometheus_would_refuse_or_flag() {
+            let bad = [
+                ("a 1\n", "before its TYPE"),
+                ("# HELP a_total A.\n# TYPE a_total counter\na_total -1\n", "negative"),
+                ("# HELP a A.\n# TYPE a counter\na 1\n", "_total"),
+                ("# HELP a A.\n# TYPE a gauge\na{b=\"1\"} 1\na{b=\"1\"} 2\n", "duplicate"),
+                ("# HELP a A.\n# TYPE a gauge\na{b=1} 1\n", "not quoted"),
+                ("# HELP a A.\n# TYPE a gauge\na{b=\"\\t\"} 1\n", "bad escape"),
+                ("# HELP a A.\n# TYPE a gauge\na one\n", "bad value"),
+                ("# HELP a A.\n# TYPE a gauge\n# HELP b B.\n# TYPE b gauge\na 1\nb 1\na{x=\"1\"} 1\n", "split"),
+                (
+                    "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+                    "cumulative",
+                ),
+                ("# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 3\n", "_count"),
+                ("# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_sum 1\nh_count 2\n", "+Inf"),
+                ("# HELP a A.\n# TYPE a gauge\na 1", "newline"),
+            ];
+            for (text, why) in bad {
+                let err = parse(text).expect_err(text);
+                assert!(err.contains(why), "{text:?}: {err}");
+            }
+        }
+    }
+}

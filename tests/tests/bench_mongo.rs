@@ -1,0 +1,181 @@
+//! Benchmark, not a test (ignored by default): events/s of `once` on the
+//! same 2,000 cowrie entries on the embedded store and on the MongoDB test
+//! server, with one and with two archiver processes, plus the CPU seconds
+//! the archivers and the server spent, to show which side is the bottleneck.
+//!
+//! ```sh
+//! eval "$(scripts/mongo-server.sh start)"
+//! cargo build --release -p cybexp-archive     # optional: else the dev binary
+//! CYBEXP_BENCH_BIN=target/release/cybexp-archive \
+//!   cargo test -p cybexp-tests --test bench_mongo -- --ignored --nocapture
+//! scripts/mongo-server.sh stop
+//! ```
+//! The server's CPU time is read from `/proc/<pid>/stat` of the process
+//! listening on the URI's port (`CYBEXP_BENCH_SERVER_PID` overrides).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cybexp_lake::NewEntry;
+use cybexp_tests::{Archiver, Backend, vector_cases};
+
+const ENTRIES: usize = 2_000;
+
+fn entries(archiver: &Archiver) -> Vec<(NewEntry, Vec<u8>)> {
+    let key = archiver.public_key();
+    let template = vector_cases("vectors/raw_documents.json")[0]["plaintext"].as_str().unwrap().to_owned();
+    (0..ENTRIES)
+        .map(|i| {
+            let plaintext = template.replace("\"offset\": 8187", &format!("\"offset\": {i}"));
+            let blob = cybexp_keys::legacy::encrypt(&key, plaintext.as_bytes()).unwrap();
+            (cybexp_tests::new_entry("unr-honeypot", &format!("event-{i}")), blob)
+        })
+        .collect()
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
+/// The pid listening on `port` (from /proc/net/tcp and the fd links).
+fn listener_pid(port: u16) -> Option<u32> {
+    if let Some(pid) = std::env::var("CYBEXP_BENCH_SERVER_PID").ok().and_then(|p| p.parse().ok()) {
+        return Some(pid);
+    }
+    let tcp = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let inode = tcp.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let local_port = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
+        (local_port == port && *f.get(3)? == "0A").then(|| f.get(9).map(|s| s.to_string()))?
+    })?;
+    let needle = format!("socket:[{inode}]");
+    for proc_dir in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = proc_dir.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(fds) = std::fs::read_dir(proc_dir.path().join("fd")) else { continue };
+        if fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == needle)) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// `CYBEXP_BENCH_BIN` (relative to the workspace root), else the dev binary.
+fn bin() -> PathBuf {
+    match std::env::var_os("CYBEXP_BENCH_BIN") {
+        Some(path) => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path),
+        None => cybexp_tests::archiver_bin().to_owned(),
+    }
+}
+
+struct Run {
+    secs: f64,
+    archiver_cpu: f64,
+    server_cpu: Option<f64>,
+}
+
+/// Runs `processes` archivers on the backlog at once; wall time to the last exit.
+fn run(archiver: &Archiver, processes: usize, server: Option<u32>) -> Run {
+    let server_before = server.and_then(cpu_secs);
+    let started = Instant::now();
+    let mut children: Vec<(Child, f64)> = (0..processes)
+        .map(|_| {
+            let child = Command::new(bin())
+                .arg("--config")
+                .arg(&archiver.config)
+                .args(["once", "--json"])
+                .env("CYBEXP_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap();
+            (child, 0.0)
+        })
+        .collect();
+    loop {
+        let mut running = false;
+        for (child, cpu) in &mut children {
+            if child.try_wait().unwrap().is_none() {
+                running = true;
+                *cpu = cpu_secs(child.id()).unwrap_or(*cpu);
+            }
+        }
+        if !running {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    for (child, _) in &mut children {
+        assert!(child.wait().unwrap().success());
+    }
+    let server_cpu = server.and_then(cpu_secs).zip(server_before).map(|(after, before)| after - before);
+    let waiting = archiver.lake().queue_depth().unwrap().waiting;
+    assert_eq!(waiting, 0, "backlog not worked off");
+    assert_eq!(archiver.archive().count().unwrap(), ENTRIES as u64);
+    Run { secs, archiver_cpu: children.iter().map(|(_, cpu)| cpu).sum(), server_cpu }
+}
+
+fn report(label: &str, run: &Run) {
+    let server = run.server_cpu.map(|s| format!("{s:6.1} s ({:3.0}% of the wall time)", 100.0 * s / run.secs));
+    println!(
+        "{label:<34} {:7.1} events/s  {:6.1} s wall  archiver CPU {:6.1} s  server CPU {}",
+        ENTRIES as f64 / run.secs,
+        run.secs,
+        run.archiver_cpu,
+        server.unwrap_or_else(|| "-".into())
+    );
+}
+
+#[test]
+#[ignore = "benchmark: run with --ignored --nocapture"]
+fn events_per_second_sqlite_vs_mongodb_and_one_vs_two_archivers() {
+    println!("binary: {}", bin().display());
+    println!("{} cores; {ENTRIES} cowrie entries (legacy envelope, RSA-2048), batch 256, 2 workers each", num_cpus());
+
+    let sqlite = bench_archiver(Backend::Sqlite).unwrap();
+    {
+        let lake = sqlite.lake();
+        for (entry, blob) in entries(&sqlite) {
+            lake.submit(&entry, &blob).unwrap();
+        }
+    }
+    report("SQLite, 1 archiver", &run(&sqlite, 1, None));
+
+    let Some(mongo) = bench_archiver(Backend::Mongo) else { return };
+    let dbs = mongo.mongo.as_ref().unwrap();
+    let port: u16 =
+        dbs.uri.rsplit(':').next().and_then(|p| p.trim_end_matches('/').split('/').next()?.parse().ok()).unwrap_or(0);
+    let server = listener_pid(port);
+    dbs.bulk_submit(&entries(&mongo));
+    report("MongoDB (SecantusDB), 1 archiver", &run(&mongo, 1, server));
+
+    let mongo2 = bench_archiver(Backend::Mongo).unwrap();
+    mongo2.mongo.as_ref().unwrap().bulk_submit(&entries(&mongo2));
+    report("MongoDB (SecantusDB), 2 archivers", &run(&mongo2, 2, server));
+
+    let sqlite2 = bench_archiver(Backend::Sqlite).unwrap();
+    {
+        let lake = sqlite2.lake();
+        for (entry, blob) in entries(&sqlite2) {
+            lake.submit(&entry, &blob).unwrap();
+        }
+    }
+    report("SQLite, 2 archivers", &run(&sqlite2, 2, None));
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// An archiver with the production batch size (256) and two workers.
+fn bench_archiver(backend: Backend) -> Option<Archiver> {
+    let archiver = Archiver::on(backend, "bench")?;
+    let config = std::fs::read_to_string(&archiver.config).unwrap();
+    std::fs::write(&archiver.config, config.replace("batch_size = 64", "batch_size = 256")).unwrap();
+    Some(archiver)
+}

@@ -1,0 +1,224 @@
+//! End to end on MongoDB only: several archivers on one lake, a server
+//! that goes away and comes back, and the real producer (the CYBEX-P API's
+//! Python recipe) on the other side. Skipped loudly without a server
+//! (failing under CI).
+
+use std::collections::BTreeSet;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use cybexp_lake::{CacheLake, NewEntry};
+use cybexp_tests::mongo::{self, PrivateServer, TestDbs};
+use cybexp_tests::{Archiver, Backend, shared_dir, vector_cases};
+use serde_json::Value;
+
+/// `n` distinct cowrie events (the first vector with its offset changed),
+/// sealed with the shared test key as the API seals them.
+fn cowrie_entries(archiver: &Archiver, n: usize) -> Vec<(NewEntry, Vec<u8>)> {
+    let key = archiver.public_key();
+    let template = vector_cases("vectors/raw_documents.json")[0]["plaintext"].as_str().unwrap().to_owned();
+    assert!(template.contains("\"offset\": 8187"));
+    (0..n)
+        .map(|i| {
+            let plaintext = template.replace("\"offset\": 8187", &format!("\"offset\": {i}"));
+            let blob = cybexp_keys::legacy::encrypt(&key, plaintext.as_bytes()).unwrap();
+            let entry = NewEntry {
+                timestamp: 1_700_000_000.0 + i as f64,
+                ..cybexp_tests::new_entry("unr-honeypot", &format!("event-{i}"))
+            };
+            (entry, blob)
+        })
+        .collect()
+}
+
+/// Every entry processed once with one `_ref`, one document per entry.
+fn assert_all_processed_once(archiver: &Archiver, n: usize) {
+    let entries = archiver.dump("cache");
+    assert_eq!(entries.len(), n);
+    let mut hashes = BTreeSet::new();
+    for entry in &entries {
+        assert_eq!(entry["processed"], true, "{entry}");
+        assert_eq!(entry["skip"], false, "{entry}");
+        let refs = entry["refs"].as_array().unwrap();
+        assert_eq!(refs.len(), 1, "exactly one document per entry: {entry}");
+        assert!(hashes.insert(refs[0].as_str().unwrap().to_owned()), "two entries share a hash: {entry}");
+    }
+    let archive = archiver.archive();
+    assert_eq!(archive.count().unwrap(), n as u64, "no document stored twice, none lost");
+    let stored: BTreeSet<String> = archive.documents().unwrap().into_iter().map(|d| d.hash).collect();
+    assert_eq!(stored, hashes);
+    let claims = archiver
+        .mongo
+        .as_ref()
+        .unwrap()
+        .cache()
+        .collection::<cybexp_store_mongo::mongodb::bson::Document>("file_entries");
+    let left = claims
+        .count_documents(cybexp_store_mongo::mongodb::bson::doc! { "_claim": { "$exists": true } })
+        .run()
+        .unwrap();
+    assert_eq!(left, 0, "claims left behind");
+}
+
+#[test]
+fn three_archivers_on_one_lake_process_each_entry_once() {
+    const ENTRIES: usize = 3_000;
+    let Some(archiver) = Archiver::on(Backend::Mongo, "three_archivers_on_one_lake_process_each_entry_once") else {
+        return;
+    };
+    let dbs = archiver.mongo.as_ref().unwrap();
+    dbs.bulk_submit(&cowrie_entries(&archiver, ENTRIES));
+
+    let started = Instant::now();
+    let children: Vec<Child> = (0..3)
+        .map(|_| {
+            archiver.command().args(["once", "--json"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    let mut successes = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "archiver failed: {}", String::from_utf8_lossy(&out.stderr));
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["error"], 0, "{summary}");
+        successes.push(summary["success"].as_u64().unwrap());
+    }
+    println!("3 archivers, {ENTRIES} entries in {:?}: {successes:?} each", started.elapsed());
+    // An entry worked twice would count twice.
+    assert_eq!(successes.iter().sum::<u64>(), ENTRIES as u64, "each entry processed exactly once: {successes:?}");
+    assert!(successes.iter().filter(|&&n| n > 0).count() >= 2, "the work was shared: {successes:?}");
+    assert_all_processed_once(&archiver, ENTRIES);
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waiting entries, or `None` while the server is away.
+fn waiting(lake: &dyn CacheLake) -> Option<u64> {
+    lake.queue_depth().ok().map(|q| q.waiting)
+}
+
+#[test]
+fn server_down_at_start_and_mid_run_loses_nothing() {
+    const ENTRIES: usize = 1_500;
+    let test = "server_down_at_start_and_mid_run_loses_nothing";
+    let Some(mut server) = PrivateServer::start(test) else { return };
+    // Short server selection so the store notices quickly; a 2 s lease so a
+    // claim stranded by the outage would come back within the test anyway.
+    let uri = format!("{}?serverSelectionTimeoutMS=2000", server.uri());
+    let archiver = Archiver::on_mongo_uri(&uri, "");
+    let config = std::fs::read_to_string(&archiver.config).unwrap();
+    std::fs::write(&archiver.config, config.replace("[pipeline]\n", "[pipeline]\nlease_secs = 2\n")).unwrap();
+    let dbs = archiver.mongo.as_ref().unwrap();
+    dbs.bulk_submit(&cowrie_entries(&archiver, ENTRIES));
+    let lake = archiver.lake();
+
+    // 1. Down at start: the daemon starts anyway and waits.
+    server.stop();
+    let mut daemon = archiver.command().arg("run").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(daemon.try_wait().unwrap().is_none(), "the daemon gave up while the server was down");
+    server.restart();
+    wait_for("the first entries after the server came up", Duration::from_secs(60), || {
+        waiting(&*lake).is_some_and(|w| w < ENTRIES as u64)
+    });
+
+    // 2. Down mid-run.
+    server.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(daemon.try_wait().unwrap().is_none(), "the daemon died in the outage");
+    server.restart();
+    let left = waiting(&*lake).unwrap();
+    println!("server restarted with {left} of {ENTRIES} entries waiting");
+    assert!(left > 0, "the outage came after the work was done; the test proved nothing");
+    wait_for("every entry processed", Duration::from_secs(180), || waiting(&*lake) == Some(0));
+
+    // Still alive, and stops cleanly.
+    assert!(daemon.try_wait().unwrap().is_none(), "the daemon exited");
+    let status = std::process::Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = daemon.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("unavailable") || stderr.contains("unreachable"), "no outage was seen:\n{stderr}");
+    assert_all_processed_once(&archiver, ENTRIES);
+    let summary = archiver.dump("cache");
+    assert!(summary.iter().all(|e| e["state"].is_null()), "nothing marked wrongly");
+    drop(server);
+}
+
+/// The CYBEX-P API's own recipe (Python, pymongo, gridfs, pycryptodome)
+/// writes the entries; the archiver processes them; pymongo reads back what
+/// analytics would read.
+#[test]
+fn entries_written_by_the_python_api_end_as_the_reference_stores_them() {
+    let test = "entries_written_by_the_python_api_end_as_the_reference_stores_them";
+    let Some(archiver) = Archiver::on(Backend::Mongo, test) else { return };
+    let Some(python) = mongo::python(test) else { return };
+    let dbs: &TestDbs = archiver.mongo.as_ref().unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/cybexp_api.py");
+    let vectors = shared_dir().join("vectors/raw_documents.json");
+    let public = shared_dir().join("vectors/envelope_rsa2048/pub.pem");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(&python).arg(&script).args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, text) =
+        run(&["submit".as_ref(), dbs.uri.as_ref(), dbs.cache_db.as_ref(), public.as_os_str(), vectors.as_os_str()]);
+    assert!(ok, "the Python API failed:\n{text}");
+    let cases = vector_cases("vectors/raw_documents.json").len();
+    assert_eq!(text.trim(), cases.to_string());
+
+    let summary: Value = serde_json::from_str(archiver.ok(&["once", "--json"]).trim()).unwrap();
+    assert_eq!(summary["success"], cases as u64, "{summary}");
+
+    let (ok, text) =
+        run(&["check".as_ref(), dbs.uri.as_ref(), dbs.cache_db.as_ref(), dbs.archive_db.as_ref(), vectors.as_os_str()]);
+    println!("{text}");
+    assert!(ok, "what the archiver stored is not what the reference stores:\n{text}");
+}
+
+/// A deployment's own CYBEX-P `config.json` is enough to run the archiver
+/// (the key in `<data-dir>/keys/`, as `keygen` puts it).
+#[test]
+fn a_cybexp_config_json_points_the_archiver_at_the_deployment() {
+    let test = "a_cybexp_config_json_points_the_archiver_at_the_deployment";
+    let Some(archiver) = Archiver::on(Backend::Mongo, test) else { return };
+    let dbs = archiver.mongo.as_ref().unwrap();
+    archiver.submit_many(&cowrie_entries(&archiver, 5));
+    let json = serde_json::json!({
+        "api": {"url": "http://cici-api:5001/"},
+        "cache": {"mongo_url": dbs.uri, "db": dbs.cache_db, "coll": "file_entries"},
+        "tahoe": {"mongo_url": dbs.uri, "db": dbs.archive_db, "coll": "instance"},
+    });
+    let config = archiver.dir.path().join("config.json");
+    std::fs::write(&config, json.to_string()).unwrap();
+    let data_dir = archiver.dir.path().join("deployment");
+    std::fs::create_dir_all(data_dir.join("keys")).unwrap();
+    let key = data_dir.join("keys/priv.pem");
+    std::fs::copy(archiver.dir.path().join("priv.pem"), &key).unwrap();
+    cybexp_tests::set_mode(&key, 0o600);
+
+    let out = std::process::Command::new(cybexp_tests::archiver_bin())
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["once", "--json"])
+        .env("CYBEXP_LOG", "warn")
+        .env_remove("CYBEXP_ARCHIVE_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["success"], 5, "{summary}");
+    assert_eq!(archiver.archive().count().unwrap(), 5);
+}

@@ -1,0 +1,228 @@
+//! Formatting shared by the dashboard and `cybexp-archive status`: numbers,
+//! rates, durations, the loop state in words, and the one-shot text report.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use cybexp_status::{Snapshot, State};
+
+/// Text from the daemon made safe for a terminal: control characters
+/// (escape sequences in a hostile typtag, say) become `�`.
+pub fn printable(s: &str) -> Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        Cow::Owned(s.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// A count: exact below 100 000, then `123.4k`, `12.3M`, `1.2G` (at most 6 columns).
+pub fn count(n: u64) -> String {
+    match n {
+        0..100_000 => n.to_string(),
+        100_000..999_950 => format!("{:.1}k", n as f64 / 1e3),
+        999_950..999_950_000 => format!("{:.1}M", n as f64 / 1e6),
+        _ => format!("{:.1}G", n as f64 / 1e9),
+    }
+}
+
+/// A rate per second: `0`, `0.25`, `3.4`, `120`, `1.2k`.
+pub fn rate(r: f64) -> String {
+    if r <= 0.0 || !r.is_finite() {
+        "0".into()
+    } else if r < 1.0 {
+        format!("{r:.2}")
+    } else if r < 100.0 {
+        format!("{r:.1}")
+    } else if r < 10_000.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{:.1}k", r / 1e3)
+    }
+}
+
+/// A duration: `850ms`, `12.3s`, `5m02s`, `2h03m`, `3d04h`.
+pub fn duration_ms(ms: u64) -> String {
+    let s = ms / 1000;
+    match ms {
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
+        60_000..3_600_000 => format!("{}m{:02}s", s / 60, s % 60),
+        3_600_000..86_400_000 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// A duration in microseconds: `90µs`, `1.2ms`, `340ms`, `2.5s`.
+pub fn duration_us(us: u64) -> String {
+    match us {
+        0..1_000 => format!("{us}µs"),
+        1_000..10_000 => format!("{:.1}ms", us as f64 / 1e3),
+        10_000..1_000_000 => format!("{}ms", us / 1_000),
+        u64::MAX => ">5s".into(),
+        _ => format!("{:.1}s", us as f64 / 1e6),
+    }
+}
+
+/// `3s ago`, from the snapshot's own clock.
+pub fn ago(now_ms: u64, at_ms: u64) -> String {
+    format!("{} ago", duration_ms(now_ms.saturating_sub(at_ms)))
+}
+
+/// A percentage of a 0..=1 share: `0%`, `0.4%`, `12%`, `100%`.
+pub fn percent(share: f64) -> String {
+    let p = share * 100.0;
+    if p <= 0.0 {
+        "0%".into()
+    } else if p < 10.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.0}%")
+    }
+}
+
+/// The loop state in a few words, with its countdown.
+pub fn state(state: &State) -> String {
+    match *state {
+        State::Running { next_poll_in_ms: Some(ms) } => format!("RUNNING · next poll {}", duration_ms(ms)),
+        State::Running { next_poll_in_ms: None } => "RUNNING · working".into(),
+        State::BackingOff { failures, next_poll_in_ms } => {
+            format!("BACKING OFF (n={failures}) · next poll {}", duration_ms(next_poll_in_ms))
+        }
+        State::Stalled { for_ms } => format!("STALLED? no progress for {}", duration_ms(for_ms)),
+        State::Stopping => "STOPPING".into(),
+    }
+}
+
+/// A short key id: the first 12 hex digits of a fingerprint.
+pub fn short_fingerprint(fingerprint: &str) -> &str {
+    fingerprint.get(..12).unwrap_or(fingerprint)
+}
+
+/// `cybexp-archive status`: the snapshot once, as text.
+pub fn status_report(s: &Snapshot) -> String {
+    let mut out = String::new();
+    let id = &s.identity;
+    let now = s.taken_at_ms;
+    let p = |t: &str| printable(t).into_owned();
+    let _ =
+        writeln!(out, "{} {} ({}), up {}", p(&id.name), p(&id.version), p(&id.instance), duration_ms(s.uptime_ms()));
+    let _ = writeln!(out, "state     {}", state(&s.state()));
+    let l = &s.loop_state;
+    let _ = writeln!(
+        out,
+        "loop      {} polls, {} failed; backoff n={}, sleep {}",
+        l.polls,
+        l.poll_errors,
+        l.failures,
+        duration_ms(l.sleep_ms)
+    );
+    if let (Some(error), Some(at)) = (&l.last_error, l.last_error_at_ms) {
+        let _ = writeln!(out, "          last poll error {}: {}", ago(now, at), p(error));
+    }
+    let _ = writeln!(out, "lake      {}", p(&id.lake));
+    let _ = writeln!(out, "archive   {}", p(&id.archive));
+    let keys: Vec<&str> = id.key_fingerprints.iter().map(|k| short_fingerprint(k)).collect();
+    let _ = writeln!(out, "keys      {}", p(&keys.join(", ")));
+    let parsers: Vec<String> = id.parsers.iter().map(|x| format!("{} {}", x.name, x.version)).collect();
+    let _ = writeln!(out, "parsers   {}", p(&parsers.join(", ")));
+    let w = &s.workers;
+    let _ = writeln!(out, "workers   {}, {} busy (1m), {} in flight", w.count, percent(w.utilisation_1m), w.in_flight);
+    let q = &s.queue;
+    match (q.waiting, q.skipped) {
+        (Some(waiting), Some(skipped)) => {
+            let trend = q.trend_per_min().map(|t| format!(", trend {t:+.0}/min")).unwrap_or_default();
+            let when = q.sampled_at_ms.map(|at| ago(now, at)).unwrap_or_default();
+            let _ = writeln!(out, "queue     {waiting} waiting, {skipped} skipped{trend} (sampled {when})");
+        }
+        _ => {
+            let _ = writeln!(out, "queue     not sampled yet");
+        }
+    }
+    if let Some(error) = &q.error {
+        let _ = writeln!(out, "          queue sample failed: {}", p(error));
+    }
+    let t = &s.totals;
+    let _ = writeln!(
+        out,
+        "outcomes  SUCCESS {}  NOT_SUPPORTED {}  ERROR {}  (retried {})",
+        t.success, t.not_supported, t.error, s.retried
+    );
+    let r = &s.rates;
+    let _ = writeln!(out, "rates/s   {:<8}{:>9}{:>15}{:>7}", "", "SUCCESS", "NOT_SUPPORTED", "ERROR");
+    for (name, w) in [("10s", r.window_10s), ("1m", r.window_1m), ("5m", r.window_5m)] {
+        let _ =
+            writeln!(out, "          {name:<8}{:>9}{:>15}{:>7}", rate(w.success), rate(w.not_supported), rate(w.error));
+    }
+    let _ = writeln!(
+        out,
+        "typtags   {:<24} {:<10} {:>9} {:>13} {:>7}",
+        "TYPTAG", "PARSER", "SUCCESS", "NOT_SUPPORTED", "ERROR"
+    );
+    for t in &s.typtags {
+        let _ = writeln!(
+            out,
+            "          {:<24} {:<10} {:>9} {:>13} {:>7}",
+            p(&t.typtag),
+            p(t.parser.as_deref().unwrap_or("-")),
+            t.counts.success,
+            t.counts.not_supported,
+            t.counts.error
+        );
+    }
+    if !s.recent_errors.is_empty() {
+        let _ = writeln!(out, "errors    (latest first)");
+        for e in s.recent_errors.iter().take(5) {
+            let message = e.message.as_deref().map(|m| format!(": {}", p(m))).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "          {} {} {} entry {}{message}",
+                ago(now, e.at_ms),
+                p(&e.typtag),
+                p(&e.cause),
+                p(&e.entry)
+            );
+        }
+    }
+    if s.telemetry.dropped_events > 0 {
+        let _ = writeln!(out, "telemetry {} detail events dropped (totals exact)", s.telemetry.dropped_events);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(count(99_999), "99999");
+        assert_eq!(count(123_456), "123.5k");
+        assert_eq!(count(999_949), "999.9k");
+        assert_eq!(count(999_950), "1.0M");
+        assert_eq!(count(12_300_000), "12.3M");
+        assert_eq!(count(5_000_000_000), "5.0G");
+        assert_eq!(rate(0.0), "0");
+        assert_eq!(rate(0.25), "0.25");
+        assert_eq!(rate(3.44), "3.4");
+        assert_eq!(rate(120.4), "120");
+        assert_eq!(rate(12_345.0), "12.3k");
+        assert_eq!(duration_ms(850), "850ms");
+        assert_eq!(duration_ms(12_340), "12.3s");
+        assert_eq!(duration_ms(302_000), "5m02s");
+        assert_eq!(duration_ms(7_380_000), "2h03m");
+        assert_eq!(duration_ms(273_600_000), "3d04h");
+        assert_eq!(duration_us(90), "90µs");
+        assert_eq!(duration_us(1_200), "1.2ms");
+        assert_eq!(duration_us(2_500_000), "2.5s");
+        assert_eq!(percent(0.004), "0.4%");
+        assert_eq!(percent(0.5), "50%");
+        assert_eq!(short_fingerprint("0123456789abcdef"), "0123456789ab");
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        assert_eq!(printable("plain"), Cow::Borrowed("plain"));
+        assert_eq!(printable("evil\x1b[2Jtag\n"), "evil\u{fffd}[2Jtag\u{fffd}");
+    }
+}
