@@ -243,6 +243,8 @@ max_output_bytes = 4194304
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(archiver_bin());
         cmd.arg("--config").arg(&self.config).env("CYBEXP_LOG", "warn").env_remove("CYBEXP_ARCHIVE_CONFIG");
+        // Each archiver's status socket is in its own data dir, even where systemd's variable is set.
+        cmd.env_remove("RUNTIME_DIRECTORY");
         cmd
     }
 

@@ -254,10 +254,8 @@ fn status_and_metrics_match_dump_and_leak_nothing(backend: Backend, test: &str) 
     assert_eq!(calls, parsed, "{}", snapshot["parsers"]);
 
     // The socket is 0660 by default, in the data dir without systemd.
-    if std::env::var_os("RUNTIME_DIRECTORY").is_none() {
-        let socket = archiver.data_dir().join("status.sock");
-        assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o660);
-    }
+    let socket = archiver.data_dir().join("status.sock");
+    assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o660);
 
     // The text form: the same totals.
     let text = archiver.ok(&["status"]);
@@ -351,7 +349,7 @@ impl Top {
         let server =
             format!("cybexp-top-{}-{}", std::process::id(), archiver.dir.path().file_name().unwrap().to_string_lossy());
         let command = format!(
-            "env NO_COLOR=1 CYBEXP_LOG=warn '{}' --config '{}' top --interval 250",
+            "env -u RUNTIME_DIRECTORY NO_COLOR=1 CYBEXP_LOG=warn '{}' --config '{}' top --interval 250",
             cybexp_tests::archiver_bin().display(),
             archiver.config.display()
         );
