@@ -82,24 +82,13 @@ impl Default for EngineOptions {
     }
 }
 
-/// One event, as handed to a parser.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Event<'a> {
-    pub typtag: &'a str,
-    pub orgid: &'a str,
-    pub timezone: &'a str,
-    pub sub_type: &'a str,
-    /// Already checked to be UTF-8 (decryption fails otherwise).
-    pub plaintext: &'a str,
-}
+/// One event, as handed to a parser: the same shape the parsers take
+/// natively. `plaintext` is already checked to be UTF-8.
+pub use cybexp_tahoe::ParseInput as Event;
 
-/// A parser's document: the raw document less what the host fills in.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParsedDocument {
-    pub sub_type: String,
-    pub data_json: String,
-    pub hash: String,
-}
+/// A parser's document (the raw document less what the host fills in), as
+/// the parsers return it natively.
+pub use cybexp_tahoe::RawDoc as ParsedDocument;
 
 /// Why a sandboxed parse made no document. [`ParseError::reason`] is the
 /// short cause written to the cache entry.
