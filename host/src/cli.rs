@@ -21,7 +21,7 @@ pub struct Cli {
     pub data_dir: Option<PathBuf>,
 
     /// Log filter (tracing's EnvFilter syntax), e.g. `info`, `debug`
-    /// [default: info; warn for `demo`].
+    /// [default: info; error for `demo`].
     #[arg(long, global = true, env = "CYBEXP_LOG")]
     pub log: Option<String>,
 
