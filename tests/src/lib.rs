@@ -310,3 +310,42 @@ pub fn new_entry(typtag: &str, name: &str) -> cybexp_lake::NewEntry {
 pub fn sqlite(path: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).unwrap()
 }
+
+/// One `#[test]` per backend for each test body
+/// `fn name(backend: Backend, test: &str)`, in modules `sqlite` and `mongodb`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name($crate::Backend::Sqlite, stringify!($name));
+            })*
+        }
+        mod mongodb {
+            $(#[test]
+            fn $name() {
+                super::$name($crate::Backend::Mongo, stringify!($name));
+            })*
+        }
+    };
+}
+
+/// Every entry processed once with exactly one `_ref`, and exactly one
+/// stored document per entry: nothing lost, nothing stored twice.
+pub fn assert_all_processed_once(archiver: &Archiver, n: usize) {
+    let entries = archiver.dump("cache");
+    assert_eq!(entries.len(), n);
+    let mut hashes = std::collections::BTreeSet::new();
+    for entry in &entries {
+        assert_eq!(entry["processed"], true, "{entry}");
+        assert_eq!(entry["skip"], false, "{entry}");
+        let refs = entry["refs"].as_array().unwrap();
+        assert_eq!(refs.len(), 1, "exactly one document per entry: {entry}");
+        assert!(hashes.insert(refs[0].as_str().unwrap().to_owned()), "two entries share a hash: {entry}");
+    }
+    let archive = archiver.archive();
+    assert_eq!(archive.count().unwrap(), n as u64, "no document stored twice, none lost");
+    let stored: std::collections::BTreeSet<String> = archive.documents().unwrap().into_iter().map(|d| d.hash).collect();
+    assert_eq!(stored, hashes);
+}

@@ -18,24 +18,7 @@ use std::time::{Duration, Instant};
 use cybexp_tests::{Archiver, Backend, new_entry, vector_cases};
 use serde_json::Value;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test]
-            fn $name() {
-                super::$name(super::Backend::Sqlite, stringify!($name));
-            })*
-        }
-        mod mongodb {
-            $(#[test]
-            fn $name() {
-                super::$name(super::Backend::Mongo, stringify!($name));
-            })*
-        }
-    };
-}
-
-on_both_backends!(status_and_metrics_match_dump_and_leak_nothing, top_shows_the_numbers_dump_shows);
+cybexp_tests::on_both_backends!(status_and_metrics_match_dump_and_leak_nothing, top_shows_the_numbers_dump_shows);
 
 /// In one feed's plaintext; must never appear in any status output.
 const PLAINTEXT_MARKER: &str = "PLAINTEXT-MARKER-5d1c9e";

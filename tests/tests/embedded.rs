@@ -9,25 +9,7 @@ use base64::Engine as _;
 use cybexp_tests::{Archiver, Backend, new_entry, vector_cases};
 use serde_json::Value;
 
-/// One `#[test]` per backend for each test body `fn name(backend: Backend)`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test]
-            fn $name() {
-                super::$name(super::Backend::Sqlite, stringify!($name));
-            })*
-        }
-        mod mongodb {
-            $(#[test]
-            fn $name() {
-                super::$name(super::Backend::Mongo, stringify!($name));
-            })*
-        }
-    };
-}
-
-on_both_backends!(
+cybexp_tests::on_both_backends!(
     vectors_and_samples_end_as_the_reference_stores_them,
     unsupported_typtag_is_skipped_until_forced_with_a_parser,
     hostile_and_broken_entries_end_as_classified_errors,

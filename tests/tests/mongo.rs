@@ -3,7 +3,6 @@
 //! Python recipe) on the other side. Skipped loudly without a server
 //! (failing under CI).
 
-use std::collections::BTreeSet;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,22 +30,9 @@ fn cowrie_entries(archiver: &Archiver, n: usize) -> Vec<(NewEntry, Vec<u8>)> {
         .collect()
 }
 
-/// Every entry processed once with one `_ref`, one document per entry.
+/// Every entry processed once, one document each, and no claim left behind.
 fn assert_all_processed_once(archiver: &Archiver, n: usize) {
-    let entries = archiver.dump("cache");
-    assert_eq!(entries.len(), n);
-    let mut hashes = BTreeSet::new();
-    for entry in &entries {
-        assert_eq!(entry["processed"], true, "{entry}");
-        assert_eq!(entry["skip"], false, "{entry}");
-        let refs = entry["refs"].as_array().unwrap();
-        assert_eq!(refs.len(), 1, "exactly one document per entry: {entry}");
-        assert!(hashes.insert(refs[0].as_str().unwrap().to_owned()), "two entries share a hash: {entry}");
-    }
-    let archive = archiver.archive();
-    assert_eq!(archive.count().unwrap(), n as u64, "no document stored twice, none lost");
-    let stored: BTreeSet<String> = archive.documents().unwrap().into_iter().map(|d| d.hash).collect();
-    assert_eq!(stored, hashes);
+    cybexp_tests::assert_all_processed_once(archiver, n);
     let claims = archiver
         .mongo
         .as_ref()
