@@ -337,18 +337,23 @@ impl Pipeline {
         let mut backoff = Backoff::new();
         let mut total = Summary::default();
         while !self.shutdown.load(Ordering::Relaxed) {
-            let (full, any_success, last_error) = match self.run_batch(query) {
+            let (poll, last_error) = match self.run_batch(query) {
                 Ok((claimed, summary)) => {
                     total.merge(&summary);
-                    (claimed >= query.limit && summary.processed() > 0, summary.success > 0, None)
+                    let any_success = summary.success > 0;
+                    let poll = if claimed >= query.limit && summary.processed() > 0 {
+                        Poll::Full { any_success }
+                    } else {
+                        Poll::Partial { any_success }
+                    };
+                    (poll, None)
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "poll failed; backing off");
-                    (false, false, Some(e.to_string()))
+                    (Poll::StoreFailed, Some(e.to_string()))
                 }
             };
-            let sleep = backoff.after_poll(any_success, rand::random_range(0..=1000));
-            let sleep = if full { Duration::ZERO } else { sleep };
+            let sleep = sleep_after(&mut backoff, poll, rand::random_range(0..=1000));
             on_state(&LoopState { failures: backoff.failures(), sleep, last_error, total: total.clone() });
             self.sleep_unless_shutdown(sleep);
         }
@@ -362,6 +367,36 @@ impl Pipeline {
             std::thread::sleep(nap);
             left -= nap;
         }
+    }
+}
+
+/// How a daemon poll went, as far as the next sleep is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Poll {
+    /// A whole batch was claimed and worked: more is waiting.
+    Full { any_success: bool },
+    /// Less than a batch (or nothing) was waiting.
+    Partial { any_success: bool },
+    /// The store failed (unreachable, refused the claim...).
+    StoreFailed,
+}
+
+/// The longest wait before a failed store is tried again. The reference
+/// backoff grows to an hour, which suits an empty queue, but after an outage
+/// it would leave a recovered database idle for up to an hour. The store's
+/// own circuit breaker keeps these retries cheap.
+pub const STORE_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// The sleep before the next poll: none after a full batch, the reference
+/// backoff otherwise, at most [`STORE_RETRY_MAX`] while the store fails.
+fn sleep_after(backoff: &mut Backoff, poll: Poll, jitter_millis: u32) -> Duration {
+    match poll {
+        Poll::Full { any_success } => {
+            backoff.after_poll(any_success, jitter_millis);
+            Duration::ZERO
+        }
+        Poll::Partial { any_success } => backoff.after_poll(any_success, jitter_millis),
+        Poll::StoreFailed => backoff.after_poll(false, jitter_millis).min(STORE_RETRY_MAX),
     }
 }
 
@@ -389,5 +424,27 @@ fn log_outcome(entry: &CacheEntry, outcome: &Outcome) {
         Outcome::Error { cause, message } => {
             tracing::warn!(entry = %entry.id, typtag = %entry.typtag, outcome = "ERROR", cause = %cause.code(), error = %message)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleeps_follow_the_reference_but_a_failed_store_is_retried_within_the_cap() {
+        let mut backoff = Backoff::new();
+        let idle: Vec<u64> =
+            (0..7).map(|_| sleep_after(&mut backoff, Poll::Partial { any_success: false }, 0).as_secs()).collect();
+        assert_eq!(idle, [2, 4, 8, 16, 32, 64, 128]);
+        let failed: Vec<Duration> = (0..3).map(|_| sleep_after(&mut backoff, Poll::StoreFailed, 1000)).collect();
+        assert_eq!(failed, [STORE_RETRY_MAX; 3]);
+        assert_eq!(backoff.failures(), 10, "an outage still counts as a failed poll");
+        assert_eq!(sleep_after(&mut Backoff::new(), Poll::StoreFailed, 500), Duration::from_millis(2500));
+        assert_eq!(sleep_after(&mut backoff, Poll::Full { any_success: false }, 0), Duration::ZERO);
+        assert_eq!(backoff.failures(), 11);
+        assert_eq!(sleep_after(&mut backoff, Poll::Full { any_success: true }, 0), Duration::ZERO);
+        assert_eq!(backoff.failures(), 0);
+        assert_eq!(sleep_after(&mut backoff, Poll::Partial { any_success: true }, 7), Duration::from_millis(1007));
     }
 }

@@ -187,7 +187,7 @@ impl PrivateServer {
         let Some(command) = std::env::var_os(SERVER_ENV).map(PathBuf::from) else {
             return skip(test, &format!("{SERVER_ENV} is not set (this test starts and stops a server of its own)"));
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port_below_ephemeral_range();
         let mut server = PrivateServer { command, port, data: tempfile::tempdir().unwrap(), child: None };
         server.restart();
         Some(server)
@@ -236,6 +236,21 @@ impl PrivateServer {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data.path().join("server.log")).unwrap_or_default()
     }
+}
+
+/// A free loopback port below the kernel's ephemeral range (32768 and up
+/// on Linux). While the server is down, clients keep connecting to its
+/// port; were it an ephemeral port, one such connection could be given it as
+/// its own source port and connect to itself (TCP simultaneous open),
+/// holding the port the restarted server needs.
+fn free_port_below_ephemeral_range() -> u16 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let seed = u64::from(std::process::id()) ^ now.as_nanos() as u64;
+    let start = 20_000 + (seed.wrapping_mul(2_654_435_761) % 10_000) as u16;
+    (start..32_000)
+        .chain(20_000..start)
+        .find(|&port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+        .expect("no free loopback port in 20000..32000")
 }
 
 impl Drop for PrivateServer {

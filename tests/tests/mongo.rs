@@ -76,12 +76,19 @@ fn three_archivers_on_one_lake_process_each_entry_once() {
     assert_all_processed_once(&archiver, ENTRIES);
 }
 
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool, diagnose: impl Fn() -> String) {
+    let started = Instant::now();
     while !done() {
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        assert!(started.elapsed() < limit, "timed out after {limit:?} waiting for {what}\n{}", diagnose());
         std::thread::sleep(Duration::from_millis(100));
     }
+    println!("{what}: after {:.1?}", started.elapsed());
+}
+
+/// The last `lines` lines of a text, for failure messages.
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// Waiting entries, or `None` while the server is away.
@@ -90,7 +97,6 @@ fn waiting(lake: &dyn CacheLake) -> Option<u64> {
 }
 
 #[test]
-#[ignore = "flaky under CI load: twice the daemon made no progress within 180 s after the server came back; open in issue 5"]
 fn server_down_at_start_and_mid_run_loses_nothing() {
     const ENTRIES: usize = 1_500;
     let test = "server_down_at_start_and_mid_run_loses_nothing";
@@ -114,12 +120,26 @@ fn server_down_at_start_and_mid_run_loses_nothing() {
     let mut daemon = archiver.command().arg("run").stdout(Stdio::null()).stderr(log).spawn().unwrap();
     std::thread::sleep(Duration::from_secs(3));
     assert!(daemon.try_wait().unwrap().is_none(), "the daemon gave up while the server was down");
+    // What the test sees, and what the daemon and the server said, in case
+    // of a timeout (the temp dir with the logs is gone afterwards).
+    let diagnose = |server: &PrivateServer| {
+        format!(
+            "test's lake: {:?}; a fresh lake: {:?}\n--- daemon log (tail) ---\n{}\n--- server log (tail) ---\n{}",
+            waiting(&*lake),
+            waiting(&*archiver.lake()),
+            tail(&std::fs::read_to_string(&log_path).unwrap_or_default(), 60),
+            tail(&server.log(), 30),
+        )
+    };
     server.restart();
     // The reference backoff doubles per failed poll (2, 4, 8, ... 64 s), and a
     // restart of the test server under load can take a while: allow for it.
-    wait_for("the first entries after the server came up", Duration::from_secs(180), || {
-        waiting(&*lake).is_some_and(|w| w < ENTRIES as u64)
-    });
+    wait_for(
+        "the first entries after the server came up",
+        Duration::from_secs(180),
+        || waiting(&*lake).is_some_and(|w| w < ENTRIES as u64),
+        || diagnose(&server),
+    );
 
     // 2. Down mid-run.
     server.stop();
@@ -129,7 +149,7 @@ fn server_down_at_start_and_mid_run_loses_nothing() {
     let left = waiting(&*lake).unwrap();
     println!("server restarted with {left} of {ENTRIES} entries waiting");
     assert!(left > 0, "the outage came after the work was done; the test proved nothing");
-    wait_for("every entry processed", Duration::from_secs(180), || waiting(&*lake) == Some(0));
+    wait_for("every entry processed", Duration::from_secs(180), || waiting(&*lake) == Some(0), || diagnose(&server));
 
     // Still alive, and stops cleanly.
     assert!(daemon.try_wait().unwrap().is_none(), "the daemon exited");
