@@ -74,6 +74,9 @@ fn build_guests(workspace: &Path, target_dir: &Path) -> Result<()> {
         cmd.env_remove(var);
     }
     cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false").env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+    // One optimisation unit per guest: LLVM sees the parser, the TAHOE code
+    // and the allocator together (the guests are small, so this is cheap).
+    cmd.env("CARGO_PROFILE_RELEASE_LTO", "fat").env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1");
     let status = cmd.status().context("running cargo for the wasm32 parsers")?;
     if !status.success() {
         bail!(

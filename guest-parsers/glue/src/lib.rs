@@ -13,6 +13,8 @@ pub mod bindings {
     });
 }
 
+pub mod mem;
+
 pub use bindings::Guest;
 pub use bindings::cybexp::parser::types::{Event, Failure, ParserInfo, RawDocument};
 pub use cybexp_tahoe as tahoe;

@@ -26,8 +26,8 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
-use crate::Limits;
 use crate::json::Value;
+use crate::{Limits, scan};
 
 /// All strings built while canonicalizing one value may total at most this
 /// many times `max_bytes`.
@@ -446,7 +446,9 @@ fn equality_key(value: &Value, out: &mut Vec<u8>) {
 /// Appends `s` (printable ASCII: a canonical string) as a JSON string
 /// literal; only `"` and `\` need escaping.
 fn write_quoted_ascii(s: &str, out: &mut String, budget: &Budget) -> Result<(), CanonicalError> {
-    let specials = s.bytes().filter(|b| matches!(b, b'"' | b'\\')).count();
+    let quote_or_backslash = |w| scan::equal(w, b'"') | scan::equal(w, b'\\');
+    let is_quote_or_backslash = |b| matches!(b, b'"' | b'\\');
+    let specials = scan::count(s.as_bytes(), quote_or_backslash, is_quote_or_backslash);
     let len = s.len() + specials + 2;
     budget.reserve(out, len)?;
     out.reserve(len);
@@ -454,16 +456,28 @@ fn write_quoted_ascii(s: &str, out: &mut String, budget: &Budget) -> Result<(), 
     if specials * 8 < s.len() {
         // Sparse: copy the runs between specials.
         let mut run_start = 0;
-        for (i, b) in s.bytes().enumerate() {
-            if matches!(b, b'"' | b'\\') {
-                out.push_str(&s[run_start..i]);
-                out.push('\\');
-                run_start = i;
+        let mut from = 0;
+        loop {
+            let i = scan::find(s.as_bytes(), from, quote_or_backslash, is_quote_or_backslash);
+            if i == s.len() {
+                break;
             }
+            out.push_str(&s[run_start..i]);
+            out.push('\\');
+            run_start = i;
+            from = i + 1;
         }
         out.push_str(&s[run_start..]);
+    } else if s.is_ascii() {
+        // Dense (deeply nested forms are mostly backslashes): per byte, as
+        // the runs between specials are too short to copy as slices.
+        for b in s.bytes() {
+            if matches!(b, b'"' | b'\\') {
+                out.push('\\');
+            }
+            out.push(char::from(b));
+        }
     } else {
-        // Dense (deeply nested forms are mostly backslashes): per character.
         for c in s.chars() {
             if matches!(c, '"' | '\\') {
                 out.push('\\');
@@ -530,10 +544,15 @@ fn write_escaped(s: &str, level: Level, out: &mut String) {
     let bytes = s.as_bytes();
     let mut run_start = 0;
     let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
-            i += 1;
-            continue;
+    loop {
+        i = scan::find(
+            bytes,
+            i,
+            |w| scan::below(w, 0x20) | scan::at_least(w, 0x7f) | scan::equal(w, b'"') | scan::equal(w, b'\\'),
+            |b| !(0x20..0x7f).contains(&b) || b == b'"' || b == b'\\',
+        );
+        if i == bytes.len() {
+            break;
         }
         // `i` is on a char boundary: it only ever skips ASCII or whole chars.
         out.push_str(&s[run_start..i]);

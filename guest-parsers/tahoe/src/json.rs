@@ -10,7 +10,7 @@
 //! The parser is iterative: nesting costs heap, never native stack, so hostile
 //! input cannot overflow the (small) WebAssembly stack.
 
-use crate::{Limits, ParseFailure};
+use crate::{Limits, ParseFailure, scan};
 
 /// A JSON value as Python's `json.loads` builds it.
 #[derive(Clone, Debug)]
@@ -421,13 +421,13 @@ impl<'a> Parser<'a> {
         let mut out = String::new();
         loop {
             let run_start = self.pos;
-            while let Some(&b) = self.bytes.get(self.pos) {
-                // 0xF3 leads the UTF-8 of MARK (and of other U+Cxxxx-U+FFFFF).
-                if b == b'"' || b == b'\\' || b < 0x20 || b == 0xF3 {
-                    break;
-                }
-                self.pos += 1;
-            }
+            // 0xF3 leads the UTF-8 of MARK (and of other U+Cxxxx-U+FFFFF).
+            self.pos = scan::find(
+                self.bytes,
+                self.pos,
+                |w| scan::equal(w, b'"') | scan::equal(w, b'\\') | scan::below(w, 0x20) | scan::equal(w, 0xF3),
+                |b| b == b'"' || b == b'\\' || b < 0x20 || b == 0xF3,
+            );
             // Every stop byte starts a char, so the run ends on a boundary.
             out.push_str(&self.text[run_start..self.pos]);
             match self.peek() {
@@ -674,8 +674,16 @@ impl Value {
 /// characters below U+0020.
 fn write_utf8_json_string(s: &str, out: &mut String) {
     out.push('"');
+    let bytes = s.as_bytes();
     let mut run_start = 0;
-    for (i, b) in s.bytes().enumerate() {
+    loop {
+        let i = scan::find(
+            bytes,
+            run_start,
+            |w| scan::equal(w, b'"') | scan::equal(w, b'\\') | scan::below(w, 0x20),
+            |b| b == b'"' || b == b'\\' || b < 0x20,
+        );
+        let Some(&b) = bytes.get(i) else { break };
         let escaped = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -684,8 +692,7 @@ fn write_utf8_json_string(s: &str, out: &mut String) {
             b'\t' => "\\t",
             0x08 => "\\b",
             0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
+            _ => "",
         };
         out.push_str(&s[run_start..i]);
         if escaped.is_empty() {

@@ -26,6 +26,7 @@
 
 pub mod canonical;
 pub mod json;
+mod scan;
 
 pub use canonical::{CanonicalError, canonical, tahoe_hash};
 pub use json::{JsonError, Plaintext, Value, parse_python_json, read_plaintext, wrap_text};

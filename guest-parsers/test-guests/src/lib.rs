@@ -13,6 +13,18 @@ pub fn parse(input: &ParseInput<'_>) -> Result<RawDoc, ParseFailure> {
         "panic" => panic!("hostile guest panicked on purpose"),
         "giant-output" => Ok(doc(input, "x".repeat(input.plaintext.len().max(1) << 20))),
         "echo" => Ok(doc(input, input.plaintext.to_owned())),
+        // Counts the copies of a marker (given reversed, so the input itself
+        // does not match) anywhere in its linear memory: 1 (its own) unless
+        // an earlier instance's data survived into this one.
+        "snoop" => {
+            let marker: Vec<u8> = input.plaintext.bytes().rev().collect();
+            let copies = copies_in_memory(&marker);
+            Ok(RawDoc {
+                sub_type: input.sub_type.to_owned(),
+                data_json: format!("{{\"copies\": {copies}}}"),
+                hash: "0".repeat(64),
+            })
+        }
         // A valid, minimal document: measures the sandbox's own cost per call.
         "noop" => Ok(RawDoc { sub_type: input.sub_type.to_owned(), data_json: "{}".into(), hash: "0".repeat(64) }),
         other => Err(ParseFailure::NotSupported(format!("no hostile behaviour {other:?}"))),
@@ -25,6 +37,21 @@ fn doc(input: &ParseInput<'_>, payload: String) -> RawDoc {
         data_json: format!("{{\"data\": {:?}}}", payload.len()),
         hash: payload,
     }
+}
+
+/// How often `needle` occurs in this instance's whole linear memory.
+fn copies_in_memory(needle: &[u8]) -> usize {
+    let Some((&first, rest)) = needle.split_first() else { return 0 };
+    #[cfg(target_arch = "wasm32")]
+    let size = core::arch::wasm32::memory_size(0) * 65536;
+    #[cfg(not(target_arch = "wasm32"))]
+    let size = 0;
+    // Volatile reads of raw addresses: the scan must look at every byte of
+    // memory, not at what the compiler believes is there.
+    let at = |addr: usize| unsafe { core::ptr::read_volatile(addr as *const u8) };
+    (1..size.saturating_sub(needle.len()))
+        .filter(|&addr| at(addr) == first && rest.iter().enumerate().all(|(j, &b)| at(addr + 1 + j) == b))
+        .count()
 }
 
 #[allow(clippy::empty_loop)]

@@ -5,6 +5,9 @@
 //!   argument copy-in, result copy-out): the sandbox's own overhead;
 //! - the cowrie parser on the 16 production samples, sandboxed and native;
 //! - the json parser on a 1 MiB JSON document, sandboxed and native.
+//!
+//! `cargo bench -p cybexp-sandbox -- cowrie` runs only the cases whose label
+//! contains "cowrie" (for `perf record`; see `PERF_MAP_ENV`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -66,21 +69,26 @@ fn main() {
             serde_json::to_string(&doc["data"]).unwrap()
         })
         .collect();
-    let mut one_mib = String::from("[");
-    while one_mib.len() < (1 << 20) {
-        if one_mib.len() > 1 {
-            one_mib.push_str(", ");
-        }
-        one_mib.push_str(&cowrie[one_mib.len() % cowrie.len()]);
-    }
-    one_mib.push(']');
 
     println!("sandbox benchmark ({} cores)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let noop = time(5_000, || {
-        sandbox.parse("hostile", &event("noop", "x")).0.unwrap();
-    });
-    report("empty call (fresh instance, no parsing)", noop);
+    let filter = std::env::args().skip(1).find(|arg| !arg.starts_with("--")).unwrap_or_default();
+    let wanted = |label: &str| label.contains(&filter);
 
+    if wanted("empty call") {
+        let noop = time(5_000, || {
+            sandbox.parse("hostile", &event("noop", "x")).0.unwrap();
+        });
+        report("empty call (fresh instance, no parsing)", noop);
+    }
+    if wanted("cowrie event") {
+        cowrie_cases(&sandbox, &cowrie);
+    }
+    if wanted("1 MiB JSON") {
+        big_json_cases(&sandbox, &cowrie);
+    }
+}
+
+fn cowrie_cases(sandbox: &Sandbox, cowrie: &[String]) {
     let mut i = 0;
     let sandboxed = time(5_000, || {
         i += 1;
@@ -97,7 +105,17 @@ fn main() {
         micros(sandboxed.0.saturating_sub(native.0)),
         sandboxed.0.as_secs_f64() / native.0.as_secs_f64()
     );
+}
 
+fn big_json_cases(sandbox: &Sandbox, cowrie: &[String]) {
+    let mut one_mib = String::from("[");
+    while one_mib.len() < (1 << 20) {
+        if one_mib.len() > 1 {
+            one_mib.push_str(", ");
+        }
+        one_mib.push_str(&cowrie[one_mib.len() % cowrie.len()]);
+    }
+    one_mib.push(']');
     let (result, stats) = sandbox.parse("json", &event("x", &one_mib));
     result.unwrap();
     let big_sandboxed = time(40, || {

@@ -151,3 +151,31 @@ fn a_component_that_imports_anything_is_refused() {
 fn wat_component_importing_a_function() -> Vec<u8> {
     wat::parse_str(r#"(component (import "now" (func)))"#).expect("valid component text")
 }
+
+/// A recycled pool slot is reset before the next instance runs: no byte of
+/// an earlier event (finished, trapped, or larger than what stays resident)
+/// is readable by the next one.
+#[test]
+fn no_event_data_survives_into_the_next_instance() {
+    // One slot, so every call reuses the memory the previous one dirtied.
+    let options = EngineOptions { max_live_instances: 1, ..EngineOptions::default() };
+    let mut sandbox = Sandbox::new(options).unwrap();
+    let hostile = Path::new(cybexp_sandbox::TEST_GUESTS_DIR).join("hostile.component.wasm");
+    sandbox.load_file("hostile", &hostile, Limits::default()).unwrap();
+    let marker = "cybexp-plaintext-marker-7d41c09e";
+    let reversed: String = marker.chars().rev().collect();
+    let copies = |sandbox: &Sandbox| {
+        let (result, _) = sandbox.parse("hostile", &event("snoop", &reversed));
+        let doc = result.expect("snoop returns a document");
+        let value: serde_json::Value = serde_json::from_str(&doc.data_json).unwrap();
+        value["copies"].as_u64().unwrap()
+    };
+    assert_eq!(copies(&sandbox), 1, "the scan finds the guest's own copy, and only it");
+
+    let small = format!("{marker} {marker}");
+    let large = marker.repeat((8 << 20) / marker.len()); // beyond what stays resident
+    for (sub_type, plaintext) in [("echo", &small), ("echo", &large), ("panic", &small), ("alloc", &small)] {
+        let _ = sandbox.parse("hostile", &event(sub_type, plaintext));
+        assert_eq!(copies(&sandbox), 1, "data of a {sub_type} event ({} bytes) leaked", plaintext.len());
+    }
+}
