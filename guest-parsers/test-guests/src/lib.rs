@@ -45,7 +45,7 @@ fn copies_in_memory(needle: &[u8]) -> usize {
     #[cfg(target_arch = "wasm32")]
     let size = core::arch::wasm32::memory_size(0) * 65536;
     #[cfg(not(target_arch = "wasm32"))]
-    let size = 0;
+    let size: usize = 0;
     // Volatile reads of raw addresses: the scan must look at every byte of
     // memory, not at what the compiler believes is there.
     let at = |addr: usize| unsafe { core::ptr::read_volatile(addr as *const u8) };
