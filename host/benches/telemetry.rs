@@ -9,64 +9,25 @@
 //! Goal: the hooks cost under 1% of an event's processing time.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use cybexp_archive::commands::Context;
-use cybexp_archive::config::{Config, builtin_routes};
+use cybexp_archive::config::Config;
 use cybexp_archive::pipeline::{Pipeline, Processor, Step};
 use cybexp_archive::telemetry;
-use cybexp_keys::{Keyring, PrivateKey};
-use cybexp_lake::{BatchQuery, CacheEntry, CacheLake, EntryId, NewEntry, Outcome};
-use cybexp_sandbox::{CallStats, Sandbox};
+use cybexp_keys::PrivateKey;
+use cybexp_lake::{BatchQuery, CacheEntry, EntryId, Outcome};
+use cybexp_sandbox::CallStats;
 use cybexp_store_sqlite::SqliteStore;
+
+mod common;
 
 const ENTRIES: usize = 600;
 const HOOK_EVENTS: usize = 200_000;
 
-fn cowrie_event(i: usize) -> String {
-    format!(
-        r#"{{"message": "{{\"eventid\": \"cowrie.login.failed\", \"username\": \"root\", \"password\": \"pw{i}\", \"src_ip\": \"203.0.113.{}\", \"session\": \"{i:08x}\"}}", "host": {{"hostname": "cybex"}}, "log": {{"offset": {i}}}, "@timestamp": "2020-04-28T02:49:23.177Z", "@version": "1"}}"#,
-        i % 250
-    )
-}
-
-fn pipeline(key_pem: &str, workers: usize, dir: &std::path::Path) -> (Pipeline, Arc<SqliteStore>) {
-    let store = Arc::new(SqliteStore::open(dir.join(format!("bench-{}.db", rand_suffix()))).unwrap());
-    let processor = Processor {
-        keyring: Keyring::from(vec![PrivateKey::from_pem(key_pem).unwrap()]),
-        sandbox: Sandbox::with_builtin_parsers().unwrap(),
-        routes: builtin_routes(),
-    };
-    let pipeline = Pipeline {
-        lake: store.clone(),
-        archive: store.clone(),
-        processor: Arc::new(processor),
-        workers,
-        batch_size: 256,
-        worker_id: "bench".into(),
-        shutdown: Arc::new(AtomicBool::new(false)),
-    };
-    (pipeline, store)
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-}
-
 /// Seconds per event, wall clock, working off `blobs` with `pipeline`.
 fn per_event(pipeline: &Pipeline, store: &SqliteStore, blobs: &[Vec<u8>]) -> f64 {
-    for (i, blob) in blobs.iter().enumerate() {
-        let entry = NewEntry {
-            name: format!("event-{i}"),
-            orgid: "org".into(),
-            typtag: "unr-honeypot".into(),
-            timezone: "UTC".into(),
-            timestamp: i as f64,
-        };
-        store.submit(&entry, blob).unwrap();
-    }
+    common::submit_all(store, blobs);
     let query = BatchQuery { limit: pipeline.batch_size, ..BatchQuery::default() };
     let start = Instant::now();
     let summary = pipeline.run_until_empty(&query, |_| {}).unwrap();
@@ -128,16 +89,14 @@ fn main() {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let key = PrivateKey::generate(2048).unwrap();
     let key_pem = key.to_pkcs8_pem().unwrap();
-    let blobs: Vec<Vec<u8>> = (0..ENTRIES)
-        .map(|i| cybexp_keys::legacy::encrypt(key.public_key(), cowrie_event(i).as_bytes()).unwrap())
-        .collect();
+    let blobs = common::sealed_cowrie_events(&key, ENTRIES);
     let dir = tempfile::tempdir().unwrap();
     println!("telemetry benchmark: {ENTRIES} cowrie entries per run, legacy RSA-2048, {cores} cores");
 
     let mut times: BTreeMap<(&str, usize), f64> = BTreeMap::new();
     let mut pipelines = Vec::new();
     for workers in [1, cores] {
-        let (p, store) = pipeline(&key_pem, workers, dir.path());
+        let (p, store) = common::pipeline(&key_pem, workers, dir.path());
         per_event(&p, &store, &blobs[..50]); // warm up: compile caches, page cache
         times.insert(("off", workers), per_event(&p, &store, &blobs));
         pipelines.push((workers, p, store));

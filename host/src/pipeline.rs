@@ -42,6 +42,11 @@ pub enum Step {
 }
 
 impl Processor {
+    /// The built-in parsers under their built-in routes.
+    pub fn with_builtin_parsers(keyring: Keyring) -> Result<Processor, cybexp_sandbox::LoadError> {
+        Ok(Processor { keyring, sandbox: Sandbox::with_builtin_parsers()?, routes: crate::config::builtin_routes() })
+    }
+
     /// The route for a typtag, if any parser handles it.
     pub fn route(&self, typtag: &str) -> Option<&Route> {
         self.routes.get(typtag)
@@ -163,6 +168,27 @@ pub struct Pipeline {
     pub worker_id: String,
     /// Set by SIGINT/SIGTERM: finish in-flight entries, release the rest.
     pub shutdown: Arc<AtomicBool>,
+}
+
+impl Pipeline {
+    /// A pipeline whose lake and archive are one store (the embedded one),
+    /// with no shutdown signal wired: for benchmarks and tests.
+    pub fn on_one_store<S: CacheLake + ArchiveStore + 'static>(
+        store: Arc<S>,
+        processor: Processor,
+        workers: usize,
+        batch_size: usize,
+    ) -> Pipeline {
+        Pipeline {
+            lake: store.clone(),
+            archive: store,
+            processor: Arc::new(processor),
+            workers,
+            batch_size,
+            worker_id: "local".into(),
+            shutdown: Arc::new(AtomicBool::new(false)),
+        }
+    }
 }
 
 /// Largest group of results written together (one store batch, then one

@@ -5,14 +5,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cybexp_archive::config::builtin_routes;
 use cybexp_archive::pipeline::{Pipeline, Processor};
 use cybexp_keys::{Keyring, PrivateKey};
 use cybexp_lake::{
     ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, NewEntry, Outcome, QueueDepth,
     RawDocument, StoreError, Stored,
 };
-use cybexp_sandbox::Sandbox;
 use cybexp_store_sqlite::SqliteStore;
 
 /// A real SQLite store with switches that make one operation fail.
@@ -110,20 +108,8 @@ fn setup() -> (tempfile::TempDir, Arc<Flaky>, Pipeline) {
         };
         store.submit(&entry, &blob).unwrap();
     }
-    let processor = Processor {
-        keyring: Keyring::from(vec![key]),
-        sandbox: Sandbox::with_builtin_parsers().unwrap(),
-        routes: builtin_routes(),
-    };
-    let pipeline = Pipeline {
-        lake: store.clone(),
-        archive: store.clone(),
-        processor: Arc::new(processor),
-        workers: 2,
-        batch_size: 5,
-        worker_id: "test".into(),
-        shutdown: Arc::new(AtomicBool::new(false)),
-    };
+    let processor = Processor::with_builtin_parsers(Keyring::from(vec![key])).unwrap();
+    let pipeline = Pipeline::on_one_store(store.clone(), processor, 2, 5);
     (dir, store, pipeline)
 }
 

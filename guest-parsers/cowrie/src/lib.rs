@@ -92,22 +92,15 @@ fn check_eventid(eventid: &Value, path: &str) -> Result<(), ParseFailure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cybexp_tahoe::test_support::{invalid_input_reason, shared};
     use proptest::prelude::*;
 
     fn input(plaintext: &str) -> ParseInput<'_> {
         ParseInput { typtag: "unr-honeypot", orgid: "org", timezone: "UTC", sub_type: "unr_honeypot", plaintext }
     }
 
-    fn shared(path: &str) -> String {
-        let full = format!("{}/../../../shared/{path}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
-    }
-
     fn reason(plaintext: &str) -> String {
-        match parse(&input(plaintext)) {
-            Err(ParseFailure::InvalidInput(reason)) => reason,
-            other => panic!("{plaintext:?}: expected InvalidInput, got {other:?}"),
-        }
+        invalid_input_reason(parse(&input(plaintext)), plaintext)
     }
 
     #[test]

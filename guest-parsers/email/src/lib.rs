@@ -109,6 +109,7 @@ fn field_name(line: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cybexp_tahoe::test_support::invalid_input_reason;
     use proptest::prelude::*;
 
     fn input(plaintext: &str) -> ParseInput<'_> {
@@ -116,10 +117,7 @@ mod tests {
     }
 
     fn reason(plaintext: &str) -> String {
-        match parse(&input(plaintext)) {
-            Err(ParseFailure::InvalidInput(reason)) => reason,
-            other => panic!("{plaintext:?}: expected InvalidInput, got {other:?}"),
-        }
+        invalid_input_reason(parse(&input(plaintext)), plaintext)
     }
 
     const PHISH: &str = "Return-Path: <billing@paypa1.example>\r\n\

@@ -370,19 +370,24 @@ fn distinct_elements(items: &[Value]) -> Vec<&Value> {
     if containers < 2 {
         return items.iter().collect();
     }
-    let keys: Vec<Vec<u8>> = items
+    let keys = equality_keys(items);
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
+    order.dedup_by(|a, b| keys[*a] == keys[*b]);
+    order.sort_unstable();
+    order.into_iter().map(|i| &items[i]).collect()
+}
+
+/// The [`equality_key`] of each item, in order.
+fn equality_keys(items: &[Value]) -> Vec<Vec<u8>> {
+    items
         .iter()
         .map(|item| {
             let mut key = Vec::new();
             equality_key(item, &mut key);
             key
         })
-        .collect();
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
-    order.dedup_by(|a, b| keys[*a] == keys[*b]);
-    order.sort_unstable();
-    order.into_iter().map(|i| &items[i]).collect()
+        .collect()
 }
 
 /// Appends a linear-size encoding of everything `canonical(value)` depends
@@ -399,14 +404,7 @@ fn equality_key(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::String(s) => chunk(b's', python_strip(s).as_bytes(), out),
         Value::Array(items) => {
-            let mut keys: Vec<Vec<u8>> = items
-                .iter()
-                .map(|item| {
-                    let mut key = Vec::new();
-                    equality_key(item, &mut key);
-                    key
-                })
-                .collect();
+            let mut keys = equality_keys(items);
             keys.sort_unstable();
             keys.dedup();
             out.push(b'a');

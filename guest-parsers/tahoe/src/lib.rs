@@ -27,6 +27,8 @@
 pub mod canonical;
 pub mod json;
 mod scan;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 pub use canonical::{CanonicalError, canonical, tahoe_hash};
 pub use json::{JsonError, Plaintext, Value, parse_python_json, read_plaintext, wrap_text};

@@ -124,22 +124,15 @@ fn split_host_port(host_port: &str) -> Result<(&str, Option<&str>), &'static str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cybexp_tahoe::test_support::{invalid_input_reason, shared};
     use proptest::prelude::*;
 
     fn input(plaintext: &str) -> ParseInput<'_> {
         ParseInput { typtag: "openphish_feed", orgid: "org", timezone: "UTC", sub_type: "openphish_feed", plaintext }
     }
 
-    fn shared(path: &str) -> String {
-        let full = format!("{}/../../../shared/{path}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
-    }
-
     fn reason(plaintext: &str) -> String {
-        match parse(&input(plaintext)) {
-            Err(ParseFailure::InvalidInput(reason)) => reason,
-            other => panic!("{plaintext:?}: expected InvalidInput, got {other:?}"),
-        }
+        invalid_input_reason(parse(&input(plaintext)), plaintext)
     }
 
     #[test]

@@ -9,6 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 pub mod backoff;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 /// Opaque identity of a cache entry (ObjectId hex on MongoDB, row id on SQLite).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

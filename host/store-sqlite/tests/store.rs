@@ -3,10 +3,11 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use cybexp_lake::test_support::assert_claims_are_exclusive;
 use cybexp_lake::{
     ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, ErrorCause, NewEntry, Outcome,
     QueueDepth, RawDocument, Stored,
@@ -358,34 +359,8 @@ fn claims_are_exclusive_across_handles_and_threads() {
     // Two handles on the same file (as two processes would have), two
     // threads on each (sharing that handle's pool).
     let handles = [SqliteStore::open(&path).unwrap(), SqliteStore::open(&path).unwrap()];
-    let barrier = Arc::new(Barrier::new(4));
-    let workers: Vec<_> = (0..4)
-        .map(|n| {
-            let store = handles[n % 2].clone();
-            let barrier = Arc::clone(&barrier);
-            thread::spawn(move || {
-                barrier.wait();
-                let mut mine = Vec::new();
-                loop {
-                    let batch = store.claim_batch(&format!("w{n}"), &query(7)).unwrap();
-                    if batch.is_empty() {
-                        return mine;
-                    }
-                    mine.extend(batch.into_iter().map(|e| e.id));
-                }
-            })
-        })
-        .collect();
-    let mut seen = HashSet::new();
-    let mut total = 0;
-    for worker in workers {
-        for id in worker.join().unwrap() {
-            total += 1;
-            assert!(seen.insert(id.clone()), "{id} claimed twice");
-        }
-    }
-    assert_eq!(total, ENTRIES);
-    assert_eq!(seen, all);
+    let counts = assert_claims_are_exclusive(&handles, 7, &all);
+    assert_eq!(counts.iter().sum::<usize>(), ENTRIES);
 }
 
 /// Set in the worker processes of `claims_are_exclusive_across_processes`:
