@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use cybexp_store_mongo::mongodb::bson::oid::ObjectId;
 use cybexp_store_mongo::mongodb::bson::spec::BinarySubtype;
 use cybexp_store_mongo::mongodb::bson::{Binary, DateTime, Document, doc};
+use cybexp_store_mongo::mongodb::options::ClientOptions;
 use cybexp_store_mongo::mongodb::sync::{Client, Database};
 use cybexp_store_mongo::{ArchiveTarget, LakeTarget, MongoArchive, MongoLake, Options};
 
@@ -74,6 +75,20 @@ fn with_timeout(uri: &str) -> String {
     format!("{uri}{sep}serverSelectionTimeoutMS=5000")
 }
 
+/// The tests' own client (set-up and checks). With one host and no
+/// replica set named, it talks to that server directly, whatever the server
+/// says it is: SecantusDB answers as a standalone for a moment while it
+/// shuts down, and a client that saw it as a replica set would then drop it
+/// for good (the archiver's stores recover from that; see
+/// `cybexp_store_mongo`'s outage notes).
+fn helper_client(uri: &str) -> Client {
+    let mut options = ClientOptions::parse(with_timeout(uri)).run().unwrap_or_else(|e| panic!("{uri}: {e}"));
+    if options.hosts.len() == 1 && options.repl_set_name.is_none() && options.direct_connection.is_none() {
+        options.direct_connection = Some(true);
+    }
+    Client::with_options(options).unwrap()
+}
+
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// A cache and an archive database of this test's own on the server
@@ -90,8 +105,12 @@ impl TestDbs {
     pub fn new(uri: &str) -> TestDbs {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let stem = format!("cxt{}_{n}", std::process::id());
-        let client = Client::with_uri_str(with_timeout(uri)).unwrap();
-        TestDbs { uri: uri.to_owned(), cache_db: format!("{stem}_cache"), archive_db: format!("{stem}_tahoe"), client }
+        TestDbs {
+            uri: uri.to_owned(),
+            cache_db: format!("{stem}_cache"),
+            archive_db: format!("{stem}_tahoe"),
+            client: helper_client(uri),
+        }
     }
 
     /// For a test that needs a server: `None` (skipped) without one.
@@ -197,12 +216,24 @@ impl PrivateServer {
         format!("mongodb://127.0.0.1:{}/", self.port)
     }
 
-    /// Starts the server (again, on the same port and data) and waits until it answers.
+    /// Starts the server (again, on the same port and data) and waits until
+    /// it answers: a single-node replica set, as SecantusDB runs by default.
     pub fn restart(&mut self) {
+        self.launch(&[]);
+    }
+
+    /// [`Self::restart`], but as a standalone server, the way an operator
+    /// restarts a replica set member for maintenance.
+    pub fn restart_standalone(&mut self) {
+        self.launch(&["--standalone"]);
+    }
+
+    fn launch(&mut self, extra: &[&str]) {
         assert!(self.child.is_none(), "server already running");
         let log = std::fs::File::create(self.data.path().join("server.log")).unwrap();
         let child = Command::new(&self.command)
             .args(["--host", "127.0.0.1", "--port", &self.port.to_string(), "--log-level", "WARNING"])
+            .args(extra)
             .arg("--storage-path")
             .arg(self.data.path().join("db"))
             .stdin(Stdio::null())

@@ -6,7 +6,7 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use cybexp_lake::{CacheLake, NewEntry};
+use cybexp_lake::{ArchiveStore, CacheLake, NewEntry};
 use cybexp_tests::mongo::{self, PrivateServer, TestDbs};
 use cybexp_tests::{Archiver, Backend, shared_dir, vector_cases};
 use serde_json::Value;
@@ -124,9 +124,9 @@ fn server_down_at_start_and_mid_run_loses_nothing() {
     // of a timeout (the temp dir with the logs is gone afterwards).
     let diagnose = |server: &PrivateServer| {
         format!(
-            "test's lake: {:?}; a fresh lake: {:?}\n--- daemon log (tail) ---\n{}\n--- server log (tail) ---\n{}",
-            waiting(&*lake),
-            waiting(&*archiver.lake()),
+            "test's lake: {:?}\na fresh lake: {:?}\n--- daemon log (tail) ---\n{}\n--- server log (tail) ---\n{}",
+            lake.queue_depth(),
+            archiver.lake().queue_depth(),
             tail(&std::fs::read_to_string(&log_path).unwrap_or_default(), 60),
             tail(&server.log(), 30),
         )
@@ -162,6 +162,40 @@ fn server_down_at_start_and_mid_run_loses_nothing() {
     assert_all_processed_once(&archiver, ENTRIES);
     let summary = archiver.dump("cache");
     assert!(summary.iter().all(|e| e["state"].is_null()), "nothing marked wrongly");
+    drop(server);
+}
+
+/// The maintenance procedure for a replica set member: restart it as a
+/// standalone, then back as a member. The driver drops a member that
+/// answers as a standalone from its view of the set and, with no other
+/// member to name it again, would never find it: the stores must start a
+/// fresh client and carry on, both times, well before the periodic one
+/// (`RECONNECT_AFTER`) would.
+#[test]
+fn a_member_restarted_as_a_standalone_and_back_is_found_again() {
+    let test = "a_member_restarted_as_a_standalone_and_back_is_found_again";
+    let Some(mut server) = PrivateServer::start(test) else { return };
+    let uri = format!("{}?serverSelectionTimeoutMS=2000&heartbeatFrequencyMS=500", server.uri());
+    let dbs = TestDbs::new(&uri);
+    let (lake, archive) = dbs.open(Duration::from_secs(300));
+    lake.submit(&cybexp_tests::new_entry("unr-honeypot", "maintenance"), b"blob").unwrap();
+    assert_eq!(waiting(&lake), Some(1), "the lake works while the server is a replica set member");
+    let limit = cybexp_store_mongo::RECONNECT_AFTER / 2;
+
+    server.stop();
+    server.restart_standalone();
+    wait_for("the lake on the standalone", limit, || waiting(&lake) == Some(1), || format!("{:?}", lake.queue_depth()));
+    assert_eq!(archive.count().unwrap(), 0, "the archive shares the lake's connection");
+
+    server.stop();
+    server.restart();
+    wait_for(
+        "the lake on the member again",
+        limit,
+        || waiting(&lake) == Some(1),
+        || format!("{:?}", lake.queue_depth()),
+    );
+    assert_eq!(archive.count().unwrap(), 0);
     drop(server);
 }
 

@@ -9,7 +9,7 @@ use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Bson, Document, RawDocumentBuf, doc};
 use mongodb::error::ErrorKind;
 use mongodb::options::IndexOptions;
-use mongodb::sync::Collection;
+use mongodb::sync::{Client, Collection};
 
 use crate::convert::{data_from_json, data_to_json};
 use crate::{ArchiveTarget, BACKEND, Connection, store_error};
@@ -28,29 +28,18 @@ pub struct MongoArchive {
 
 struct Inner {
     conn: Connection,
-    coll: Collection<Document>,
-    raw: Collection<RawDocumentBuf>,
     target: ArchiveTarget,
     index_ready: AtomicBool,
 }
 
 impl MongoArchive {
     pub(crate) fn new(conn: Connection, target: &ArchiveTarget) -> MongoArchive {
-        let db = conn.client.database(&target.db);
-        MongoArchive {
-            inner: Arc::new(Inner {
-                coll: db.collection(&target.coll),
-                raw: db.collection(&target.coll),
-                conn,
-                target: target.clone(),
-                index_ready: AtomicBool::new(false),
-            }),
-        }
+        MongoArchive { inner: Arc::new(Inner { conn, target: target.clone(), index_ready: AtomicBool::new(false) }) }
     }
 
     /// The collection documents go to (for tests and tools).
-    pub fn collection(&self) -> &Collection<Document> {
-        &self.inner.coll
+    pub fn collection(&self) -> Collection<Document> {
+        self.inner.coll(&self.inner.conn.client())
     }
 }
 
@@ -92,6 +81,11 @@ fn is_hash_key(keys: &Document) -> bool {
 }
 
 impl Inner {
+    /// The archive collection on the client an operation runs on.
+    fn coll<T: Send + Sync>(&self, client: &Client) -> Collection<T> {
+        client.database(&self.target.db).collection(&self.target.coll)
+    }
+
     /// Makes sure `_hash` is unique: finds the unique index, or creates it.
     fn ensure_hash_index(&self) -> Result<(), StoreError> {
         if self.index_ready.load(Ordering::Acquire) {
@@ -100,7 +94,7 @@ impl Inner {
         let what = "checking the unique index on _hash";
         let indexes: Vec<IndexModel> = match self
             .conn
-            .call_classified(what, || self.coll.list_indexes().run()?.collect())
+            .call_classified(what, |client| self.coll::<Document>(client).list_indexes().run()?.collect())
         {
             Ok(indexes) => indexes,
             // NamespaceNotFound: a collection that does not exist yet.
@@ -129,16 +123,20 @@ impl Inner {
             .keys(doc! { "_hash": 1 })
             .options(IndexOptions::builder().unique(true).name("_hash_1".to_owned()).build())
             .build();
-        self.conn.call("creating the unique index on _hash", || self.coll.create_index(index).run()).map_err(|e| {
-            if e.message.contains("E11000") {
-                StoreError::new(
-                    BACKEND,
-                    format!("{} (documents with the same _hash exist: remove the duplicates first)", e.message),
-                )
-            } else {
-                e
-            }
-        })?;
+        self.conn
+            .call("creating the unique index on _hash", |client| {
+                self.coll::<Document>(client).create_index(index).run()
+            })
+            .map_err(|e| {
+                if e.message.contains("E11000") {
+                    StoreError::new(
+                        BACKEND,
+                        format!("{} (documents with the same _hash exist: remove the duplicates first)", e.message),
+                    )
+                } else {
+                    e
+                }
+            })?;
         tracing::info!(db = %self.target.db, coll = %self.target.coll, "created the unique index on _hash");
         self.index_ready.store(true, Ordering::Release);
         Ok(())
@@ -176,12 +174,12 @@ impl ArchiveStore for MongoArchive {
         if !encoded.is_empty() {
             // Unordered: one duplicate does not stop the others.
             let what = "storing documents";
-            inner.conn.health.admit(what)?;
-            match inner.raw.insert_many(encoded).ordered(false).run() {
-                Ok(_) => inner.conn.health.record_ok(),
+            let result = inner.conn.call_raw(what, |client| {
+                inner.coll::<RawDocumentBuf>(client).insert_many(encoded).ordered(false).run()
+            })?;
+            match result {
+                Ok(_) => {}
                 Err(e) => {
-                    let outage = crate::health::is_outage(&e);
-                    inner.conn.health.record_error(outage);
                     let ErrorKind::InsertMany(failure) = e.kind.as_ref() else {
                         return Err(store_error(what, &e));
                     };
@@ -204,13 +202,15 @@ impl ArchiveStore for MongoArchive {
 
     fn count(&self) -> Result<u64, StoreError> {
         let inner = &self.inner;
-        inner.conn.call("counting documents", || inner.coll.count_documents(doc! { "itype": RawDocument::ITYPE }).run())
+        inner.conn.call("counting documents", |client| {
+            inner.coll::<Document>(client).count_documents(doc! { "itype": RawDocument::ITYPE }).run()
+        })
     }
 
     fn documents(&self) -> Result<Vec<RawDocument>, StoreError> {
         let inner = &self.inner;
-        let docs: Vec<Document> = inner.conn.call("listing documents", || {
-            inner.coll.find(doc! { "itype": RawDocument::ITYPE }).sort(doc! { "_id": 1 }).run()?.collect()
+        let docs: Vec<Document> = inner.conn.call("listing documents", |client| {
+            inner.coll(client).find(doc! { "itype": RawDocument::ITYPE }).sort(doc! { "_id": 1 }).run()?.collect()
         })?;
         Ok(docs.iter().map(from_document).collect())
     }

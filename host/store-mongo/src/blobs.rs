@@ -15,8 +15,8 @@ use std::io::Write;
 use cybexp_lake::StoreError;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Bson, Document, doc};
-use mongodb::sync::Collection;
 use mongodb::sync::gridfs::GridFsBucket;
+use mongodb::sync::{Client, Collection};
 
 use crate::Connection;
 
@@ -48,28 +48,36 @@ impl FileInfo {
     }
 }
 
+/// A GridFS bucket by name; its collections come from the client each
+/// operation runs on (the connection may replace the client).
+#[derive(Clone)]
 pub(crate) struct Bucket {
+    db: String,
     pub(crate) name: String,
-    files: Collection<Document>,
-    chunks: Collection<Document>,
-    bucket: GridFsBucket,
 }
 
 impl Bucket {
-    pub(crate) fn new(db: &mongodb::sync::Database, name: &str) -> Bucket {
-        let options = mongodb::options::GridFsBucketOptions::builder().bucket_name(name.to_owned()).build();
-        Bucket {
-            name: name.to_owned(),
-            files: db.collection(&format!("{name}.files")),
-            chunks: db.collection(&format!("{name}.chunks")),
-            bucket: db.gridfs_bucket(options),
-        }
+    pub(crate) fn new(db: &str, name: &str) -> Bucket {
+        Bucket { db: db.to_owned(), name: name.to_owned() }
+    }
+
+    fn files_coll(&self, client: &Client) -> Collection<Document> {
+        client.database(&self.db).collection(&format!("{}.files", self.name))
+    }
+
+    fn chunks_coll(&self, client: &Client) -> Collection<Document> {
+        client.database(&self.db).collection(&format!("{}.chunks", self.name))
+    }
+
+    fn gridfs(&self, client: &Client) -> GridFsBucket {
+        let options = mongodb::options::GridFsBucketOptions::builder().bucket_name(self.name.clone()).build();
+        client.database(&self.db).gridfs_bucket(options)
     }
 
     /// Uploads a blob as a new GridFS file, as the API does.
     pub(crate) fn put(&self, conn: &Connection, filename: &str, blob: &[u8]) -> Result<ObjectId, StoreError> {
-        conn.call("uploading a blob to GridFS", || {
-            let mut stream = self.bucket.open_upload_stream(filename).run()?;
+        conn.call("uploading a blob to GridFS", |client| {
+            let mut stream = self.gridfs(client).open_upload_stream(filename).run()?;
             if let Err(e) = stream.write_all(blob).and_then(|()| stream.close()) {
                 let _ = stream.abort();
                 return Err(e.into());
@@ -83,7 +91,7 @@ impl Bucket {
 
     /// Deletes a file and its chunks (a blob whose entry could not be added).
     pub(crate) fn delete(&self, conn: &Connection, id: ObjectId) -> Result<(), StoreError> {
-        conn.call("deleting a GridFS file", || self.bucket.delete(Bson::ObjectId(id)).run())
+        conn.call("deleting a GridFS file", |client| self.gridfs(client).delete(Bson::ObjectId(id)).run())
     }
 
     /// The files documents of `ids`, checked.
@@ -92,8 +100,8 @@ impl Bucket {
         conn: &Connection,
         ids: &[ObjectId],
     ) -> Result<HashMap<ObjectId, Result<FileInfo, BlobFailure>>, StoreError> {
-        let found: Vec<Document> = conn.call("reading GridFS files", || {
-            self.files
+        let found: Vec<Document> = conn.call("reading GridFS files", |client| {
+            self.files_coll(client)
                 .find(doc! { "_id": { "$in": ids } })
                 .projection(doc! { "length": 1, "chunkSize": 1 })
                 .run()?
@@ -120,9 +128,9 @@ impl Bucket {
         let mut parts: HashMap<ObjectId, Parts> = files.iter().map(|f| (f.id, Parts::new(*f))).collect();
         let wanted: Vec<ObjectId> = files.iter().filter(|f| f.length > 0).map(|f| f.id).collect();
         if !wanted.is_empty() {
-            conn.call("reading GridFS chunks", || {
+            conn.call("reading GridFS chunks", |client| {
                 let cursor = self
-                    .chunks
+                    .chunks_coll(client)
                     .find(doc! { "files_id": { "$in": &wanted } })
                     .sort(doc! { "files_id": 1, "n": 1 })
                     .projection(doc! { "files_id": 1, "n": 1, "data": 1 })

@@ -50,6 +50,11 @@ impl Health {
         Ok(())
     }
 
+    /// How long the server has been unreachable; `None` while it answers.
+    pub(crate) fn down_for(&self) -> Option<Duration> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).down_since.map(|since| since.elapsed())
+    }
+
     pub(crate) fn record_ok(&self) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.down_since.take().is_some() {
@@ -68,11 +73,6 @@ impl Health {
         } else {
             state.down_since = None;
         }
-    }
-
-    #[cfg(test)]
-    fn is_down(&self) -> bool {
-        self.state.lock().unwrap().down_since.is_some()
     }
 }
 
@@ -111,14 +111,14 @@ mod tests {
         let health = Health::default();
         health.admit("x").unwrap();
         health.record_error(true);
-        assert!(health.is_down());
+        assert!(health.down_for().is_some());
         let err = health.admit("claiming").unwrap_err();
         assert!(err.to_string().contains("claiming: MongoDB unreachable"), "{err}");
         std::thread::sleep(PROBE_INTERVAL + Duration::from_millis(20));
         health.admit("probe").unwrap();
         assert!(health.admit("another").is_err(), "only one probe per interval");
         health.record_ok();
-        assert!(!health.is_down());
+        assert!(health.down_for().is_none());
         health.admit("x").unwrap();
         // An error the server answered with closes the circuit too.
         health.record_error(true);

@@ -12,7 +12,7 @@ use mongodb::IndexModel;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Bson, DateTime, Document, doc};
 use mongodb::options::IndexOptions;
-use mongodb::sync::{Collection, Database};
+use mongodb::sync::{Client, Collection, Database};
 
 use crate::blobs::{BlobFailure, BlobResult, Bucket};
 use crate::{BACKEND, Connection, LakeTarget, Options};
@@ -37,8 +37,6 @@ pub struct MongoLake {
 
 struct Inner {
     conn: Connection,
-    db: Database,
-    entries: Collection<Document>,
     bucket: Bucket,
     target: LakeTarget,
     lease: Duration,
@@ -58,15 +56,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl MongoLake {
     pub(crate) fn new(conn: Connection, target: &LakeTarget, options: &Options) -> MongoLake {
-        let db = conn.client.database(&target.db);
-        let entries = db.collection(&target.coll);
-        let bucket = Bucket::new(&db, &target.bucket);
         MongoLake {
             inner: Arc::new(Inner {
                 conn,
-                db,
-                entries,
-                bucket,
+                bucket: Bucket::new(&target.db, &target.bucket),
                 target: target.clone(),
                 lease: options.lease,
                 create_claim_index: options.create_claim_index,
@@ -97,8 +90,8 @@ impl MongoLake {
     }
 
     /// The database holding the entries and the bucket (for tests and tools).
-    pub fn database(&self) -> &Database {
-        &self.inner.db
+    pub fn database(&self) -> Database {
+        self.inner.conn.client().database(&self.inner.target.db)
     }
 
     pub fn target(&self) -> &LakeTarget {
@@ -107,8 +100,13 @@ impl MongoLake {
 }
 
 impl Inner {
-    fn call<T>(&self, what: &str, op: impl FnOnce() -> mongodb::error::Result<T>) -> Result<T, StoreError> {
+    fn call<T>(&self, what: &str, op: impl FnOnce(&Client) -> mongodb::error::Result<T>) -> Result<T, StoreError> {
         self.conn.call(what, op)
+    }
+
+    /// The entries collection on the client an operation runs on.
+    fn entries(&self, client: &Client) -> Collection<Document> {
+        client.database(&self.target.db).collection(&self.target.coll)
     }
 
     /// Creates the claim index once; a server that refuses (no privilege)
@@ -121,7 +119,10 @@ impl Inner {
             .keys(doc! { "processed": 1, "timestamp": 1, "_id": 1 })
             .options(IndexOptions::builder().name(CLAIM_INDEX.to_owned()).build())
             .build();
-        match self.conn.call_classified("creating the claim index", || self.entries.create_index(index).run()) {
+        match self
+            .conn
+            .call_classified("creating the claim index", |client| self.entries(client).create_index(index).run())
+        {
             Ok(_) => {}
             Err((e, true)) => return Err(e),
             Err((e, false)) => tracing::warn!(error = %e, "could not create the claim index; claims will scan"),
@@ -138,9 +139,9 @@ impl Inner {
         let ids: Vec<ObjectId> = pending.iter().map(|(id, _)| *id).collect();
         let tokens: Vec<ObjectId> = pending.iter().map(|(_, token)| *token).collect();
         let filter = doc! { "_id": { "$in": ids }, "_claim.token": { "$in": tokens } };
-        match self
-            .call("releasing claims", || self.entries.update_many(filter, doc! { "$unset": { "_claim": "" } }).run())
-        {
+        match self.call("releasing claims", |client| {
+            self.entries(client).update_many(filter, doc! { "$unset": { "_claim": "" } }).run()
+        }) {
             Ok(_) => Ok(()),
             Err(e) => {
                 lock(&self.pending_release).extend(pending);
@@ -158,8 +159,8 @@ impl Inner {
     ) -> Result<(Vec<CacheEntry>, usize), StoreError> {
         let now = DateTime::now();
         let expires = DateTime::from_millis(now.timestamp_millis().saturating_add(millis(self.lease)));
-        let candidates: Vec<Document> = self.call("finding entries to claim", || {
-            self.entries
+        let candidates: Vec<Document> = self.call("finding entries to claim", |client| {
+            self.entries(client)
                 .find(candidates(query, now))
                 .sort(doc! { "timestamp": 1, "_id": 1 })
                 .limit(i64::try_from(want).unwrap_or(i64::MAX))
@@ -179,14 +180,15 @@ impl Inner {
             lock(&self.pending_release).extend(ids.iter().map(|id| (*id, token)));
             e
         };
-        let result =
-            self.call("claiming entries", || self.entries.update_many(filter, update).run()).map_err(give_back)?;
+        let result = self
+            .call("claiming entries", |client| self.entries(client).update_many(filter, update).run())
+            .map_err(give_back)?;
         let mine: Vec<Document> = if result.modified_count == ids.len() as u64 {
             candidates
         } else {
             // Another archiver took some of them in between: ours carry our token.
-            self.call("reading claimed entries", || {
-                self.entries
+            self.call("reading claimed entries", |client| {
+                self.entries(client)
                     .find(doc! { "_id": { "$in": &ids }, "_claim.token": token })
                     .sort(doc! { "timestamp": 1, "_id": 1 })
                     .run()?
@@ -487,7 +489,7 @@ impl CacheLake for MongoLake {
             command.insert("writeConcern", wc);
         }
         let what = "recording outcomes";
-        let reply = inner.call(what, || inner.db.run_command(command).run())?;
+        let reply = inner.call(what, |client| client.database(&inner.target.db).run_command(command).run())?;
         if let Some(failure) = write_failure(&reply) {
             return Err(StoreError::new(BACKEND, format!("{what}: {failure}")));
         }
@@ -497,8 +499,13 @@ impl CacheLake for MongoLake {
         if count_of(&reply, "n") < outcomes.len() as u64 {
             // Some entry matched nothing: find out which do not exist.
             let unique: Vec<ObjectId> = ids.iter().copied().collect::<HashSet<_>>().into_iter().collect();
-            let found: Vec<Document> = inner.call(what, || {
-                inner.entries.find(doc! { "_id": { "$in": &unique } }).projection(doc! { "_id": 1 }).run()?.collect()
+            let found: Vec<Document> = inner.call(what, |client| {
+                inner
+                    .entries(client)
+                    .find(doc! { "_id": { "$in": &unique } })
+                    .projection(doc! { "_id": 1 })
+                    .run()?
+                    .collect()
             })?;
             let found: HashSet<ObjectId> = found.iter().filter_map(|d| d.get_object_id("_id").ok()).collect();
             if let Some(missing) = unique.iter().find(|id| !found.contains(id)) {
@@ -517,8 +524,9 @@ impl CacheLake for MongoLake {
             Some(token) => doc! { "_id": oid, "_claim.token": token },
             None => doc! { "_id": oid },
         };
-        let result = inner
-            .call("releasing a claim", || inner.entries.update_one(filter, doc! { "$unset": { "_claim": "" } }).run());
+        let result = inner.call("releasing a claim", |client| {
+            inner.entries(client).update_one(filter, doc! { "$unset": { "_claim": "" } }).run()
+        });
         if let (Err(_), Some(token)) = (&result, token) {
             lock(&inner.pending_release).push((oid, token));
         }
@@ -532,18 +540,20 @@ impl CacheLake for MongoLake {
             filter.extend(typtag_is(typtag));
         }
         let update = doc! { "$unset": { "skip": "", "state": "", "error": "", "cause": "" } };
-        let result =
-            inner.call("queueing skipped entries again", || inner.entries.update_many(filter, update).run())?;
+        let result = inner
+            .call("queueing skipped entries again", |client| inner.entries(client).update_many(filter, update).run())?;
         Ok(result.modified_count)
     }
 
     fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
         let inner = &self.inner;
         let what = "counting the queue";
-        let waiting = inner
-            .call(what, || inner.entries.count_documents(doc! { "processed": false, "skip": { "$ne": true } }).run())?;
-        let skipped =
-            inner.call(what, || inner.entries.count_documents(doc! { "processed": false, "skip": true }).run())?;
+        let waiting = inner.call(what, |client| {
+            inner.entries(client).count_documents(doc! { "processed": false, "skip": { "$ne": true } }).run()
+        })?;
+        let skipped = inner.call(what, |client| {
+            inner.entries(client).count_documents(doc! { "processed": false, "skip": true }).run()
+        })?;
         Ok(QueueDepth { waiting, skipped })
     }
 
@@ -569,7 +579,7 @@ impl CacheLake for MongoLake {
             "processed": false,
             "fid": fid,
         };
-        if let Err(e) = inner.call("submitting an entry", || inner.entries.insert_one(doc).run()) {
+        if let Err(e) = inner.call("submitting an entry", |client| inner.entries(client).insert_one(doc).run()) {
             if let Err(cleanup) = inner.bucket.delete(&inner.conn, fid) {
                 tracing::warn!(file = %fid, error = %cleanup, "could not delete the blob of an entry that was not added");
             }
@@ -589,8 +599,8 @@ impl CacheLake for MongoLake {
             Some("skipped") => doc! { "processed": false, "skip": true },
             Some(state) => doc! { "state": state },
         };
-        let docs: Vec<Document> = inner.call("listing entries", || {
-            inner.entries.find(query).sort(doc! { "timestamp": 1, "_id": 1 }).run()?.collect()
+        let docs: Vec<Document> = inner.call("listing entries", |client| {
+            inner.entries(client).find(query).sort(doc! { "timestamp": 1, "_id": 1 }).run()?.collect()
         })?;
         Ok(docs.iter().filter_map(entry_from_doc).collect())
     }

@@ -48,6 +48,10 @@
 //! failure the store fails fast for a moment (module `health`) instead of
 //! letting every call of a batch wait out the server selection timeout, and
 //! claims it could not release are released once the server answers again.
+//! A client that can no longer find the server by itself (the driver drops
+//! a replica set member that answers as a standalone, as after a maintenance
+//! restart) is replaced by a fresh one from the URI; so is the client after
+//! each [`RECONNECT_AFTER`] of an unbroken outage.
 //! Nothing is created at open: indexes are ensured on first use, so an
 //! archiver started while MongoDB is down starts, waits and resumes.
 
@@ -57,11 +61,14 @@ mod convert;
 mod health;
 mod lake;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use cybexp_lake::StoreError;
 use mongodb::bson::Document;
+use mongodb::event::EventHandler;
+use mongodb::event::sdam::SdamEvent;
 use mongodb::options::{Acknowledgment, ClientOptions, WriteConcern};
 use mongodb::sync::Client;
 
@@ -150,12 +157,80 @@ pub fn open(
 /// A client, the effective write concern, and the health tracker of one server.
 #[derive(Clone)]
 pub(crate) struct Connection {
-    pub(crate) client: Client,
+    client: Arc<ClientSlot>,
     pub(crate) write_concern: Option<WriteConcern>,
     pub(crate) health: Arc<health::Health>,
     /// `host:port` list for `describe` (never the credentials).
     pub(crate) hosts: String,
 }
+
+/// The driver client, replaced by a fresh one built from the same options
+/// when it can no longer find the server by itself.
+///
+/// The driver drops a server from its view of a replica set when the server
+/// answers as something else, e.g. a member restarted as a standalone for
+/// maintenance (or a test server that answers so while shutting down). With
+/// no other member to name it again, that client never finds the server any
+/// more, even once it is back as it was. A fresh client starts from the URI.
+struct ClientSlot {
+    options: ClientOptions,
+    current: RwLock<CurrentClient>,
+}
+
+struct CurrentClient {
+    client: Client,
+    /// Set (by the driver's monitoring) when no server is left in this client's view.
+    lost_every_server: Arc<AtomicBool>,
+    built: Instant,
+    generation: u64,
+}
+
+impl CurrentClient {
+    fn build(options: &ClientOptions, generation: u64) -> Result<CurrentClient, mongodb::error::Error> {
+        let lost_every_server = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&lost_every_server);
+        let mut options = options.clone();
+        options.sdam_event_handler = Some(EventHandler::callback(move |event: SdamEvent| {
+            if let SdamEvent::TopologyDescriptionChanged(change) = event
+                && change.new_description.servers().is_empty()
+            {
+                flag.store(true, Ordering::Release);
+            }
+        }));
+        Ok(CurrentClient {
+            client: Client::with_options(options)?,
+            lost_every_server,
+            built: Instant::now(),
+            generation,
+        })
+    }
+
+    /// Why this client should be replaced, if it should.
+    fn stuck(&self, unreachable_for: Option<Duration>) -> Option<&'static str> {
+        reconnect_reason(self.lost_every_server.load(Ordering::Acquire), unreachable_for, self.built.elapsed())
+    }
+}
+
+/// Why a client should be replaced: it has no server left to find, or the
+/// server has been unreachable for [`RECONNECT_AFTER`] and the client is at
+/// least that old (so a long outage gets one fresh client per period).
+fn reconnect_reason(
+    lost_every_server: bool,
+    unreachable_for: Option<Duration>,
+    client_age: Duration,
+) -> Option<&'static str> {
+    if lost_every_server {
+        Some("the driver has no server left in its view of the deployment")
+    } else if unreachable_for.is_some_and(|d| d >= RECONNECT_AFTER) && client_age >= RECONNECT_AFTER {
+        Some("the server has been unreachable for a while")
+    } else {
+        None
+    }
+}
+
+/// How long the server may stay unreachable before the store tries a fresh
+/// client (and again after each such period).
+pub const RECONNECT_AFTER: Duration = Duration::from_secs(60);
 
 impl Connection {
     fn open(uri: &str, options: &Options) -> Result<Connection, StoreError> {
@@ -171,14 +246,54 @@ impl Connection {
         let write_concern = effective_write_concern(client_options.write_concern.clone(), options)?;
         client_options.write_concern = write_concern.clone();
         let hosts = client_options.hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(",");
-        let client = Client::with_options(client_options)
+        let current = CurrentClient::build(&client_options, 0)
             .map_err(|e| StoreError::new(BACKEND, format!("creating the MongoDB client: {e}")))?;
-        Ok(Connection { client, write_concern, health: Arc::new(health::Health::default()), hosts })
+        Ok(Connection {
+            client: Arc::new(ClientSlot { options: client_options, current: RwLock::new(current) }),
+            write_concern,
+            health: Arc::new(health::Health::default()),
+            hosts,
+        })
     }
 
-    /// Runs one database operation: fails fast while the server is known
-    /// to be down, and records whether it answered.
-    pub(crate) fn call<T>(&self, what: &str, op: impl FnOnce() -> mongodb::error::Result<T>) -> Result<T, StoreError> {
+    /// The client operations use now.
+    pub(crate) fn client(&self) -> Client {
+        self.client.current.read().unwrap_or_else(PoisonError::into_inner).client.clone()
+    }
+
+    /// Replaces the client with a fresh one if it is stuck (see [`ClientSlot`]).
+    fn reconnect_if_stuck(&self) {
+        let unreachable_for = self.health.down_for();
+        let generation = {
+            let current = self.client.current.read().unwrap_or_else(PoisonError::into_inner);
+            if current.stuck(unreachable_for).is_none() {
+                return;
+            }
+            current.generation
+        };
+        let mut current = self.client.current.write().unwrap_or_else(PoisonError::into_inner);
+        // Another thread may have replaced it meanwhile.
+        let Some(why) = current.stuck(unreachable_for).filter(|_| current.generation == generation) else {
+            return;
+        };
+        match CurrentClient::build(&self.client.options, generation + 1) {
+            Ok(fresh) => {
+                tracing::warn!(hosts = %self.hosts, reason = why, "starting a fresh MongoDB client");
+                // The old client shuts down once the last operation holding it ends.
+                *current = fresh;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not start a fresh MongoDB client"),
+        }
+    }
+
+    /// Runs one database operation on the current client: fails fast while
+    /// the server is known to be down, replaces a stuck client first, and
+    /// records whether the server answered.
+    pub(crate) fn call<T>(
+        &self,
+        what: &str,
+        op: impl FnOnce(&Client) -> mongodb::error::Result<T>,
+    ) -> Result<T, StoreError> {
         self.call_classified(what, op).map_err(|(e, _)| e)
     }
 
@@ -187,20 +302,26 @@ impl Connection {
     pub(crate) fn call_classified<T>(
         &self,
         what: &str,
-        op: impl FnOnce() -> mongodb::error::Result<T>,
+        op: impl FnOnce(&Client) -> mongodb::error::Result<T>,
     ) -> Result<T, (StoreError, bool)> {
-        self.health.admit(what).map_err(|e| (e, true))?;
-        match op() {
-            Ok(value) => {
-                self.health.record_ok();
-                Ok(value)
-            }
-            Err(e) => {
-                let outage = health::is_outage(&e);
-                self.health.record_error(outage);
-                Err((store_error(what, &e), outage))
-            }
+        self.call_raw(what, op).map_err(|e| (e, true))?.map_err(|e| (store_error(what, &e), health::is_outage(&e)))
+    }
+
+    /// [`Self::call`], handing back the driver's own result (for callers
+    /// that look into its error); `Err` only when the call was not made.
+    pub(crate) fn call_raw<T>(
+        &self,
+        what: &str,
+        op: impl FnOnce(&Client) -> mongodb::error::Result<T>,
+    ) -> Result<mongodb::error::Result<T>, StoreError> {
+        self.health.admit(what)?;
+        self.reconnect_if_stuck();
+        let result = op(&self.client());
+        match &result {
+            Ok(_) => self.health.record_ok(),
+            Err(e) => self.health.record_error(health::is_outage(e)),
         }
+        Ok(result)
     }
 
     /// The write concern as a command field, for commands sent with
@@ -278,6 +399,16 @@ mod tests {
         assert_eq!((wc.w, wc.journal), (Some(Acknowledgment::Majority), Some(true)));
         let parsed = ClientOptions::parse("mongodb://h/?w=0").run().unwrap();
         assert!(effective_write_concern(parsed.write_concern, &Options::default()).is_err());
+    }
+
+    #[test]
+    fn a_client_is_replaced_when_it_lost_every_server_or_after_a_long_outage() {
+        let (minute, second) = (RECONNECT_AFTER, Duration::from_secs(1));
+        assert!(reconnect_reason(false, None, minute * 10).is_none(), "a working client stays");
+        assert!(reconnect_reason(false, Some(minute - second), minute * 10).is_none(), "a short outage");
+        assert!(reconnect_reason(false, Some(minute), minute).is_some(), "a long outage");
+        assert!(reconnect_reason(false, Some(minute * 3), minute - second).is_none(), "replaced recently");
+        assert!(reconnect_reason(true, None, Duration::ZERO).is_some(), "lost every server: at once");
     }
 
     #[test]
