@@ -6,8 +6,9 @@
 pub mod mongo;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -170,7 +171,7 @@ max_output_bytes = 4194304
     pub fn lake(&self) -> Box<dyn cybexp_lake::CacheLake> {
         match &self.mongo {
             None => Box::new(self.store()),
-            Some(dbs) => Box::new(dbs.open(std::time::Duration::from_secs(300)).0),
+            Some(dbs) => Box::new(dbs.open(Duration::from_secs(300)).0),
         }
     }
 
@@ -178,7 +179,7 @@ max_output_bytes = 4194304
     pub fn archive(&self) -> Box<dyn cybexp_lake::ArchiveStore> {
         match &self.mongo {
             None => Box::new(self.store()),
-            Some(dbs) => Box::new(dbs.open(std::time::Duration::from_secs(300)).1),
+            Some(dbs) => Box::new(dbs.open(Duration::from_secs(300)).1),
         }
     }
 
@@ -286,6 +287,86 @@ max_output_bytes = 4194304
 impl Default for Archiver {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A `cybexp-archive run` child. Its log is appended to `daemon.log` in
+/// the archiver's dir (a file: a pipe nobody reads until the end could fill
+/// up and block the daemon). SIGKILLed if the test panics, so a failed test
+/// leaves no daemon behind.
+pub struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `run` with the log filter `log_filter` (e.g. `warn`, `info`).
+    pub fn spawn(archiver: &Archiver, log_filter: &str) -> Daemon {
+        let log = archiver.dir.path().join("daemon.log");
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        let child = archiver
+            .command()
+            .arg("run")
+            .env("CYBEXP_LOG", log_filter)
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        Daemon { child, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends `signal` (e.g. `-TERM`).
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill").args([signal, &self.pid().to_string()]).status().unwrap().success();
+        assert!(ok, "kill {signal} {}", self.pid());
+    }
+
+    /// Sends `signal`, insists on a clean exit within 30 s, and returns the log.
+    pub fn stop(mut self, signal: &str) -> String {
+        self.signal(signal);
+        let exit = self.wait(Duration::from_secs(30), signal);
+        let log = self.log();
+        assert!(exit.success(), "exit {exit} after {signal}:\n{log}");
+        log
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn wait(&mut self, limit: Duration, after: &str) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                return exit;
+            }
+            assert!(Instant::now() < deadline, "the daemon did not stop within {limit:?} of {after}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

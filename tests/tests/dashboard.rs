@@ -12,10 +12,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cybexp_tests::{Archiver, Backend, new_entry, vector_cases};
+use cybexp_tests::{Archiver, Backend, Daemon, new_entry, vector_cases};
 use serde_json::Value;
 
 cybexp_tests::on_both_backends!(status_and_metrics_match_dump_and_leak_nothing, top_shows_the_numbers_dump_shows);
@@ -37,61 +37,15 @@ fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut(&mut String) -> 
     }
 }
 
-/// A `cybexp-archive run` child; SIGKILLed if a test panics.
-struct Daemon {
-    child: Child,
-}
-
-impl Daemon {
-    fn start(archiver: &Archiver) -> Daemon {
-        let log =
-            std::fs::OpenOptions::new().create(true).append(true).open(archiver.dir.path().join("daemon.log")).unwrap();
-        let child = archiver.command().arg("run").stdout(Stdio::null()).stderr(log).spawn().unwrap();
-        let daemon = Daemon { child };
-        let pid = daemon.pid();
-        wait_for("the daemon's status socket", Duration::from_secs(60), |seen| {
-            let snapshot = status_json(archiver, seen)?;
-            (snapshot["identity"]["pid"] == pid).then_some(())
-        });
-        daemon
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn signal(&self, signal: &str) {
-        let ok = Command::new("kill").args([signal, &self.pid().to_string()]).status().unwrap().success();
-        assert!(ok, "kill {signal} {}", self.pid());
-    }
-
-    /// SIGTERM, then wait for a clean exit.
-    fn stop(mut self) {
-        self.signal("-TERM");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "daemon exited with {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "the daemon did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// A `cybexp-archive run` child, started and answering on its status socket.
+fn start_daemon(archiver: &Archiver) -> Daemon {
+    let daemon = Daemon::spawn(archiver, "warn");
+    let pid = daemon.pid();
+    wait_for("the daemon's status socket", Duration::from_secs(60), |seen| {
+        let snapshot = status_json(archiver, seen)?;
+        (snapshot["identity"]["pid"] == pid).then_some(())
+    });
+    daemon
 }
 
 /// `status --json`, parsed; `None` (and what happened in `seen`) if it failed.
@@ -210,7 +164,7 @@ fn status_and_metrics_match_dump_and_leak_nothing(backend: Backend, test: &str) 
     let extra = "[metrics]\nlisten = \"127.0.0.1:0\"\n";
     let Some(archiver) = Archiver::on_with(backend, test, extra) else { return };
     let submitted = submit_mix(&archiver);
-    let daemon = Daemon::start(&archiver);
+    let daemon = start_daemon(&archiver);
     let snapshot = processed_snapshot(&archiver, submitted);
 
     // status --json: the same numbers as dump, per typtag and per cause.
@@ -285,7 +239,7 @@ fn status_and_metrics_match_dump_and_leak_nothing(backend: Backend, test: &str) 
     assert_no_secrets("status --json", &snapshot.to_string(), &archiver);
     assert_no_secrets("status", &text, &archiver);
     assert_no_secrets("metrics", &body, &archiver);
-    daemon.stop();
+    daemon.stop("-TERM");
     assert!(!archiver.data_dir().join("status.sock").exists(), "a clean stop removes the socket");
 }
 
@@ -409,7 +363,7 @@ fn top_shows_the_numbers_dump_shows(backend: Backend, test: &str) {
     let Some(tmux) = tmux_or_skip(test) else { return };
     let Some(archiver) = Archiver::on(backend, test) else { return };
     let submitted = submit_mix(&archiver);
-    let daemon = Daemon::start(&archiver);
+    let daemon = start_daemon(&archiver);
     let top = Top::start(tmux, &archiver, 100, 30);
     processed_snapshot(&archiver, submitted);
     let expected = from_dump(&archiver);
@@ -444,14 +398,14 @@ fn top_shows_the_numbers_dump_shows(backend: Backend, test: &str) {
     top.wait("the help closed", |s| (!s.contains("Help — any of")).then_some(()));
     top.keys("q");
     wait_for("top to quit on q", Duration::from_secs(10), |_| (!top.running()).then_some(()));
-    daemon.stop();
+    daemon.stop("-TERM");
 }
 
 #[test]
 fn top_shows_a_killed_daemon_disconnected_and_recovers() {
     let Some(tmux) = tmux_or_skip("top_shows_a_killed_daemon_disconnected_and_recovers") else { return };
     let archiver = Archiver::new();
-    let mut daemon = Daemon::start(&archiver);
+    let mut daemon = start_daemon(&archiver);
     let top = Top::start(tmux, &archiver, 100, 30);
     let first_pid = daemon.pid();
     top.wait("top connected", |s| s.lines().next()?.contains(&format!(":{first_pid}")).then_some(()));
@@ -461,7 +415,7 @@ fn top_shows_a_killed_daemon_disconnected_and_recovers() {
     assert!(screen.lines().nth(2).unwrap().starts_with("last data shown · "), "{screen}");
 
     // A new daemon replaces the stale socket; top reconnects by itself.
-    let daemon = Daemon::start(&archiver);
+    let daemon = start_daemon(&archiver);
     let pid = daemon.pid();
     let screen = top.wait("top reconnected to the new daemon", |s| {
         let first = s.lines().next()?;
@@ -469,7 +423,7 @@ fn top_shows_a_killed_daemon_disconnected_and_recovers() {
     });
     let first = screen.lines().next().unwrap();
     assert!(first.contains("RUNNING") || first.contains("BACKING OFF"), "{first}");
-    daemon.stop();
+    daemon.stop("-TERM");
     top.wait("DISCONNECTED after a clean stop", |s| s.contains("DISCONNECTED").then_some(()));
 }
 
@@ -478,7 +432,7 @@ fn top_fits_80x24_without_colour() {
     let Some(tmux) = tmux_or_skip("top_fits_80x24_without_colour") else { return };
     let archiver = Archiver::new();
     let submitted = submit_mix(&archiver);
-    let daemon = Daemon::start(&archiver);
+    let daemon = start_daemon(&archiver);
     processed_snapshot(&archiver, submitted);
     let top = Top::start(tmux, &archiver, 80, 24);
     let screen = top.wait("a full screen", |s| s.contains("unr-honeypot").then(|| s.to_owned()));
@@ -503,7 +457,7 @@ fn top_fits_80x24_without_colour() {
             "colour {sgr} with NO_COLOR:\n{styled}"
         );
     }
-    daemon.stop();
+    daemon.stop("-TERM");
 }
 
 /// Every SGR parameter in `text`'s escape sequences.

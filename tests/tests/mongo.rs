@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use cybexp_lake::{ArchiveStore, CacheLake, NewEntry};
 use cybexp_tests::mongo::{self, PrivateServer, TestDbs};
-use cybexp_tests::{Archiver, Backend, shared_dir, vector_cases};
+use cybexp_tests::{Archiver, Backend, Daemon, shared_dir, vector_cases};
 use serde_json::Value;
 
 /// `n` distinct cowrie events (the first vector with its offset changed),
@@ -113,21 +113,17 @@ fn server_down_at_start_and_mid_run_loses_nothing() {
 
     // 1. Down at start: the daemon starts anyway and waits.
     server.stop();
-    // The daemon's log goes to a file: a pipe nobody reads until the end
-    // fills up with outage warnings and would block the daemon.
-    let log_path = archiver.dir.path().join("daemon.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut daemon = archiver.command().arg("run").stdout(Stdio::null()).stderr(log).spawn().unwrap();
+    let mut daemon = Daemon::spawn(&archiver, "warn");
     std::thread::sleep(Duration::from_secs(3));
-    assert!(daemon.try_wait().unwrap().is_none(), "the daemon gave up while the server was down");
+    assert!(daemon.is_running(), "the daemon gave up while the server was down");
     // What the test sees, and what the daemon and the server said, in case
     // of a timeout (the temp dir with the logs is gone afterwards).
-    let diagnose = |server: &PrivateServer| {
+    let diagnose = |server: &PrivateServer, daemon: &Daemon| {
         format!(
             "test's lake: {:?}\na fresh lake: {:?}\n--- daemon log (tail) ---\n{}\n--- server log (tail) ---\n{}",
             lake.queue_depth(),
             archiver.lake().queue_depth(),
-            tail(&std::fs::read_to_string(&log_path).unwrap_or_default(), 60),
+            tail(&daemon.log(), 60),
             tail(&server.log(), 30),
         )
     };
@@ -138,26 +134,27 @@ fn server_down_at_start_and_mid_run_loses_nothing() {
         "the first entries after the server came up",
         Duration::from_secs(180),
         || waiting(&*lake).is_some_and(|w| w < ENTRIES as u64),
-        || diagnose(&server),
+        || diagnose(&server, &daemon),
     );
 
     // 2. Down mid-run.
     server.stop();
     std::thread::sleep(Duration::from_secs(3));
-    assert!(daemon.try_wait().unwrap().is_none(), "the daemon died in the outage");
+    assert!(daemon.is_running(), "the daemon died in the outage");
     server.restart();
     let left = waiting(&*lake).unwrap();
     println!("server restarted with {left} of {ENTRIES} entries waiting");
     assert!(left > 0, "the outage came after the work was done; the test proved nothing");
-    wait_for("every entry processed", Duration::from_secs(180), || waiting(&*lake) == Some(0), || diagnose(&server));
+    wait_for(
+        "every entry processed",
+        Duration::from_secs(180),
+        || waiting(&*lake) == Some(0),
+        || diagnose(&server, &daemon),
+    );
 
     // Still alive, and stops cleanly.
-    assert!(daemon.try_wait().unwrap().is_none(), "the daemon exited");
-    let status = std::process::Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    let status = daemon.wait().unwrap();
-    let stderr = std::fs::read_to_string(&log_path).unwrap();
-    assert!(status.success(), "{stderr}");
+    assert!(daemon.is_running(), "the daemon exited");
+    let stderr = daemon.stop("-TERM");
     assert!(stderr.contains("unavailable") || stderr.contains("unreachable"), "no outage was seen:\n{stderr}");
     assert_all_processed_once(&archiver, ENTRIES);
     let summary = archiver.dump("cache");

@@ -1,11 +1,10 @@
 //! SIGTERM and SIGINT stop the daemon cleanly: in-flight entries are
 //! finished or released (no claim left behind), then it exits 0.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use cybexp_lake::{ArchiveStore, CacheLake};
-use cybexp_tests::{Archiver, new_entry, vector_cases};
+use cybexp_tests::{Archiver, Daemon, new_entry, vector_cases};
 
 const ENTRIES: usize = 600;
 
@@ -19,11 +18,7 @@ fn stop_cleanly(signal: &str) {
         let blob = cybexp_keys::legacy::encrypt(&key, plaintext.as_bytes()).unwrap();
         store.submit(&new_entry("unr-honeypot", &format!("event-{i}")), &blob).unwrap();
     }
-    // Logs go to a file: a pipe nobody reads could fill up and block the daemon.
-    let log_path = archiver.dir.path().join("daemon.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut daemon =
-        archiver.command().arg("run").env("CYBEXP_LOG", "info").stdout(Stdio::null()).stderr(log).spawn().unwrap();
+    let daemon = Daemon::spawn(&archiver, "info");
 
     // Wait until it is busy, then signal it mid-run.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -31,19 +26,7 @@ fn stop_cleanly(signal: &str) {
         assert!(Instant::now() < deadline, "the daemon never started working");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let status = std::process::Command::new("kill").args([signal, &daemon.id().to_string()]).status().unwrap();
-    assert!(status.success());
-
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let exit = loop {
-        if let Some(exit) = daemon.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(Instant::now() < deadline, "the daemon did not stop within 30 s of {signal}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stderr = std::fs::read_to_string(&log_path).unwrap();
-    assert!(exit.success(), "exit {exit} after {signal}:\n{stderr}");
+    let stderr = daemon.stop(signal);
     assert!(stderr.contains("archiver stopped"), "{stderr}");
 
     // No claim survives the stop, and what was done is consistent.
