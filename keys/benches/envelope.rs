@@ -1,110 +1,177 @@
-//! Throughput figures for the envelope primitives (not a test; prints a table).
+//! Throughput figures for the envelope primitives (not a test; prints tables).
 //!
-//! `cargo bench -p cybexp-keys` — about 30 s: RSA-OAEP unwrap at 2048 and
-//! 3072 bits, whole small-blob decrypts, EAX and GCM on 64 KiB buffers, and
-//! `openssl speed rsa2048 rsa3072` for comparison when `openssl` is on PATH.
+//! `cargo bench -p cybexp-keys` — about a minute: RSA-OAEP unwrap at 2048,
+//! 3072 and 4096 bits on each compiled backend (the dev-dependency on this
+//! crate compiles both), beside `openssl speed` for the same sizes as ratios;
+//! AES-256-GCM of both backends and EAX on 64 KiB; whole v2 decrypts.
+//!
+//! "Unwrap" is `PrivateKey::decrypt` of a legacy blob with an 8-byte plaintext:
+//! the OAEP-SHA1 private-key operation plus EAX over 8 bytes (under 1 µs), i.e.
+//! what the archiver pays per blob. One thread, rates per CPU-second of that
+//! thread, like `openssl speed` (see `rate`).
 
 use std::hint::black_box;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use aes_gcm::Aes256Gcm;
-use aes_gcm::aead::inout::InOutBuf;
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use cybexp_keys::{PrivateKey, legacy, v2};
-use rsa::pkcs8::DecodePrivateKey;
-use sha1::Sha1;
+use cybexp_keys::{Backend, PrivateKey, legacy, v2};
 
-const SHARED_PKCS8: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/envelope_rsa2048/priv_pkcs8.pem");
 const BUDGET: Duration = Duration::from_millis(1500);
 const BUF: usize = 64 * 1024;
+const SIZES: [usize; 3] = [2048, 3072, 4096];
 
-/// Run `f` for about `BUDGET`; return calls per second.
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is
+    // supported on every Linux; the call writes only `ts`.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Run `f` for about `BUDGET` of this thread's CPU time; return calls per
+/// CPU-second. `openssl speed` divides by user CPU time too (unless
+/// `-elapsed`), so on a shared, loaded machine the two stay comparable where
+/// wall-clock rates would not.
 fn rate(mut f: impl FnMut()) -> f64 {
     f(); // warm up
-    let start = Instant::now();
+    let (wall, cpu) = (Instant::now(), thread_cpu());
     let mut n = 0u64;
-    while start.elapsed() < BUDGET {
+    while thread_cpu() - cpu < BUDGET && wall.elapsed() < 4 * BUDGET {
         f();
         n += 1;
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    n as f64 / (thread_cpu() - cpu).as_secs_f64()
 }
 
-fn mib_s(calls_per_s: f64) -> f64 {
-    calls_per_s * BUF as f64 / (1024.0 * 1024.0)
+fn mib_s(calls_per_s: f64, bytes: usize) -> f64 {
+    calls_per_s * bytes as f64 / (1024.0 * 1024.0)
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported.
-    let pem = std::fs::read_to_string(SHARED_PKCS8)
-        .unwrap_or_else(|e| panic!("{SHARED_PKCS8}: {e} (shared/ must sit beside the repo)"));
-    let t = Instant::now();
-    let rsa3072 = rsa::PrivateKey::new(&mut getrandom::SysRng, 3072).expect("keygen");
-    println!("keygen rsa3072: {:.2} s", t.elapsed().as_secs_f64());
-    let rsa2048 = rsa::PrivateKey::from_pkcs8_pem(&pem).expect("shared key");
-
-    println!("\n{:<44} {:>12}", "operation", "rate");
-    let mut ours = Vec::new();
-    for (bits, key) in [(2048, &rsa2048), (3072, &rsa3072)] {
-        let wrapped = key.to_public_key().oaep_encrypt_with_rng::<Sha1, _>(&mut getrandom::SysRng, &[7u8; 32]).unwrap();
-        let ops = rate(|| {
-            let k = key.oaep_decrypt_with_rng::<Sha1, _>(&mut getrandom::SysRng, black_box(&wrapped)).unwrap();
-            black_box(k);
-        });
-        println!("{:<44} {:>10.0}/s", format!("RSA-OAEP unwrap, rsa{bits} (blinded)"), ops);
-        ours.push((bits, ops));
+    println!("backends compiled: {:?} (active: {})", Backend::COMPILED, Backend::ACTIVE);
+    if Backend::COMPILED.len() < 2 {
+        println!("(for both backends side by side: cargo bench -p cybexp-keys --features rust-crypto)");
     }
 
-    let key = PrivateKey::from_pem(&pem).unwrap();
-    let blob_l = legacy::encrypt(key.public_key(), b"{\"a\": 1}").unwrap();
-    let blob_v = v2::encrypt(key.public_key(), b"{\"a\": 1}").unwrap();
-    for (name, blob) in [("legacy", &blob_l), ("v2", &blob_v)] {
-        let ops = rate(|| {
-            black_box(key.decrypt(black_box(blob)).unwrap());
-        });
-        println!("{:<44} {:>10.0}/s", format!("decrypt small {name} blob, rsa2048"), ops);
+    // Keys are generated here, on the active backend, then loaded on each one.
+    let mut pems = Vec::new();
+    for bits in SIZES {
+        let t = Instant::now();
+        let key = PrivateKey::generate(bits).expect("keygen");
+        println!("keygen rsa{bits} on {}: {:.2} s", key.backend(), t.elapsed().as_secs_f64());
+        pems.push(key.to_pkcs8_pem().unwrap());
     }
 
-    let session = [0x42u8; 32];
-    let mut buf = vec![0x5au8; BUF];
-    let eax = eax::Eax::<aes::Aes256>::new_from_slice(&session).unwrap();
-    let nonce16 = eax::Nonce::from([1u8; 16]);
-    let r = rate(|| {
-        black_box(eax.encrypt_inout_detached(&nonce16, &[], buf.as_mut_slice().into()).unwrap());
-    });
-    println!("{:<44} {:>8.0} MiB/s", "AES-256-EAX encrypt, 64 KiB", mib_s(r));
-    let ct = buf.clone();
-    let tag = eax.encrypt_inout_detached(&nonce16, &[], buf.as_mut_slice().into()).unwrap();
-    let ct = std::mem::replace(&mut buf, ct);
-    let r = rate(|| {
-        // Decrypt from `ct` into `buf`, leaving `ct` intact for the next round.
-        let io = InOutBuf::new(&ct, &mut buf).unwrap();
-        eax.decrypt_inout_detached(&nonce16, &[], io, &tag).unwrap();
-    });
-    println!("{:<44} {:>8.0} MiB/s", "AES-256-EAX decrypt, 64 KiB", mib_s(r));
+    println!("\n{:<52} {:>12}", "operation (one thread)", "rate");
+    // ours[backend][size] = unwrap ops/s
+    let mut ours: Vec<(Backend, Vec<f64>)> = Vec::new();
+    for &b in Backend::COMPILED {
+        let mut row = Vec::new();
+        for (bits, pem) in SIZES.iter().zip(&pems) {
+            let key = PrivateKey::from_pem_in(b, pem).unwrap();
+            let blob = legacy::encrypt(key.public_key(), b"{\"a\":1}").unwrap();
+            let ops = rate(|| {
+                black_box(key.decrypt(black_box(&blob)).unwrap());
+            });
+            println!("{:<52} {:>10.0}/s", format!("unwrap rsa{bits}, {b}"), ops);
+            row.push(ops);
+        }
+        ours.push((b, row));
+    }
 
-    let gcm = Aes256Gcm::new_from_slice(&session).unwrap();
-    let nonce12 = aes_gcm::Nonce::from([1u8; 12]);
-    let r = rate(|| {
-        black_box(gcm.encrypt_inout_detached(&nonce12, &[], buf.as_mut_slice().into()).unwrap());
-    });
-    println!("{:<44} {:>8.0} MiB/s", "AES-256-GCM encrypt, 64 KiB", mib_s(r));
-    let ct = buf.clone();
-    let tag = gcm.encrypt_inout_detached(&nonce12, &[], buf.as_mut_slice().into()).unwrap();
-    let ct = std::mem::replace(&mut buf, ct);
-    let r = rate(|| {
-        let io = InOutBuf::new(&ct, &mut buf).unwrap();
-        gcm.decrypt_inout_detached(&nonce12, &[], io, &tag).unwrap();
-    });
-    println!("{:<44} {:>8.0} MiB/s", "AES-256-GCM decrypt, 64 KiB", mib_s(r));
+    let mut gcm_rates = Vec::new();
+    for &b in Backend::COMPILED {
+        let key = PrivateKey::from_pem_in(b, &pems[0]).unwrap();
+        let small = v2::encrypt(key.public_key(), b"{\"a\":1}").unwrap();
+        let ops = rate(|| {
+            black_box(key.decrypt(black_box(&small)).unwrap());
+        });
+        println!("{:<52} {:>10.0}/s", format!("decrypt small v2 blob, rsa2048, {b}"), ops);
+        let plain = "x".repeat(1 << 20);
+        let big = v2::encrypt(key.public_key(), plain.as_bytes()).unwrap();
+        let ops = rate(|| {
+            black_box(key.decrypt(black_box(&big)).unwrap());
+        });
+        println!("{:<52} {:>8.0} MiB/s", format!("decrypt 1 MiB v2 blob, rsa2048, {b}"), mib_s(ops, 1 << 20));
+        gcm_rates.push((b, gcm_decrypt_mib_s(b)));
+    }
+    eax_figures();
+    for (b, r) in &gcm_rates {
+        println!("{:<52} {:>8.0} MiB/s", format!("AES-256-GCM decrypt, 64 KiB, {b}"), r);
+    }
+    if let [(a, ra), (c, rc)] = gcm_rates[..] {
+        let (fast, slow, ratio) = if ra >= rc { (a, c, ra / rc) } else { (c, a, rc / ra) };
+        println!("GCM: {fast} is {ratio:.1}x {slow}; each backend's v2 uses its own GCM (keys/src/backend/mod.rs)");
+    }
 
     openssl_comparison(&ours);
 }
 
-/// Private-key ops/s per modulus size from `openssl speed` (None if unavailable).
-fn openssl_comparison(ours: &[(u32, f64)]) {
-    let out = match Command::new("openssl").args(["speed", "-seconds", "2", "rsa2048", "rsa3072"]).output() {
+/// AES-256-GCM decrypt of 64 KiB with the backend's own AEAD, as `v2::open`
+/// does it: copy the ciphertext into the output buffer, decrypt in place.
+fn gcm_decrypt_mib_s(b: Backend) -> f64 {
+    let key = [0x42u8; 32];
+    let nonce = [1u8; 12];
+    let mut buf = vec![0x5au8; BUF];
+    match b {
+        #[cfg(feature = "aws-lc")]
+        Backend::AwsLc => {
+            use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+            let k = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).unwrap());
+            let n = || Nonce::assume_unique_for_key(nonce);
+            let tag = k.seal_in_place_separate_tag(n(), Aad::empty(), &mut buf).unwrap();
+            let ct = buf.clone();
+            let r = rate(|| {
+                buf.copy_from_slice(&ct);
+                k.open_in_place_separate_tag(n(), Aad::empty(), tag.as_ref(), &mut buf).unwrap();
+            });
+            mib_s(r, BUF)
+        }
+        #[cfg(feature = "rust-crypto")]
+        Backend::RustCrypto => {
+            use aes_gcm::aead::{AeadInOut, KeyInit};
+            let gcm = aes_gcm::Aes256Gcm::new_from_slice(&key).unwrap();
+            let n = aes_gcm::Nonce::from(nonce);
+            let tag = gcm.encrypt_inout_detached(&n, &[], buf.as_mut_slice().into()).unwrap();
+            let ct = buf.clone();
+            let r = rate(|| {
+                buf.copy_from_slice(&ct);
+                gcm.decrypt_inout_detached(&n, &[], buf.as_mut_slice().into(), &tag).unwrap();
+            });
+            mib_s(r, BUF)
+        }
+        other => unreachable!("backend {other} is not compiled"),
+    }
+}
+
+/// EAX (RustCrypto on every backend: AWS-LC has none).
+fn eax_figures() {
+    use eax::aead::{AeadInOut, KeyInit, inout::InOutBuf};
+    let eax = eax::Eax::<aes::Aes256>::new_from_slice(&[0x42u8; 32]).unwrap();
+    let nonce = eax::Nonce::from([1u8; 16]);
+    let mut buf = vec![0x5au8; BUF];
+    let r = rate(|| {
+        black_box(eax.encrypt_inout_detached(&nonce, &[], buf.as_mut_slice().into()).unwrap());
+    });
+    println!("{:<52} {:>8.0} MiB/s", "AES-256-EAX encrypt, 64 KiB (both backends)", mib_s(r, BUF));
+    let ct = buf.clone();
+    let tag = eax.encrypt_inout_detached(&nonce, &[], buf.as_mut_slice().into()).unwrap();
+    let ct = std::mem::replace(&mut buf, ct);
+    let r = rate(|| {
+        let io = InOutBuf::new(&ct, &mut buf).unwrap();
+        eax.decrypt_inout_detached(&nonce, &[], io, &tag).unwrap();
+    });
+    println!("{:<52} {:>8.0} MiB/s", "AES-256-EAX decrypt, 64 KiB (both backends)", mib_s(r, BUF));
+}
+
+/// Private-key ops/s per modulus size from `openssl speed`, beside ours.
+fn openssl_comparison(ours: &[(Backend, Vec<f64>)]) {
+    let args = ["speed", "-seconds", "3", "rsa2048", "rsa3072", "rsa4096"];
+    let out = match Command::new("openssl").args(args).output() {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
         Ok(o) => {
             println!("\nopenssl speed failed ({}): skipping comparison", o.status);
@@ -115,6 +182,11 @@ fn openssl_comparison(ours: &[(u32, f64)]) {
             return;
         }
     };
+    let version = Command::new("openssl")
+        .arg("version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
     // OpenSSL 3.0/3.1 print "sign verify sign/s verify/s"; 3.2+ add encrypt/decrypt
     // columns. Prefer "decr./s" (an RSA private decrypt), else "sign/s".
     let header: Vec<&str> =
@@ -125,19 +197,28 @@ fn openssl_comparison(ours: &[(u32, f64)]) {
         return;
     };
     let what = header[col];
-    println!("\nopenssl speed ({what} = private-key ops) vs ours (OAEP unwrap):");
-    for (bits, our) in ours {
+    println!("\n`openssl {}` ({version}; {what} = private-key ops/s) vs ours (unwrap ops/s):", args.join(" "));
+    let mut head = format!("{:<8} {:>10}", "size", "openssl");
+    for (b, _) in ours {
+        head += &format!(" {:>12} {:>8}", b.as_str(), "ratio");
+    }
+    println!("{head}");
+    for (i, bits) in SIZES.iter().enumerate() {
         let prefix = format!("rsa {bits} bits ");
         let theirs = out.lines().find(|l| l.starts_with(&prefix)).and_then(|l| {
             // The row has two leading words ("rsa", "N") and "bits" before the figures.
             let figs: Vec<&str> = l.split_whitespace().skip(3).collect();
             figs.get(col)?.parse::<f64>().ok()
         });
-        match theirs {
-            Some(t) => {
-                println!("  rsa{bits}: openssl {t:>8.0}/s  ours {our:>8.0}/s  ratio ours/openssl {:.2}", our / t)
-            }
-            None => println!("  rsa{bits}: not in openssl output"),
+        let Some(t) = theirs else {
+            println!("rsa{bits}: not in openssl output");
+            continue;
+        };
+        let mut line = format!("{:<8} {:>8.0}/s", format!("rsa{bits}"), t);
+        for (_, row) in ours {
+            line += &format!(" {:>10.0}/s {:>7.2}x", row[i], row[i] / t);
         }
+        println!("{line}");
     }
+    println!("goal: aws-lc >= 0.9x openssl at rsa2048 and >= 2x at rsa3072");
 }

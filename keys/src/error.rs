@@ -144,6 +144,19 @@ pub enum KeyFileError {
         /// What went wrong, e.g. "PKCS#8 private key does not parse".
         what: String,
     },
+    /// The key parses but its modulus size is outside `MIN_BITS..=MAX_BITS`
+    /// (2048..=8192, AWS-LC's range, applied on every backend).
+    #[error("{origin}: RSA key of {bits} bits is not supported (must be {min} to {max} bits)")]
+    KeySize {
+        /// File path or "PEM input".
+        origin: String,
+        /// The key's modulus size.
+        bits: usize,
+        /// `MIN_BITS`.
+        min: usize,
+        /// `MAX_BITS`.
+        max: usize,
+    },
     /// `$CREDENTIALS_DIRECTORY` is not set (not started by systemd with a credential).
     #[error(
         "CREDENTIALS_DIRECTORY is not set: load the key with systemd's LoadCredential= \

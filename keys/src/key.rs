@@ -1,21 +1,27 @@
 //! RSA key wrappers, key ids and PEM (de)serialisation.
+//!
+//! PEM and DER are handled here and in `encoding` for every backend alike;
+//! the backend (`backend::Private`/`Public`) only sees PKCS#8 v1 and SPKI DER.
 
 use std::fmt;
 
-use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
-use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::backend::{self, Backend};
+use crate::encoding::{self, DerError};
 use crate::error::KeyFileError;
 
 /// Default modulus size for new keys (NIST SP 800-57: ~128-bit strength).
 pub const DEFAULT_BITS: usize = 3072;
-/// Smallest modulus `generate` accepts (the `rsa` crate's floor; for tests only).
-pub const MIN_BITS: usize = 1024;
-/// Largest modulus the `rsa` crate accepts.
+/// Smallest modulus loaded or generated: AWS-LC refuses smaller RSA keys, and
+/// the pure-Rust backend applies the same floor so both behave the same.
+pub const MIN_BITS: usize = 2048;
+/// Largest modulus loaded or generated (AWS-LC's ceiling).
 pub const MAX_BITS: usize = 8192;
+/// The sizes [`PrivateKey::generate`] makes: those AWS-LC can generate,
+/// on every backend.
+pub const GENERATE_BITS: [usize; 4] = [2048, 3072, 4096, 8192];
 
 /// SHA-256 of the public key's SubjectPublicKeyInfo DER.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -53,52 +59,68 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-fn key_id_of(key: &rsa::PublicKey) -> KeyId {
-    // Encoding a key we already hold cannot fail short of OOM; fall back to a
-    // digest of n || e so the function stays total.
-    let digest = match key.to_public_key_der() {
-        Ok(der) => Sha256::digest(der.as_bytes()),
-        Err(_) => Sha256::new().chain_update(key.n_bytes()).chain_update(key.e_bytes()).finalize(),
-    };
-    KeyId(digest.into())
-}
-
 /// An RSA public key (recipient of new envelopes).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct PublicKey {
-    inner: rsa::PublicKey,
+    inner: backend::Public,
+    /// SubjectPublicKeyInfo DER, as the backend encodes it (identical on both).
+    spki: Vec<u8>,
     id: KeyId,
 }
 
+impl PartialEq for PublicKey {
+    /// The same key, whichever backend holds it.
+    fn eq(&self, other: &Self) -> bool {
+        self.spki == other.spki
+    }
+}
+
+impl Eq for PublicKey {}
+
 impl PublicKey {
-    pub(crate) fn from_rsa(inner: rsa::PublicKey) -> Self {
-        let id = key_id_of(&inner);
-        Self { inner, id }
+    fn from_backend(inner: backend::Public, origin: &str) -> Result<Self, KeyFileError> {
+        let spki = inner.to_spki().map_err(|what| KeyFileError::Parse { origin: origin.to_owned(), what })?;
+        let id = KeyId(Sha256::digest(&spki).into());
+        Ok(Self { inner, spki, id })
     }
 
     /// Parse SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`) PEM.
     pub fn from_pem(pem: &str) -> Result<Self, KeyFileError> {
-        Self::from_pem_named(pem, "PEM input")
+        Self::from_pem_in(Backend::ACTIVE, pem)
     }
 
-    pub(crate) fn from_pem_named(pem: &str, origin: &str) -> Result<Self, KeyFileError> {
+    /// [`PublicKey::from_pem`] on an explicit backend (tests and benches
+    /// compare them when both are compiled).
+    pub fn from_pem_in(backend: Backend, pem: &str) -> Result<Self, KeyFileError> {
+        Self::from_pem_named(backend, pem, "PEM input")
+    }
+
+    pub(crate) fn from_pem_named(backend: Backend, pem: &str, origin: &str) -> Result<Self, KeyFileError> {
         const LABELS: [&str; 2] = ["PUBLIC KEY", "RSA PUBLIC KEY"];
-        let inner = match pem_block(pem, &LABELS) {
-            Ok(("PUBLIC KEY", block)) => {
-                rsa::PublicKey::from_public_key_pem(block).map_err(|e| parse_err(origin, "SPKI public key", e))?
-            }
-            Ok((_, block)) => {
-                rsa::PublicKey::from_pkcs1_pem(block).map_err(|e| parse_err(origin, "PKCS#1 public key", e))?
-            }
-            Err(first) => return Err(label_err(origin, first, "PUBLIC KEY or RSA PUBLIC KEY")),
+        let (label, block) =
+            pem_block(pem, &LABELS).map_err(|first| label_err(origin, first, "PUBLIC KEY or RSA PUBLIC KEY"))?;
+        let der = encoding::pem_to_der(block, label).map_err(|e| parse_err(origin, kind_of(label), e))?;
+        let spki = if label == "PUBLIC KEY" {
+            encoding::spki_bits(&der).map_err(|e| der_err(origin, label, e))?;
+            der.to_vec()
+        } else {
+            encoding::pkcs1_public_bits(&der).map_err(|e| der_err(origin, label, e))?;
+            encoding::wrap_pkcs1_public(&der)
         };
-        Ok(Self::from_rsa(inner))
+        let inner = backend::Public::from_spki(backend, &spki)
+            .map_err(|what| KeyFileError::Parse { origin: origin.to_owned(), what })?;
+        Self::from_backend(inner, origin)
     }
 
     /// SPKI PEM (`BEGIN PUBLIC KEY`), LF line endings.
     pub fn to_pem(&self) -> String {
-        // Cannot fail for a valid in-memory RSA key.
-        self.inner.to_public_key_pem(LineEnding::LF).unwrap_or_default()
+        // Cannot fail for a DER of this size; public, so no need to wipe.
+        encoding::der_to_pem("PUBLIC KEY", &self.spki).map(|p| p.as_str().to_owned()).unwrap_or_default()
+    }
+
+    /// The SubjectPublicKeyInfo DER (the key id is its SHA-256).
+    pub fn to_spki_der(&self) -> &[u8] {
+        &self.spki
     }
 
     /// The key id: SHA-256 of the SubjectPublicKeyInfo DER.
@@ -113,7 +135,7 @@ impl PublicKey {
 
     /// Modulus size in bits.
     pub fn bits(&self) -> usize {
-        self.inner.n().bit_width_vartime() as usize
+        self.inner.bits()
     }
 
     /// Modulus size in bytes: the length of an RSA ciphertext under this key.
@@ -121,7 +143,12 @@ impl PublicKey {
         self.inner.size()
     }
 
-    pub(crate) fn rsa(&self) -> &rsa::PublicKey {
+    /// The backend holding this key.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend()
+    }
+
+    pub(crate) fn inner(&self) -> &backend::Public {
         &self.inner
     }
 }
@@ -132,48 +159,54 @@ impl fmt::Debug for PublicKey {
     }
 }
 
-/// An RSA private key. Not `Clone`; `Debug` shows only size and key id; the
-/// secret components are zeroized on drop by `rsa::PrivateKey` itself, and
-/// the box keeps them at one heap address for the key's lifetime.
+/// An RSA private key. Not `Clone`; `Debug` shows only size, key id and
+/// backend. Where each backend keeps the secret and how it is wiped: crate
+/// docs, "Backends".
 pub struct PrivateKey {
-    inner: Box<rsa::PrivateKey>,
+    inner: backend::Private,
     public: PublicKey,
 }
 
 impl PrivateKey {
-    fn from_rsa(inner: rsa::PrivateKey) -> Self {
-        let public = PublicKey::from_rsa(inner.to_public_key());
-        Self { inner: Box::new(inner), public }
+    fn from_backend(inner: backend::Private, origin: &str) -> Result<Self, KeyFileError> {
+        let public = PublicKey::from_backend(inner.public(), origin)?;
+        Ok(Self { inner, public })
     }
 
     /// Generate a fresh key with public exponent 65537 from the OS RNG.
-    /// `bits` must be in `MIN_BITS..=MAX_BITS`; use `DEFAULT_BITS` (3072) for real keys.
+    /// `bits` must be one of [`GENERATE_BITS`] (2048, 3072, 4096, 8192); use
+    /// `DEFAULT_BITS` (3072) for real keys.
     pub fn generate(bits: usize) -> Result<Self, KeyFileError> {
-        if !(MIN_BITS..=MAX_BITS).contains(&bits) {
-            return Err(KeyFileError::Generate(format!("{bits} bits is outside {MIN_BITS}..={MAX_BITS}")));
+        Self::generate_in(Backend::ACTIVE, bits)
+    }
+
+    /// [`PrivateKey::generate`] on an explicit backend.
+    pub fn generate_in(backend: Backend, bits: usize) -> Result<Self, KeyFileError> {
+        if !GENERATE_BITS.contains(&bits) {
+            return Err(KeyFileError::Generate(format!(
+                "{bits} bits is not a supported size (one of 2048, 3072, 4096, 8192)"
+            )));
         }
-        let inner =
-            rsa::PrivateKey::new(&mut getrandom::SysRng, bits).map_err(|e| KeyFileError::Generate(e.to_string()))?;
-        Ok(Self::from_rsa(inner))
+        let inner = backend::Private::generate(backend, bits).map_err(KeyFileError::Generate)?;
+        Self::from_backend(inner, "generated key")
     }
 
     /// Parse PKCS#1 (`BEGIN RSA PRIVATE KEY`) or PKCS#8 (`BEGIN PRIVATE KEY`) PEM.
     /// Encrypted PKCS#8 is refused. The caller owns (and should wipe) `pem`.
     pub fn from_pem(pem: &str) -> Result<Self, KeyFileError> {
-        Self::from_pem_named(pem, "PEM input")
+        Self::from_pem_in(Backend::ACTIVE, pem)
     }
 
-    pub(crate) fn from_pem_named(pem: &str, origin: &str) -> Result<Self, KeyFileError> {
-        // The DER decoders hold the decoded bytes in zeroizing `SecretDocument`s.
+    /// [`PrivateKey::from_pem`] on an explicit backend (tests and benches
+    /// compare them when both are compiled).
+    pub fn from_pem_in(backend: Backend, pem: &str) -> Result<Self, KeyFileError> {
+        Self::from_pem_named(backend, pem, "PEM input")
+    }
+
+    pub(crate) fn from_pem_named(backend: Backend, pem: &str, origin: &str) -> Result<Self, KeyFileError> {
         const LABELS: [&str; 3] = ["RSA PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY"];
-        let inner = match pem_block(pem, &LABELS) {
-            Ok(("RSA PRIVATE KEY", block)) => {
-                rsa::PrivateKey::from_pkcs1_pem(block).map_err(|e| parse_err(origin, "PKCS#1 private key", e))?
-            }
-            Ok(("PRIVATE KEY", block)) => {
-                rsa::PrivateKey::from_pkcs8_pem(block).map_err(|e| parse_err(origin, "PKCS#8 private key", e))?
-            }
-            Ok(_) => {
+        let label = match pem_block(pem, &LABELS) {
+            Ok(("ENCRYPTED PRIVATE KEY", _)) => {
                 return Err(KeyFileError::Parse {
                     origin: origin.to_owned(),
                     what: "encrypted PKCS#8 keys are not supported; store the key \
@@ -181,16 +214,31 @@ impl PrivateKey {
                         .to_owned(),
                 });
             }
+            Ok(found) => found,
             Err(first) => return Err(label_err(origin, first, "RSA PRIVATE KEY or PRIVATE KEY")),
         };
-        Ok(Self::from_rsa(inner))
+        let (label, block) = label;
+        // Every buffer holding key bytes below is `Zeroizing`: the DER, and the
+        // PKCS#8 wrapping of a PKCS#1 key.
+        let der = encoding::pem_to_der(block, label).map_err(|e| parse_err(origin, kind_of(label), e))?;
+        let wrapped;
+        let pkcs8: &[u8] = if label == "RSA PRIVATE KEY" {
+            encoding::pkcs1_private_bits(&der).map_err(|e| der_err(origin, label, e))?;
+            wrapped = encoding::wrap_pkcs1_private(&der);
+            &wrapped
+        } else {
+            encoding::pkcs8_private_bits(&der).map_err(|e| der_err(origin, label, e))?;
+            &der
+        };
+        let inner = backend::Private::from_pkcs8(backend, pkcs8)
+            .map_err(|what| KeyFileError::Parse { origin: origin.to_owned(), what })?;
+        Self::from_backend(inner, origin)
     }
 
     /// PKCS#8 PEM (`BEGIN PRIVATE KEY`), in a buffer wiped on drop.
     pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, KeyFileError> {
-        self.inner
-            .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| KeyFileError::Generate(format!("PKCS#8 encoding failed: {e}")))
+        let der = self.inner.to_pkcs8().map_err(KeyFileError::Generate)?;
+        encoding::der_to_pem("PRIVATE KEY", &der).map_err(KeyFileError::Generate)
     }
 
     /// The matching public key.
@@ -218,14 +266,42 @@ impl PrivateKey {
         self.public.size()
     }
 
-    pub(crate) fn rsa(&self) -> &rsa::PrivateKey {
+    /// The backend holding this key.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend()
+    }
+
+    pub(crate) fn inner(&self) -> &backend::Private {
         &self.inner
     }
 }
 
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PrivateKey").field("bits", &self.bits()).field("id", &self.public.id).finish_non_exhaustive()
+        f.debug_struct("PrivateKey")
+            .field("bits", &self.bits())
+            .field("id", &self.public.id)
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+fn kind_of(label: &str) -> &'static str {
+    match label {
+        "RSA PRIVATE KEY" => "PKCS#1 private key",
+        "PRIVATE KEY" => "PKCS#8 private key",
+        "RSA PUBLIC KEY" => "PKCS#1 public key",
+        _ => "SPKI public key",
+    }
+}
+
+fn der_err(origin: &str, label: &str, e: DerError) -> KeyFileError {
+    match e {
+        DerError::Parse(detail) => parse_err(origin, kind_of(label), detail),
+        DerError::NotRsa => {
+            KeyFileError::Parse { origin: origin.to_owned(), what: format!("{} is not an RSA key", kind_of(label)) }
+        }
+        DerError::Size(bits) => KeyFileError::KeySize { origin: origin.to_owned(), bits, min: MIN_BITS, max: MAX_BITS },
     }
 }
 

@@ -165,7 +165,7 @@ fn open_legacy(keys: &[PrivateKey], blob: &[u8]) -> Result<Opened, DecryptError>
         // OAEP's 20-byte label hash makes a false unwrap with the wrong key
         // negligible, so the first key that unwraps owns the blob.
         if let Some(session_key) = legacy::unwrap(key, &parts) {
-            let plaintext = legacy::open(&session_key, &parts)?;
+            let plaintext = legacy::open(&session_key[..], &parts)?;
             return Ok(Opened { plaintext, envelope: Envelope::Legacy, key_id: key.key_id() });
         }
     }
@@ -189,7 +189,7 @@ mod tests {
 
     fn key() -> &'static PrivateKey {
         static KEY: OnceLock<PrivateKey> = OnceLock::new();
-        KEY.get_or_init(|| PrivateKey::generate(1024).unwrap())
+        KEY.get_or_init(|| PrivateKey::generate(2048).unwrap())
     }
 
     /// A legacy blob whose RSA ciphertext starts with the v2 prefix cannot be

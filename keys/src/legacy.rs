@@ -8,13 +8,16 @@
 //! not say which key it is for, so the split point comes from the key tried.
 //! `wrapped_key` is RSA-OAEP (SHA-1, MGF1-SHA-1, empty label) of a 32-byte key
 //! for AES-256-EAX with a 16-byte nonce and tag and no associated data.
+//!
+//! AWS-LC has no EAX, so EAX is the RustCrypto `eax` crate on every backend;
+//! only the RSA unwrap goes to the key's backend.
 
 use aes::Aes256;
 use eax::aead::{AeadInOut, KeyInit};
 use eax::{Eax, Nonce, Tag};
-use sha1::Sha1;
 use zeroize::Zeroizing;
 
+use crate::backend::Oaep;
 use crate::error::{DecryptError, EncryptError};
 use crate::key::{PrivateKey, PublicKey};
 use crate::session;
@@ -72,8 +75,8 @@ pub(crate) fn min_len(k: usize) -> usize {
 }
 
 /// OAEP-SHA1 unwrap of the session key; `None` if this key does not unwrap it.
-pub(crate) fn unwrap(key: &PrivateKey, parts: &Parts<'_>) -> Option<Zeroizing<Vec<u8>>> {
-    session::unwrap::<Sha1>(key, parts.wrapped)
+pub(crate) fn unwrap(key: &PrivateKey, parts: &Parts<'_>) -> Option<Zeroizing<[u8; session::SESSION_KEY_LEN]>> {
+    session::unwrap(key, Oaep::Sha1, parts.wrapped)
 }
 
 /// EAX-decrypt with an unwrapped session key and check UTF-8.
@@ -95,7 +98,7 @@ pub(crate) fn open(session_key: &[u8], parts: &Parts<'_>) -> Result<String, Decr
 pub fn encrypt(recipient: &PublicKey, plaintext: &[u8]) -> Result<Vec<u8>, EncryptError> {
     let session_key = session::new_session_key()?;
     let nonce: [u8; NONCE_LEN] = session::random()?;
-    let wrapped = session::wrap::<Sha1>(recipient, session_key.as_ref())?;
+    let wrapped = session::wrap(recipient, Oaep::Sha1, session_key.as_ref())?;
     let eax = WipedEax::new(session_key.as_ref()).ok_or(EncryptError::Rng)?;
 
     let mut blob = Vec::with_capacity(min_len(wrapped.len()) + plaintext.len());

@@ -14,6 +14,45 @@
 //!
 //! Unix only: key files are permission-checked with `st_mode`.
 //!
+//! # Backends
+//!
+//! The RSA operations and the v2 AES-GCM run on one of two backends, chosen
+//! at build time by cargo feature:
+//!
+//! - `aws-lc` (the default): AWS-LC through `aws-lc-rs`. Needs a C compiler
+//!   only (no cmake, no Go: aws-lc-sys ships its generated bindings).
+//! - `rust-crypto`: the pure-Rust `rsa` 0.10 crate and RustCrypto `aes-gcm`,
+//!   for platforms where AWS-LC does not build:
+//!   `--no-default-features --features rust-crypto`.
+//!
+//! With neither, the build fails with a message saying so. With both, both
+//! compile and [`Backend::ACTIVE`] is AWS-LC; [`Backend::COMPILED`] and the
+//! `*_in` constructors ([`PrivateKey::from_pem_in`], [`PrivateKey::generate_in`],
+//! [`PublicKey::from_pem_in`]) exist so tests and benches can run the same key on
+//! each. A key stays on the backend that loaded it; blobs are byte-compatible
+//! across backends (same OAEP, same GCM, same key id).
+//!
+//! Shared by both: PEM and DER parsing (RustCrypto `der`/`pkcs1`/`pkcs8`),
+//! the size policy ([`MIN_BITS`]..=[`MAX_BITS`], 2048..=8192, AWS-LC's range,
+//! so a 1024-bit key is refused on both backends with an error naming its size),
+//! the key id, and AES-256-EAX (AWS-LC has no EAX: the RustCrypto `eax` crate).
+//!
+//! ## Where the private key lives, and how it is wiped
+//!
+//! - Our buffers: the PEM text read from a file, its DER, and the PKCS#8
+//!   wrapping made for a PKCS#1 key (AWS-LC takes PKCS#8 only) are each a
+//!   `Zeroizing` buffer allocated once at its final size, wiped on drop. So is
+//!   the PKCS#8 DER and PEM written by `to_pkcs8_pem`.
+//! - AWS-LC: the parsed key is an `EVP_PKEY` holding an `RSA` struct and its
+//!   `BIGNUM`s (n, e, d, p, q, dmp1, dmq1, iqmp, and Montgomery contexts for p
+//!   and q once used) in AWS-LC's C heap, reference-counted (`aws-lc-rs`
+//!   `Clone` adds a reference, never a copy). AWS-LC's `OPENSSL_free`
+//!   overwrites every allocation with `OPENSSL_cleanse` before freeing it, so
+//!   dropping the last reference wipes the key. Private operations are blinded.
+//! - `rust-crypto`: `rsa::PrivateKey` zeroizes its components on drop.
+//! - Neither backend's key type is printed: [`PrivateKey`]'s `Debug` shows
+//!   bits, key id and backend only, and no error quotes key text or DER.
+//!
 //! ```no_run
 //! use cybexp_keys::{load_private_key, Keyring, Perms, v2};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,6 +66,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod backend;
+mod encoding;
 mod error;
 mod key;
 mod keyring;
@@ -35,8 +76,9 @@ mod load;
 mod session;
 pub mod v2;
 
+pub use backend::Backend;
 pub use error::{DecryptError, EncryptError, ErrorClass, KeyFileError};
-pub use key::{DEFAULT_BITS, KeyId, MAX_BITS, MIN_BITS, PrivateKey, PublicKey};
+pub use key::{DEFAULT_BITS, GENERATE_BITS, KeyId, MAX_BITS, MIN_BITS, PrivateKey, PublicKey};
 pub use keyring::{Envelope, Keyring, Opened};
 pub use load::{
     MAX_PEM_BYTES, MIN_WRITE_BITS, Perms, WrittenKeypair, load_credential, load_credential_from, load_keyring,

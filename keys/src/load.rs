@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
+use crate::backend::Backend;
 use crate::error::KeyFileError;
 use crate::key::{PrivateKey, PublicKey};
 
@@ -77,7 +78,7 @@ pub fn load_public_key(path: &Path) -> Result<PublicKey, KeyFileError> {
     let mut file = open_regular(path)?;
     let pem = read_capped(&mut file, path)?;
     let text = pem_str(&pem, path)?;
-    PublicKey::from_pem_named(text, &path.display().to_string())
+    PublicKey::from_pem_named(Backend::ACTIVE, text, &path.display().to_string())
 }
 
 fn load_checked(path: &Path, perms: Perms, forbidden: u32) -> Result<PrivateKey, KeyFileError> {
@@ -88,7 +89,7 @@ fn load_checked(path: &Path, perms: Perms, forbidden: u32) -> Result<PrivateKey,
     }
     let pem = read_capped(&mut file, path)?;
     let text = pem_str(&pem, path)?;
-    PrivateKey::from_pem_named(text, &path.display().to_string())
+    PrivateKey::from_pem_named(Backend::ACTIVE, text, &path.display().to_string())
     // `pem` is wiped here.
 }
 

@@ -1,9 +1,10 @@
 //! Session-key plumbing shared by both envelopes: randomness, RSA-OAEP
-//! wrap/unwrap with blinding, and turning wiped buffers into plaintext.
+//! wrap/unwrap (blinded, on the key's backend), and turning wiped buffers
+//! into plaintext.
 
-use sha2::digest::{Digest, FixedOutputReset};
 use zeroize::Zeroizing;
 
+use crate::backend::Oaep;
 use crate::error::{DecryptError, EncryptError};
 use crate::key::{PrivateKey, PublicKey};
 
@@ -23,23 +24,22 @@ pub(crate) fn random<const N: usize>() -> Result<[u8; N], EncryptError> {
     Ok(out)
 }
 
-/// RSA-OAEP with digest `D` for both OAEP and MGF1, empty label.
-pub(crate) fn wrap<D: Digest + FixedOutputReset>(
-    recipient: &PublicKey,
-    session_key: &[u8],
-) -> Result<Vec<u8>, EncryptError> {
-    recipient
-        .rsa()
-        .oaep_encrypt_with_rng::<D, _>(&mut getrandom::SysRng, session_key)
-        .map_err(|_| EncryptError::Wrap { bits: recipient.bits() })
+/// RSA-OAEP with the same digest for OAEP and MGF1, empty label.
+pub(crate) fn wrap(recipient: &PublicKey, oaep: Oaep, session_key: &[u8]) -> Result<Vec<u8>, EncryptError> {
+    recipient.inner().oaep_wrap(oaep, session_key).ok_or(EncryptError::Wrap { bits: recipient.bits() })
 }
 
 /// Blinded RSA-OAEP unwrap. `None` on any failure, including a result that is
 /// not exactly 32 bytes: the caller reports it as a key error and must not
 /// learn more (no padding oracle beyond "did not unwrap").
-pub(crate) fn unwrap<D: Digest + FixedOutputReset>(key: &PrivateKey, wrapped: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-    let out = key.rsa().oaep_decrypt_with_rng::<D, _>(&mut getrandom::SysRng, wrapped).ok().map(Zeroizing::new)?;
-    (out.len() == SESSION_KEY_LEN).then_some(out)
+pub(crate) fn unwrap(key: &PrivateKey, oaep: Oaep, wrapped: &[u8]) -> Option<Zeroizing<[u8; SESSION_KEY_LEN]>> {
+    let out = key.inner().oaep_unwrap(oaep, wrapped)?;
+    if out.len() != SESSION_KEY_LEN {
+        return None;
+    }
+    let mut session_key = Zeroizing::new([0u8; SESSION_KEY_LEN]);
+    session_key.copy_from_slice(&out);
+    Some(session_key)
 }
 
 /// Hand an authenticated plaintext buffer to the caller as a `String`; a

@@ -86,15 +86,19 @@ fn pem_forms_and_refusals() {
     let p = |name: &str| dir.path().join(name);
 
     // PKCS#1 public key (BEGIN RSA PUBLIC KEY).
-    use rsa::pkcs1::EncodeRsaPublicKey;
-    use rsa::pkcs8::DecodePublicKey;
-    let rsa_pub = rsa::PublicKey::from_public_key_pem(&read_vector("pub.pem")).unwrap();
-    let pkcs1 = rsa_pub.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap();
-    assert!(pkcs1.starts_with("-----BEGIN RSA PUBLIC KEY-----"));
+    use der::Decode;
+    let (_, spki) = pem_rfc7468::decode_vec(read_vector("pub.pem").as_bytes()).unwrap();
+    let info = pkcs8::SubjectPublicKeyInfoRef::from_der(&spki).unwrap();
+    let le = pem_rfc7468::LineEnding::LF;
+    let pkcs1 = pem_rfc7468::encode_string("RSA PUBLIC KEY", le, info.subject_public_key.raw_bytes()).unwrap();
     fs::write(p("pub1.pem"), &pkcs1).unwrap();
     let public = load_public_key(&p("pub1.pem")).unwrap();
     assert_eq!(public.key_id(), shared_key().key_id());
     assert_eq!(PublicKey::from_pem(&public.to_pem()).unwrap(), public);
+    assert_eq!(public.to_pem().trim_end(), read_vector("pub.pem").trim_end());
+    for &b in backends() {
+        assert_eq!(PublicKey::from_pem_in(b, &pkcs1).unwrap(), public, "{b}");
+    }
 
     // openssl pkcs12 output: attributes before the block, text after it.
     let bagged = format!("Bag Attributes\n    localKeyID: 01\n{}trailer\n", read_vector("priv_pkcs8.pem"));
@@ -102,7 +106,10 @@ fn pem_forms_and_refusals() {
 
     // CRLF line endings load too.
     let crlf = read_vector("priv.pem").replace('\n', "\r\n");
-    assert_eq!(PrivateKey::from_pem(&crlf).unwrap().key_id(), shared_key().key_id());
+    for &b in backends() {
+        assert_eq!(PrivateKey::from_pem_in(b, &crlf).unwrap().key_id(), shared_key().key_id());
+        assert_eq!(PrivateKey::from_pem_in(b, &bagged).unwrap().key_id(), shared_key().key_id());
+    }
 
     let refusals = [
         ("junk.pem", "not a key at all".to_owned()),
@@ -177,7 +184,11 @@ fn write_keypair_creates_0600_and_refuses_overwrite() {
 
 #[test]
 fn generate_bounds() {
-    assert!(cybexp_keys::generate(512).is_err());
-    assert!(cybexp_keys::generate(16384).is_err());
+    for bits in [512, 1024, 2047, 2049, 2560, 16384] {
+        let e = cybexp_keys::generate(bits).unwrap_err();
+        assert!(matches!(e, KeyFileError::Generate(_)), "{bits}: {e}");
+        assert!(e.to_string().contains(&bits.to_string()), "{e}");
+    }
     assert_eq!(cybexp_keys::DEFAULT_BITS, 3072);
+    assert_eq!(cybexp_keys::MIN_BITS, 2048);
 }

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use cybexp_keys::{Keyring, PrivateKey, PublicKey, v2};
-use rsa::traits::PublicKeyParts;
+use der::Decode;
 
 /// Longest run of characters matching `f`.
 fn longest_run(s: &str, f: impl Fn(char) -> bool) -> usize {
@@ -28,14 +28,21 @@ fn assert_clean(s: &str, pem: &str) {
 #[test]
 fn debug_shows_no_key_material() {
     let pem = read_vector("priv.pem");
-    let key = PrivateKey::from_pem(&pem).unwrap();
-    let public = PublicKey::from_pem(&read_vector("pub.pem")).unwrap();
+    // The modulus and the secret exponent, in hex, must not appear either.
+    let (_, der) = pem_rfc7468::decode_vec(pem.as_bytes()).unwrap();
+    let parsed = pkcs1::RsaPrivateKey::<der::asn1::UintRef<'_>>::from_der(&der).unwrap();
+    let to_hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let n_hex = to_hex(parsed.modulus.as_bytes());
+    let d_hex = to_hex(parsed.private_exponent.as_bytes());
+    for &b in backends() {
+        debug_clean(b, &pem, &n_hex, &d_hex);
+    }
+}
 
-    // The modulus in decimal and hex must not appear either.
-    let rsa_key: rsa::PrivateKey = rsa::pkcs1::DecodeRsaPrivateKey::from_pkcs1_pem(&pem).unwrap();
-    let n_hex: String = rsa_key.n_bytes().iter().map(|b| format!("{b:02x}")).collect();
-
-    let ring = Keyring::from(vec![key, PrivateKey::from_pem(&read_vector("priv_pkcs8.pem")).unwrap()]);
+fn debug_clean(b: cybexp_keys::Backend, pem: &str, n_hex: &str, d_hex: &str) {
+    let key = PrivateKey::from_pem_in(b, pem).unwrap();
+    let public = PublicKey::from_pem_in(b, &read_vector("pub.pem")).unwrap();
+    let ring = Keyring::from(vec![key, PrivateKey::from_pem_in(b, &read_vector("priv_pkcs8.pem")).unwrap()]);
     let opened = ring.open(&v2::encrypt(&public, b"secret text").unwrap()).unwrap();
 
     for s in [
@@ -46,8 +53,8 @@ fn debug_shows_no_key_material() {
         format!("{public:?}"),
         format!("{opened:?}"),
     ] {
-        assert_clean(&s, &pem);
-        assert!(!s.contains(&n_hex[..16]), "{s}");
+        assert_clean(&s, pem);
+        assert!(!s.contains(&n_hex[..16]) && !s.contains(&d_hex[..16]), "{s}");
         assert!(!s.contains("secret text"), "{s}");
     }
     assert!(format!("{:?}", ring.keys()[0]).contains("bits: 2048"));
@@ -66,9 +73,13 @@ fn errors_do_not_echo_input() {
     let e = PrivateKey::from_pem(&long_label).unwrap_err();
     assert!(!e.to_string().contains("QQQQQQQQ"), "{e}");
 
-    for case in cases() {
-        if let Err(e) = shared_key().decrypt(&case.blob) {
-            assert_clean(&e.to_string(), &pem);
+    for &b in backends() {
+        for case in cases() {
+            if let Err(e) = shared_key_in(b).decrypt(&case.blob) {
+                assert_clean(&e.to_string(), &pem);
+            }
         }
+        let e = PrivateKey::from_pem_in(b, &broken).unwrap_err();
+        assert_clean(&e.to_string(), &pem);
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::OnceLock;
 
 use base64::Engine;
+pub use cybexp_keys::Backend;
 use cybexp_keys::{DecryptError, ErrorClass, PrivateKey};
 
 pub const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/envelope_rsa2048");
@@ -16,16 +17,51 @@ pub fn read_vector(name: &str) -> String {
     std::fs::read_to_string(vector_path(name)).expect("shared vectors present beside the repo")
 }
 
-/// The shared RSA-2048 key (PKCS#1 PEM).
-pub fn shared_key() -> &'static PrivateKey {
-    static K: OnceLock<PrivateKey> = OnceLock::new();
-    K.get_or_init(|| PrivateKey::from_pem(&read_vector("priv.pem")).unwrap())
+/// Every backend compiled into this test build, the active one first.
+pub fn backends() -> &'static [Backend] {
+    Backend::COMPILED
 }
 
-/// Keys generated once per test binary (1024 bits: fast, size irrelevant).
-pub fn small_key(i: usize) -> &'static PrivateKey {
+fn slot(b: Backend) -> usize {
+    backends().iter().position(|x| *x == b).unwrap()
+}
+
+/// The shared RSA-2048 key (PKCS#1 PEM), on the active backend.
+pub fn shared_key() -> &'static PrivateKey {
+    shared_key_in(Backend::ACTIVE)
+}
+
+/// The shared RSA-2048 key (PKCS#1 PEM) on backend `b`.
+pub fn shared_key_in(b: Backend) -> &'static PrivateKey {
     static K: OnceLock<Vec<PrivateKey>> = OnceLock::new();
-    &K.get_or_init(|| (0..3).map(|_| PrivateKey::generate(1024).unwrap()).collect())[i]
+    &K.get_or_init(|| {
+        backends().iter().map(|b| PrivateKey::from_pem_in(*b, &read_vector("priv.pem")).unwrap()).collect()
+    })[slot(b)]
+}
+
+/// Three 2048-bit keys generated once per test binary (2048 is the floor
+/// AWS-LC accepts), on the active backend.
+pub fn small_key(i: usize) -> &'static PrivateKey {
+    key_in(Backend::ACTIVE, i)
+}
+
+/// `small_key(i)`, the same key material, loaded on backend `b`.
+pub fn key_in(b: Backend, i: usize) -> &'static PrivateKey {
+    static K: OnceLock<Vec<Vec<PrivateKey>>> = OnceLock::new();
+    let all = K.get_or_init(|| {
+        let pems: Vec<_> = (0..3).map(|_| PrivateKey::generate(2048).unwrap().to_pkcs8_pem().unwrap()).collect();
+        backends().iter().map(|b| pems.iter().map(|p| PrivateKey::from_pem_in(*b, p).unwrap()).collect()).collect()
+    });
+    &all[slot(b)][i]
+}
+
+/// One 3072-bit key (a second modulus size), loaded on backend `b`.
+pub fn big_key_in(b: Backend) -> &'static PrivateKey {
+    static K: OnceLock<Vec<PrivateKey>> = OnceLock::new();
+    &K.get_or_init(|| {
+        let pem = PrivateKey::generate(3072).unwrap().to_pkcs8_pem().unwrap();
+        backends().iter().map(|b| PrivateKey::from_pem_in(*b, &pem).unwrap()).collect()
+    })[slot(b)]
 }
 
 pub struct Case {
@@ -35,8 +71,14 @@ pub struct Case {
     pub expect: Result<Vec<u8>, ErrorClass>,
 }
 
+/// The shared legacy cases.
 pub fn cases() -> Vec<Case> {
-    let json: serde_json::Value = serde_json::from_str(&read_vector("cases.json")).unwrap();
+    cases_from(&read_vector("cases.json"))
+}
+
+/// Cases in the shared vectors' JSON shape.
+pub fn cases_from(text: &str) -> Vec<Case> {
+    let json: serde_json::Value = serde_json::from_str(text).unwrap();
     let b64 = |v: &serde_json::Value| base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).unwrap();
     json["cases"]
         .as_array()

@@ -1,0 +1,198 @@
+//! The PEM/DER front end both backends share, so that what loads, what is
+//! refused and why is decided in one place:
+//!
+//! - PEM text → DER, into a [`Zeroizing`] buffer sized once (no reallocation copies);
+//! - PKCS#1 private keys are wrapped into PKCS#8 v1 and PKCS#1 public keys into
+//!   SubjectPublicKeyInfo, because AWS-LC takes only those; the wrapped copy is
+//!   a [`Zeroizing`] buffer sized once too;
+//! - the modulus size is read from the DER before any backend sees the key, so
+//!   a key under [`MIN_BITS`] gets an error naming its size on every backend.
+//!
+//! Parsing uses the RustCrypto `der`/`pkcs1`/`pkcs8` crates: structure only, no
+//! big-integer arithmetic and no copy of the secret integers.
+
+use der::Decode;
+use der::asn1::UintRef;
+use pkcs8::{PrivateKeyInfoRef, SubjectPublicKeyInfoRef};
+use zeroize::Zeroizing;
+
+use crate::key::{MAX_BITS, MIN_BITS};
+
+/// Why a DER key was refused. Never quotes the input.
+#[derive(Debug)]
+pub(crate) enum DerError {
+    /// Structure does not parse (the decoder's text names tags and offsets only).
+    Parse(String),
+    /// Not an RSA key (another PKCS#8/SPKI algorithm).
+    NotRsa,
+    /// The modulus size is outside `MIN_BITS..=MAX_BITS`.
+    Size(usize),
+}
+
+/// `rsaEncryption` (1.2.840.113549.1.1.1) with NULL parameters, DER-encoded:
+/// the AlgorithmIdentifier of both wrappers below.
+const RSA_ALGORITHM_ID: [u8; 15] =
+    [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
+
+/// Decode one PEM block (as found by `key::pem_block`) whose label must be
+/// `label`. The DER lands in a buffer that is wiped on drop.
+pub(crate) fn pem_to_der(block: &str, label: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+    // Base64 is never shorter than what it encodes: the block length bounds the DER.
+    let mut buf = Zeroizing::new(vec![0u8; block.len()]);
+    let (found, der) = pem_rfc7468::decode(block.as_bytes(), &mut buf).map_err(|e| format!("PEM: {e}"))?;
+    if found != label {
+        return Err("PEM label mismatch".to_owned());
+    }
+    let len = der.len();
+    buf.truncate(len); // the tail stays in capacity and is wiped on drop too
+    Ok(buf)
+}
+
+/// PEM-encode `der` under `label` (LF line endings, 64 columns) into a buffer
+/// wiped on drop.
+pub(crate) fn der_to_pem(label: &str, der: &[u8]) -> Result<Zeroizing<String>, String> {
+    let le = pem_rfc7468::LineEnding::LF;
+    let len = pem_rfc7468::encoded_len(label, le, der).map_err(|e| format!("PEM: {e}"))?;
+    let mut buf = Zeroizing::new(vec![0u8; len]);
+    let written = pem_rfc7468::encode(label, le, der, &mut buf).map_err(|e| format!("PEM: {e}"))?.len();
+    buf.truncate(written);
+    // Move the bytes (no copy) into a String; PEM is ASCII.
+    let bytes = std::mem::take(&mut *buf);
+    String::from_utf8(bytes).map(Zeroizing::new).map_err(|e| {
+        drop(Zeroizing::new(e.into_bytes()));
+        "PEM: encoder produced non-ASCII".to_owned()
+    })
+}
+
+fn modulus_bits(n: UintRef<'_>) -> usize {
+    // `UintRef` strips leading zero bytes.
+    let b = n.as_bytes();
+    match b.first() {
+        Some(first) => b.len() * 8 - first.leading_zeros() as usize,
+        None => 0,
+    }
+}
+
+fn check_bits(bits: usize) -> Result<usize, DerError> {
+    if (MIN_BITS..=MAX_BITS).contains(&bits) { Ok(bits) } else { Err(DerError::Size(bits)) }
+}
+
+fn parse_err(e: der::Error) -> DerError {
+    DerError::Parse(e.to_string())
+}
+
+/// Modulus size of a PKCS#1 `RSAPrivateKey`, checked against the size range.
+pub(crate) fn pkcs1_private_bits(der: &[u8]) -> Result<usize, DerError> {
+    let key = pkcs1::RsaPrivateKey::<UintRef<'_>>::from_der(der).map_err(parse_err)?;
+    check_bits(modulus_bits(key.modulus))
+}
+
+/// Modulus size of a PKCS#8 `PrivateKeyInfo` holding an RSA key, checked.
+pub(crate) fn pkcs8_private_bits(der: &[u8]) -> Result<usize, DerError> {
+    let info = PrivateKeyInfoRef::from_der(der).map_err(parse_err)?;
+    if info.algorithm.oid != pkcs1::ALGORITHM_OID {
+        return Err(DerError::NotRsa);
+    }
+    pkcs1_private_bits(info.private_key.as_bytes())
+}
+
+/// Modulus size of a PKCS#1 `RSAPublicKey`, checked.
+pub(crate) fn pkcs1_public_bits(der: &[u8]) -> Result<usize, DerError> {
+    let key = pkcs1::RsaPublicKey::<UintRef<'_>>::from_der(der).map_err(parse_err)?;
+    check_bits(modulus_bits(key.modulus))
+}
+
+/// Modulus size of an RSA SubjectPublicKeyInfo, checked.
+pub(crate) fn spki_bits(der: &[u8]) -> Result<usize, DerError> {
+    let info = SubjectPublicKeyInfoRef::from_der(der).map_err(parse_err)?;
+    if info.algorithm.oid != pkcs1::ALGORITHM_OID {
+        return Err(DerError::NotRsa);
+    }
+    let key = info.subject_public_key.as_bytes().ok_or(DerError::Parse("BIT STRING has unused bits".to_owned()))?;
+    pkcs1_public_bits(key)
+}
+
+/// DER length octets.
+fn push_len(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+}
+
+fn len_len(len: usize) -> usize {
+    if len < 0x80 { 1 } else { 1 + (usize::BITS - len.leading_zeros()).div_ceil(8) as usize }
+}
+
+/// PKCS#8 v1 around a PKCS#1 private key (RFC 5208):
+/// `SEQUENCE { INTEGER 0, AlgorithmIdentifier rsaEncryption NULL, OCTET STRING pkcs1 }`.
+/// The result is what `openssl pkey` writes for the same key.
+pub(crate) fn wrap_pkcs1_private(pkcs1: &[u8]) -> Zeroizing<Vec<u8>> {
+    let octets = 1 + len_len(pkcs1.len()) + pkcs1.len();
+    let inner = 3 + RSA_ALGORITHM_ID.len() + octets;
+    // Sized exactly, so the secret bytes are never left behind by a reallocation.
+    let mut out = Zeroizing::new(Vec::with_capacity(1 + len_len(inner) + inner));
+    out.push(0x30);
+    push_len(&mut out, inner);
+    out.extend_from_slice(&[0x02, 0x01, 0x00]);
+    out.extend_from_slice(&RSA_ALGORITHM_ID);
+    out.push(0x04);
+    push_len(&mut out, pkcs1.len());
+    out.extend_from_slice(pkcs1);
+    debug_assert_eq!(out.len(), out.capacity());
+    out
+}
+
+/// SubjectPublicKeyInfo around a PKCS#1 public key (RFC 5280):
+/// `SEQUENCE { AlgorithmIdentifier rsaEncryption NULL, BIT STRING (0 unused) pkcs1 }`.
+pub(crate) fn wrap_pkcs1_public(pkcs1: &[u8]) -> Vec<u8> {
+    let bits = 1 + pkcs1.len();
+    let inner = RSA_ALGORITHM_ID.len() + 1 + len_len(bits) + bits;
+    let mut out = Vec::with_capacity(1 + len_len(inner) + inner);
+    out.push(0x30);
+    push_len(&mut out, inner);
+    out.extend_from_slice(&RSA_ALGORITHM_ID);
+    out.push(0x03);
+    push_len(&mut out, bits);
+    out.push(0x00);
+    out.extend_from_slice(pkcs1);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_lengths() {
+        for len in [0usize, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000] {
+            let mut v = Vec::new();
+            push_len(&mut v, len);
+            assert_eq!(v.len(), len_len(len), "{len}");
+        }
+        let mut v = Vec::new();
+        push_len(&mut v, 0x4a7);
+        assert_eq!(v, [0x82, 0x04, 0xa7]);
+    }
+
+    #[test]
+    fn wrappers_parse_back() {
+        // A PKCS#1 public key structure with a 2048-bit modulus.
+        let mut n = vec![0x00, 0xc0];
+        n.extend_from_slice(&[0x11; 255]);
+        let mut pkcs1 = vec![0x30, 0x82, 0x01, 0x0a, 0x02, 0x82, 0x01, 0x01];
+        pkcs1.extend_from_slice(&n);
+        pkcs1.extend_from_slice(&[0x02, 0x03, 0x01, 0x00, 0x01]);
+        assert_eq!(pkcs1_public_bits(&pkcs1).unwrap(), 2048);
+        let spki = wrap_pkcs1_public(&pkcs1);
+        assert_eq!(spki_bits(&spki).unwrap(), 2048);
+        assert_eq!(spki.len(), spki.capacity());
+        // A 16-bit modulus is refused with its size.
+        let small = [0x30, 0x0a, 0x02, 0x03, 0x00, 0x80, 0x01, 0x02, 0x03, 0x01, 0x00, 0x01];
+        assert!(matches!(pkcs1_public_bits(&small), Err(DerError::Size(16))));
+    }
+}
