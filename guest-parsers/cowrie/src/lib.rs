@@ -1,17 +1,29 @@
 //! The `cowrie` parser (typtag `unr-honeypot`): Cowrie SSH/Telnet honeypot
 //! events, as shipped by Filebeat or directly.
 //!
-//! Accepted plaintext is JSON (read as Python's `json.loads` would) of one of
-//! two shapes:
+//! # Formats
+//!
+//! | format | where it is described | stored `data` (reference §3) |
+//! |---|---|---|
+//! | one Cowrie event: a JSON object with `eventid` (`cowrie.login.failed`, `cowrie.session.connect`, …), `timestamp`, `src_ip`, `session`, `sensor`, `message`, … | Cowrie's "Output Event Code Reference" (docs.cowrie.org, `OUTPUT.html`): the event ids and the attributes shared by all events | the parsed object |
+//! | a Filebeat record carrying one event: `{"host": …, "message": "{\"eventid\": \"cowrie.login.failed\", …}", "agent": {"type": "filebeat", …}, "log": …, "@timestamp": …}` | the production documents in `shared/samples/cowrie_raw_documents.jsonl` (all 16 have this shape) | the parsed object |
+//! | Cowrie's JSON log, `cowrie.json`: one event (or Filebeat record) per line | Cowrie's `output_jsonlog` module (`[output_jsonlog] logfile = …/cowrie.json` in `cowrie.cfg.dist`), which writes each event as one JSON line; the same reference page | `{"data": text}` (it is not one JSON document); one line is JSON, so the parsed object |
+//!
+//! # What is checked
+//!
+//! JSON (read as Python's `json.loads` would) must be one of:
 //! - a Filebeat record: an object whose `message` is a string holding a JSON
-//!   object with a string `eventid` starting with `cowrie.` (the shape of all
-//!   production samples: `{"host": …, "message": "{\"eventid\":
-//!   \"cowrie.login.failed\", …}", "agent": …, …}`);
+//!   object with a string `eventid` starting with `cowrie.`;
 //! - a Cowrie event itself: an object whose own `eventid` is such a string.
 //!
-//! Anything else is [`ParseFailure::InvalidInput`] with the reason. For
-//! accepted input the document is exactly the reference's (same data, same
-//! `_hash`): validation only decides between a document and an error.
+//! Text that is not one JSON document must be JSON lines: every non-blank
+//! line (LF or CRLF) one of the two above, and one line at least. A leading
+//! byte-order mark is ignored by the checks.
+//!
+//! Anything else is [`ParseFailure::InvalidInput`] with the reason, the line
+//! (1-based) and the formats expected. For accepted input the document is
+//! exactly the reference's (same data, same `_hash`; text wrapped exactly as
+//! received): validation only decides between a document and an error.
 //!
 //! # Fuzzing
 //!
@@ -30,23 +42,32 @@
 //! });
 //! ```
 //!
-//! and `cargo +nightly fuzz run <target>`, seeding the corpus with the
-//! `message` objects and records of `shared/samples/cowrie_raw_documents.jsonl`.
+//! and `cargo +nightly fuzz run <target>`, seeding the corpus with every file
+//! of this crate's `tests/samples/` (one per format above) and the `message`
+//! objects and records of `shared/samples/cowrie_raw_documents.jsonl`.
 //! A panic or a hang is a bug; an `Err` is an answer.
 
 use cybexp_tahoe::{
     Limits, ParseFailure, ParseInput, Plaintext, RawDoc, Value, excerpt, parse_python_json, raw_document,
-    read_plaintext,
+    read_plaintext, wrap_text,
 };
 
-/// The reference document for a Cowrie event, or why this is not one.
+/// The formats a plaintext that is none of them was expected to be.
+const EXPECTED: &str = "expected a Cowrie event, a Filebeat record carrying one, or Cowrie's JSON log (one per line)";
+
+/// The reference document for Cowrie events, or why this is not one.
 pub fn parse(input: &ParseInput<'_>) -> Result<RawDoc, ParseFailure> {
     let limits = Limits::default();
     let data = match read_plaintext(input.plaintext, &limits)? {
-        Plaintext::Json(value) => value,
-        Plaintext::Text => return Err(invalid("not JSON: a Cowrie event is a JSON object".into())),
+        Plaintext::Json(value) => {
+            check_event(&value, &limits)?;
+            value
+        }
+        Plaintext::Text => {
+            check_json_lines(input.plaintext, &limits)?;
+            wrap_text(input.plaintext)
+        }
     };
-    check_event(&data, &limits)?;
     raw_document(input.sub_type, &data, &limits)
 }
 
@@ -54,17 +75,52 @@ fn invalid(reason: String) -> ParseFailure {
     ParseFailure::InvalidInput(reason)
 }
 
+/// Cowrie's JSON log: every non-blank line an event or a Filebeat record.
+fn check_json_lines(text: &str, limits: &Limits) -> Result<(), ParseFailure> {
+    let text = match text.strip_prefix('\u{feff}') {
+        // Python's json.loads refuses a BOM, so the reference stores such a
+        // file as text; a (pretty-printed) event after it is still an event.
+        Some(text) => match read_plaintext(text, limits)? {
+            Plaintext::Json(value) => return check_event(&value, limits),
+            Plaintext::Text => text,
+        },
+        None => text,
+    };
+    let mut events = 0usize;
+    for (index, line) in text.split('\n').enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let value = parse_python_json(line, limits).map_err(|e| {
+            let line = excerpt(line, 60);
+            invalid(format!("line {}: not JSON ({e}): {line}: a Cowrie event is a JSON object; {EXPECTED}", index + 1))
+        })?;
+        check_event(&value, limits).map_err(|failure| match failure {
+            ParseFailure::InvalidInput(why) => invalid(format!("line {}: {why}", index + 1)),
+            other => other,
+        })?;
+        events += 1;
+    }
+    if events == 0 {
+        return Err(invalid(format!("not JSON: the text is empty or blank; {EXPECTED}")));
+    }
+    Ok(())
+}
+
 /// Accepts a Cowrie event object or a Filebeat record carrying one.
 fn check_event(data: &Value, limits: &Limits) -> Result<(), ParseFailure> {
     if !matches!(data, Value::Object(_)) {
-        return Err(invalid(format!("a JSON {}, not an object", data.kind())));
+        return Err(invalid(format!("a JSON {}, not an object: {EXPECTED}", data.kind())));
     }
     // A direct Cowrie event has its own `eventid` (its `message` is prose).
     if let Some(eventid) = data.get("eventid") {
         return check_eventid(eventid, "eventid");
     }
     let Some(message) = data.get("message") else {
-        return Err(invalid("neither a Cowrie event (no `eventid`) nor a Filebeat record (no `message`)".into()));
+        return Err(invalid(format!(
+            "neither a Cowrie event (no `eventid`) nor a Filebeat record (no `message`): {EXPECTED}"
+        )));
     };
     let Value::String(message) = message else {
         return Err(invalid(format!("`message` is a JSON {}, not a string", message.kind())));
@@ -169,6 +225,35 @@ mod tests {
         // Budgets the reference could not meet either.
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert_eq!(reason(&deep), "nesting deeper than 128");
+    }
+
+    #[test]
+    fn json_lines_that_are_not_all_cowrie_events_are_invalid() {
+        let event = r#"{"eventid": "cowrie.session.connect", "src_ip": "192.0.2.1"}"#;
+        let cases = [
+            (
+                format!("{event}\n{{\"eventid\": \"dionaea.connection\"}}\n"),
+                "line 2: `eventid` \"dionaea.connection\" is not",
+            ),
+            (format!("{event}\r\n\r\nsshd[812]: Failed password for root\r\n"), "line 3: not JSON"),
+            (format!("{event}\n[1]"), "line 2: a JSON array, not an object"),
+            (format!("{event}\n{{\"message\": \"hi\"}}"), "line 2: `message` is not JSON"),
+            (format!("{event}\n{{\"host\": 1}}"), "line 2: neither a Cowrie event"),
+            ("Nov 30 23:12:05 hp sshd[812]: Failed password\nNov 30 23:12:06 x".into(), "line 1: not JSON"),
+            ("[1, 2]\n[3]".into(), "line 1: a JSON array, not an object"),
+            ("\n  \r\n\t".into(), "empty or blank"),
+            ("\u{feff}[1]".into(), "a JSON array, not an object"),
+        ];
+        for (plaintext, want) in &cases {
+            let got = reason(plaintext);
+            assert!(got.contains(want), "{plaintext:?}: {got:?} lacks {want:?}");
+            assert!(
+                got.contains("expected a Cowrie event")
+                    || got.contains("is not a cowrie.* event id")
+                    || got.contains("`message` is not JSON"),
+                "{got:?} says what was expected"
+            );
+        }
     }
 
     proptest! {

@@ -1,26 +1,40 @@
-//! The `email` parser (typtag `email`): one Internet message (RFC 5322) as
-//! text, e.g. a reported phishing mail.
+//! The `email` parser (typtag `email`): reported mail, e.g. phishing, as
+//! the text of the message or of a mailbox export.
 //!
-//! Accepted plaintext:
-//! - is not JSON (a JSON document is some other feed);
-//! - may start with an mbox `From ` separator line, which is skipped;
-//! - then has a header block that runs to the first empty line (or the end):
-//!   every line is a field `Name: value` or a folded continuation of the
-//!   field above it (starting with a space or tab). A name is printable
-//!   US-ASCII other than `:` (optionally followed by spaces or tabs, the
-//!   obsolete syntax). Values may hold UTF-8 (RFC 6532) and tabs but no
-//!   other control characters;
-//! - has at least one field that marks a message: `From`, `Sender`, `To`,
-//!   `Subject`, `Date`, `Message-ID`, `Received` or `Return-Path` (any case).
-//!   RFC 5322 requires `From` and `Date`, but reported mail is often a
-//!   partial copy, so one of these is enough;
-//! - then optionally an empty line and a body, which is not checked.
+//! # Formats
+//!
+//! | format | where it is described | stored `data` (reference §3) |
+//! |---|---|---|
+//! | one Internet message (`.eml`): header fields, an empty line, a body | RFC 5322 (syntax), RFC 6532 (UTF-8 in header values) | `{"data": text}` |
+//! | the same with MIME parts: `MIME-Version`, `Content-Type: multipart/…; boundary=…`, parts in `quoted-printable` or `base64`, encoded words in the header | RFC 2045, RFC 2046, RFC 2047 | `{"data": text}` |
+//! | an mbox of one or more messages, each after a `From sender date` line, body lines that start with `From ` quoted as `>From ` | RFC 4155 (`application/mbox`, the default format of its Appendix A) | `{"data": text}` |
+//!
+//! # What is checked
+//!
+//! - The plaintext is not JSON (a JSON document is some other feed).
+//! - If it starts with a `From ` line, it is an mbox: that line and every
+//!   later From_ line (`From `, the envelope sender, then a date holding a
+//!   time `hh:mm`) that follows an empty line starts a message. Otherwise
+//!   the whole text is one message.
+//! - Every message has a header block that runs to its first empty line (or
+//!   its end): every line is a field `Name: value` or a folded continuation
+//!   of the field above it (starting with a space or tab). A name is
+//!   printable US-ASCII other than `:` (optionally followed by spaces or
+//!   tabs, the obsolete syntax). Values may hold UTF-8 (RFC 6532) and tabs
+//!   but no other control characters.
+//! - Every header has at least one field that marks a message: `From`,
+//!   `Sender`, `To`, `Subject`, `Date`, `Message-ID`, `Received` or
+//!   `Return-Path` (any case). RFC 5322 requires `From` and `Date`, but
+//!   reported mail is often a partial copy, so one of these is enough.
+//! - Bodies, MIME structure included, are not checked: a reported message
+//!   is often cut short, and the reference stores the text whatever it is.
 //!
 //! Lines end in LF or CRLF. Anything else is [`ParseFailure::InvalidInput`]
-//! naming the first bad line (1-based). The document is the reference's for
-//! non-JSON text, `{"data": text}`, with the text exactly as received, so the
-//! `_hash` is the reference's: validation only decides between a document
-//! and an error.
+//! naming the first bad line (1-based), the mbox message it is in, and the
+//! formats expected. The document is the reference's for non-JSON text,
+//! `{"data": text}`, with the text exactly as received, so the `_hash` is
+//! the reference's: validation only decides between a document and an
+//! error.
 //!
 //! # Fuzzing
 //!
@@ -38,8 +52,9 @@
 //! });
 //! ```
 //!
-//! and `cargo +nightly fuzz run <target>`, seeding the corpus with a few
-//! `.eml` files. A panic or a hang is a bug; an `Err` is an answer.
+//! and `cargo +nightly fuzz run <target>`, seeding the corpus with every file
+//! of this crate's `tests/samples/` (one per format above). A panic or a
+//! hang is a bug; an `Err` is an answer.
 
 use cybexp_tahoe::{
     Limits, ParseFailure, ParseInput, Plaintext, RawDoc, excerpt, raw_document, read_plaintext, wrap_text,
@@ -62,18 +77,56 @@ fn invalid(reason: String) -> ParseFailure {
     ParseFailure::InvalidInput(reason)
 }
 
-/// Checks the header block; the body is free-form.
+/// What a text that is no message was expected to be.
+const EXPECTED: &str = "expected an RFC 5322 message or an mbox of them";
+
+/// One message, or an mbox (the text starts with a `From ` line) of one or
+/// more; each message's header is checked, bodies are free-form.
 fn check_message(text: &str) -> Result<(), ParseFailure> {
-    let mut lines = text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line)).enumerate().peekable();
+    let lines: Vec<(usize, &str)> =
+        text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line)).enumerate().collect();
     // An mbox export starts with "From sender date", which is no field.
-    lines.next_if(|(_, line)| line.starts_with("From "));
+    if !lines.first().is_some_and(|(_, line)| line.starts_with("From ")) {
+        return check_header(&lines).map_err(invalid);
+    }
+    // RFC 4155: a message starts at a From_ line at the start or after an
+    // empty line.
+    let mut starts = vec![0];
+    starts.extend((1..lines.len()).filter(|&i| lines[i - 1].1.is_empty() && is_from_line(lines[i].1)));
+    for (number, &start) in starts.iter().enumerate() {
+        let end = starts.get(number + 1).copied().unwrap_or(lines.len());
+        let message = &lines[start + 1..end];
+        check_header(message).map_err(|why| {
+            invalid(if starts.len() == 1 { why } else { format!("mbox message {}: {why}", number + 1) })
+        })?;
+    }
+    Ok(())
+}
+
+/// A From_ line after the first message of an mbox: `From `, the envelope
+/// sender, then a date with a time (`From a@b.example Mon Apr 27 23:59:01
+/// 2020`). Asking for the time keeps body text that starts with "From " and
+/// was not quoted (as RFC 4155 asks writers to) from splitting a message.
+fn is_from_line(line: &str) -> bool {
+    let Some((sender, date)) = line.strip_prefix("From ").and_then(|rest| rest.split_once(' ')) else {
+        return false;
+    };
+    let has_time = date.as_bytes().windows(5).any(|w| {
+        w[0].is_ascii_digit() && w[1].is_ascii_digit() && w[2] == b':' && w[3].is_ascii_digit() && w[4].is_ascii_digit()
+    });
+    !sender.is_empty() && has_time
+}
+
+/// Checks the header block of one message (its lines with their 0-based
+/// index in the whole text); the body is free-form.
+fn check_header(lines: &[(usize, &str)]) -> Result<(), String> {
     let mut fields = 0usize;
     let mut marks_message = false;
-    for (index, line) in lines {
+    for &(index, line) in lines {
         if line.is_empty() {
             break;
         }
-        let bad = |why: &str| invalid(format!("line {}: {why}: {}", index + 1, excerpt(line, 80)));
+        let bad = |why: &str| format!("line {}: {why}: {} ({EXPECTED})", index + 1, excerpt(line, 80));
         if line.chars().any(|c| c.is_control() && c != '\t') {
             return Err(bad("control character in the header"));
         }
@@ -88,11 +141,11 @@ fn check_message(text: &str) -> Result<(), ParseFailure> {
         marks_message |= MESSAGE_FIELDS.iter().any(|f| name.eq_ignore_ascii_case(f));
     }
     if fields == 0 {
-        return Err(invalid("no header fields: an email message starts with its header".into()));
+        return Err(format!("no header fields: an email message starts with its header ({EXPECTED})"));
     }
     if !marks_message {
-        return Err(invalid(
-            "no From, Sender, To, Subject, Date, Message-ID, Received or Return-Path field in the header".into(),
+        return Err(format!(
+            "no From, Sender, To, Subject, Date, Message-ID, Received or Return-Path field in the header ({EXPECTED})"
         ));
     }
     Ok(())
@@ -182,6 +235,42 @@ mod tests {
         for (text, want) in cases {
             let got = reason(text);
             assert!(got.contains(want), "{text:?}: {got:?} lacks {want:?}");
+        }
+    }
+
+    #[test]
+    fn every_message_of_an_mbox_is_checked() {
+        let first = "From a@b.example Mon Nov 30 23:59:01 2026\nFrom: a@b.example\nSubject: one\n\nbody\n\n";
+        let ok = [
+            format!("{first}From c@d.example Tue Dec  1 02:10:04 2026\nFrom: c@d.example\n\nbody\n"),
+            // Unquoted body text starting with "From " but with no time is no separator.
+            format!("{first}From there on, all was fine.\n"),
+            format!("{first}From c@d.example Tue Dec  1 02:10:04 2026\r\nDate: x\r\n"),
+        ];
+        for text in &ok {
+            let doc = parse(&input(text)).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            let reference = cybexp_tahoe::reference_data(text, &Limits::default()).unwrap();
+            assert_eq!(doc, raw_document("email", &reference, &Limits::default()).unwrap());
+        }
+        let cases = [
+            (
+                format!("{first}From c@d.example Tue Dec  1 02:10:04 2026\nnot a header\n"),
+                "mbox message 2: line 8: not a header field",
+            ),
+            (
+                format!("{first}From c@d.example Tue Dec  1 02:10:04 2026\nX-Foo: bar\n\nbody"),
+                "mbox message 2: no From, Sender",
+            ),
+            (format!("{first}From c@d.example Tue Dec  1 02:10:04 2026\n\nbody"), "mbox message 2: no header fields"),
+            (
+                format!("{first}From MAILER-DAEMON Tue Dec  1 02:10:04 2026\n From: x\n"),
+                "mbox message 2: line 8: continuation line",
+            ),
+        ];
+        for (text, want) in &cases {
+            let got = reason(text);
+            assert!(got.contains(want), "{text:?}: {got:?} lacks {want:?}");
+            assert!(got.contains("expected an RFC 5322 message or an mbox of them"), "{got:?}");
         }
     }
 

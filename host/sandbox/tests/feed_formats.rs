@@ -1,0 +1,85 @@
+//! Every feed format the built-in parsers accept (the samples in each parser
+//! crate's `tests/samples/`), through the real, sandboxed components under
+//! the built-in routes and default limits: each must end SUCCESS with exactly
+//! the document that the `json` component (the reference's behaviour,
+//! reference §3) makes of the same plaintext, so the same `_hash`. Text that
+//! cannot be the feed must still end ERROR, saying what was expected.
+
+use std::path::PathBuf;
+
+use cybexp_sandbox::{ParseError, ParseInput, Sandbox};
+
+/// The built-in routes (`builtin_routes` in the archiver's config; the
+/// binary crate is not a dependency of this one): typtag, parser, sub_type,
+/// and the parser crate whose samples are that feed's formats.
+const ROUTES: [(&str, &str, &str, &str); 4] = [
+    ("unr-honeypot", "cowrie", "unr_honeypot", "cowrie"),
+    ("openphish_feed", "url-list", "openphish_feed", "url-list"),
+    ("phishtank_feed", "url-list", "phishtank_feed", "url-list"),
+    ("email", "email", "email", "email"),
+];
+
+/// The sample files of one parser crate, sorted, with their text.
+fn samples(krate: &str) -> Vec<(String, String)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../guest-parsers").join(krate).join("tests/samples");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (path.file_name().unwrap().to_string_lossy().into_owned(), text)
+        })
+        .collect()
+}
+
+fn event<'a>(typtag: &'a str, sub_type: &'a str, plaintext: &'a str) -> ParseInput<'a> {
+    ParseInput { typtag, orgid: "f27df111-ca31-4700-99d4-2635b6c37851", timezone: "US/Pacific", sub_type, plaintext }
+}
+
+#[test]
+fn every_published_format_is_stored_as_the_reference_stores_it() {
+    let sandbox = Sandbox::with_builtin_parsers().unwrap();
+    let mut checked = Vec::new();
+    for (typtag, parser, sub_type, krate) in ROUTES {
+        for (name, text) in samples(krate) {
+            let input = event(typtag, sub_type, &text);
+            let (oracle, _) = sandbox.parse("json", &input);
+            let oracle = oracle.unwrap_or_else(|e| panic!("json on {name}: {e}"));
+            let (result, stats) = sandbox.parse(parser, &input);
+            let doc = result.unwrap_or_else(|e| panic!("{typtag} ({parser}) on {name}: {e}"));
+            assert_eq!(doc, oracle, "{typtag} ({parser}) on {name}");
+            assert_eq!(doc.sub_type, sub_type);
+            assert!(stats.fuel_used > 0);
+            checked.push(format!("{typtag}/{name}"));
+        }
+    }
+    // 4 Cowrie formats, 8 URL feed formats under each of two typtags, 3 mail formats.
+    assert_eq!(checked.len(), 4 + 2 * 8 + 3, "{checked:#?}");
+}
+
+#[test]
+fn what_cannot_be_the_feed_still_ends_error() {
+    let sandbox = Sandbox::with_builtin_parsers().unwrap();
+    let cases = [
+        ("unr-honeypot", "hello, honeypot", "expected a Cowrie event"),
+        ("unr-honeypot", "{\"eventid\": \"cowrie.login.failed\"}\nsshd[812]: Failed password", "line 2: not JSON"),
+        ("openphish_feed", "not a url list", "expected one URL per line"),
+        ("openphish_feed", "[{\"phish_id\": 1}]", "entry 1: an object with no `url`"),
+        ("phishtank_feed", "phish_id,url\n1,http://a.example/\n2,n/a\n", "CSV: line 3: `url` not an absolute URL"),
+        ("phishtank_feed", "<output><entries/></output>", "PhishTank XML with no `output/entries/entry`"),
+        ("email", "hello, inbox", "expected an RFC 5322 message or an mbox of them"),
+        ("email", "{\"From\": \"a@b.example\"}", "a JSON object document, not an email message"),
+    ];
+    for (typtag, plaintext, want) in cases {
+        let (_, parser, sub_type, _) = ROUTES.iter().find(|route| route.0 == typtag).unwrap();
+        let (result, _) = sandbox.parse(parser, &event(typtag, sub_type, plaintext));
+        match result {
+            Err(ParseError::InvalidInput(why)) => assert!(why.contains(want), "{typtag} {plaintext:?}: {why:?}"),
+            other => panic!("{typtag} {plaintext:?}: expected ERROR invalid input, got {other:?}"),
+        }
+    }
+}
