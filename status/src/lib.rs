@@ -8,3 +8,9 @@ pub mod snapshot;
 
 pub use protocol::{ClientError, Connection, VERSION};
 pub use snapshot::*;
+
+/// Wall-clock time in milliseconds since the Unix epoch: the clock of every
+/// [`EpochMs`] on the wire. 0 if the clock is before 1970.
+pub fn now_ms() -> EpochMs {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}

@@ -12,7 +12,7 @@
 //! refuses a version it does not speak with a message that says so. The
 //! protocol is read-only: no request changes the daemon.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -101,34 +101,23 @@ pub fn write_line<T: Serialize>(out: &mut impl Write, message: &T) -> io::Result
 }
 
 /// Reads one line of at most `max` bytes (without its newline). `Ok(None)`
-/// at a clean end of stream; `InvalidData` for a longer line or non-UTF-8.
+/// at a clean end of stream; `InvalidData` for a longer line or non-UTF-8,
+/// `UnexpectedEof` for a line cut off. Interrupted reads are retried.
 pub fn read_line(reader: &mut impl BufRead, max: usize) -> io::Result<Option<String>> {
     let mut line = Vec::new();
-    loop {
-        let buf = reader.fill_buf()?;
-        if buf.is_empty() {
-            return if line.is_empty() {
-                Ok(None)
-            } else {
-                Err(io::Error::new(io::ErrorKind::UnexpectedEof, "line cut off"))
-            };
-        }
-        let (chunk, done) = match buf.iter().position(|b| *b == b'\n') {
-            Some(i) => (&buf[..i], Some(i + 1)),
-            None => (buf, None),
-        };
-        if line.len() + chunk.len() > max {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("line longer than {max} bytes")));
-        }
-        line.extend_from_slice(chunk);
-        let used = done.unwrap_or(chunk.len());
-        reader.consume(used);
-        if done.is_some() {
-            return String::from_utf8(line)
-                .map(Some)
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"));
-        }
+    // One byte past `max`: a newline there still ends a line of `max` bytes.
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    reader.by_ref().take(limit).read_until(b'\n', &mut line)?;
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    } else if line.len() > max {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("line longer than {max} bytes")));
+    } else if line.is_empty() {
+        return Ok(None);
+    } else {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "line cut off"));
     }
+    String::from_utf8(line).map(Some).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"))
 }
 
 /// Parses a server line: checks `version` before anything else, so a daemon
@@ -145,45 +134,40 @@ pub fn parse_response(line: &str) -> Result<Response, ClientError> {
 }
 
 /// Why a client could not get a snapshot.
-#[derive(Debug)]
+///
+/// No variant names a `source`: each message already ends with the cause's
+/// text, so an error chain (`{:#}`) would print it twice.
+#[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// No daemon there (no socket, or nobody listening), or no permission.
+    #[error("cannot connect to {}: {error}{}", .path.display(), connect_hint(.error))]
     Connect { path: PathBuf, error: io::Error },
     /// The connection broke or timed out.
+    #[error("connection lost: {0}")]
     Io(io::Error),
     /// The other side does not speak this protocol.
+    #[error("not a cybexp-status server: {0}")]
     Protocol(String),
     /// The daemon speaks another version.
+    #[error("the daemon speaks status protocol version {server}; this client speaks {VERSION}")]
     Version { server: u64 },
     /// The daemon answered with an error.
+    #[error("the daemon refused: {} ({})", .0.message, .0.code)]
     Server(ErrorBody),
 }
 
-impl std::fmt::Display for ClientError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ClientError::Connect { path, error } => {
-                let hint = match error.kind() {
-                    io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
-                        " (is `cybexp-archive run` running? is this its socket?)"
-                    }
-                    io::ErrorKind::PermissionDenied => " (the socket is for its owner and group: see README)",
-                    _ => "",
-                };
-                write!(f, "cannot connect to {}: {error}{hint}", path.display())
-            }
-            ClientError::Io(e) => write!(f, "connection lost: {e}"),
-            ClientError::Protocol(why) => write!(f, "not a cybexp-status server: {why}"),
-            ClientError::Version { server } => {
-                write!(f, "the daemon speaks status protocol version {server}; this client speaks {VERSION}")
-            }
-            ClientError::Server(e) => write!(f, "the daemon refused: {} ({})", e.message, e.code),
+/// What to try when connecting failed with `error`.
+fn connect_hint(error: &io::Error) -> &'static str {
+    match error.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+            " (is `cybexp-archive run` running? is this its socket?)"
         }
+        io::ErrorKind::PermissionDenied => " (the socket is for its owner and group: see README)",
+        _ => "",
     }
 }
 
-impl std::error::Error for ClientError {}
-
+// Not `#[from]`: that would make the `io::Error` the source as well.
 impl From<io::Error> for ClientError {
     fn from(e: io::Error) -> Self {
         ClientError::Io(e)
@@ -278,6 +262,86 @@ mod tests {
         assert_eq!(read_line(&mut input, 10).unwrap(), None);
         let mut cut = io::Cursor::new(b"no newline".to_vec());
         assert_eq!(read_line(&mut cut, 100).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn read_line_edges() {
+        // Exactly `max` bytes, with and without the newline.
+        let mut input = io::Cursor::new(b"0123456789\n0123456789".to_vec());
+        assert_eq!(read_line(&mut input, 10).unwrap().as_deref(), Some("0123456789"));
+        assert_eq!(read_line(&mut input, 10).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        // One more, with or without the newline.
+        for text in [&b"0123456789a\n"[..], b"0123456789a"] {
+            let err = read_line(&mut io::Cursor::new(text.to_vec()), 10).unwrap_err();
+            assert_eq!((err.kind(), err.to_string()), (io::ErrorKind::InvalidData, "line longer than 10 bytes".into()));
+        }
+        let mut input = io::Cursor::new(b"\n\xff\n".to_vec());
+        assert_eq!(read_line(&mut input, 10).unwrap().as_deref(), Some(""));
+        let err = read_line(&mut input, 10).unwrap_err();
+        assert_eq!((err.kind(), err.to_string()), (io::ErrorKind::InvalidData, "not UTF-8".into()));
+        assert_eq!(read_line(&mut io::Cursor::new(Vec::new()), 0).unwrap(), None);
+        assert_eq!(read_line(&mut io::Cursor::new(b"\n".to_vec()), usize::MAX).unwrap().as_deref(), Some(""));
+    }
+
+    /// A reader whose every other read is interrupted by a signal.
+    struct Interrupting {
+        inner: io::Cursor<Vec<u8>>,
+        interrupt: bool,
+    }
+
+    impl Read for Interrupting {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.interrupt = !self.interrupt;
+            if self.interrupt {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            // A byte at a time, so a line takes many reads.
+            let n = buf.len().min(1);
+            self.inner.read(&mut buf[..n])
+        }
+    }
+
+    #[test]
+    fn read_line_retries_interrupted_reads() {
+        let inner = io::Cursor::new(b"{\"version\":1}\nnext\n".to_vec());
+        let mut reader = BufReader::new(Interrupting { inner, interrupt: false });
+        assert_eq!(read_line(&mut reader, 100).unwrap().as_deref(), Some("{\"version\":1}"));
+        assert_eq!(read_line(&mut reader, 100).unwrap().as_deref(), Some("next"));
+        assert_eq!(read_line(&mut reader, 100).unwrap(), None);
+    }
+
+    #[test]
+    fn client_errors_read_as_before() {
+        let connect = |kind: io::ErrorKind| ClientError::Connect {
+            path: "/run/x.sock".into(),
+            error: io::Error::new(kind, "boom"),
+        };
+        let cases = [
+            (
+                connect(io::ErrorKind::NotFound),
+                "cannot connect to /run/x.sock: boom (is `cybexp-archive run` running? is this its socket?)",
+            ),
+            (
+                connect(io::ErrorKind::ConnectionRefused),
+                "cannot connect to /run/x.sock: boom (is `cybexp-archive run` running? is this its socket?)",
+            ),
+            (
+                connect(io::ErrorKind::PermissionDenied),
+                "cannot connect to /run/x.sock: boom (the socket is for its owner and group: see README)",
+            ),
+            (connect(io::ErrorKind::Other), "cannot connect to /run/x.sock: boom"),
+            (ClientError::from(io::Error::new(io::ErrorKind::TimedOut, "slow")), "connection lost: slow"),
+            (ClientError::Protocol("no hello".into()), "not a cybexp-status server: no hello"),
+            (ClientError::Version { server: 2 }, "the daemon speaks status protocol version 2; this client speaks 1"),
+            (
+                ClientError::Server(ErrorBody { code: "busy".into(), message: "too many".into() }),
+                "the daemon refused: too many (busy)",
+            ),
+        ];
+        for (err, want) in cases {
+            assert_eq!(err.to_string(), want);
+            assert!(std::error::Error::source(&err).is_none(), "{want}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use cybexp_status::Connection;
+use cybexp_status::{Connection, now_ms};
 
 use crate::app::Action;
 
@@ -22,7 +22,7 @@ pub fn run(socket: PathBuf, interval: Duration, tx: Sender<crate::Event>) {
         let mut conn = match Connection::connect(&socket, IO_TIMEOUT) {
             Ok(conn) => conn,
             Err(e) => {
-                if !send(Action::Disconnected { error: e.to_string(), now_ms: crate::now_ms() }) {
+                if !send(Action::Disconnected { error: e.to_string(), now_ms: now_ms() }) {
                     return;
                 }
                 std::thread::sleep(retry);
@@ -41,7 +41,7 @@ pub fn run(socket: PathBuf, interval: Duration, tx: Sender<crate::Event>) {
                     }
                 }
                 Err(e) => {
-                    if !send(Action::Disconnected { error: e.to_string(), now_ms: crate::now_ms() }) {
+                    if !send(Action::Disconnected { error: e.to_string(), now_ms: now_ms() }) {
                         return;
                     }
                     break;

@@ -50,10 +50,6 @@ impl Options {
     }
 }
 
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
 /// Runs the dashboard until the operator quits. The terminal is restored on
 /// return and on panic.
 pub fn run(options: Options) -> io::Result<()> {

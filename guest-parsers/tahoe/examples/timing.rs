@@ -5,6 +5,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use cybexp_tahoe::canonical::python_float_repr;
 use cybexp_tahoe::{Limits, Value, canonical, raw_document, reference_data};
 
 /// Mean time of `f` over enough runs to fill about half a second.
@@ -62,7 +63,26 @@ fn main() {
     let line = "http://mjayme9jdg9izxixmjeydgg.filesusr.com/html/c69417_3069841d50.html?x=1\n";
     report("~1 MiB URL list (wrapped text)", &line.repeat((1 << 20) / line.len()));
 
+    floats();
     hostile();
+}
+
+/// Floats as the canonical form and `to_json` write them (Python `repr`).
+fn floats() {
+    // Random bit patterns, and short decimals such as feeds hold.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let random: Vec<f64> = (0..10_000).map(|_| f64::from_bits(next())).collect();
+    let short: Vec<f64> = (0..10_000).map(|_| (next() % 200_000_000) as f64 / 100.0 - 1e6).collect();
+    for (label, floats) in [("random doubles", &random), ("short decimals", &short)] {
+        let t = time(|| floats.iter().map(|f| python_float_repr(*f).len()).sum::<usize>());
+        println!("python_float_repr, {label:<14} {:>6.1} ns per float", t.as_nanos() as f64 / floats.len() as f64);
+    }
 }
 
 fn hostile() {

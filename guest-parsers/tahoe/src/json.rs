@@ -167,6 +167,9 @@ impl Frame {
     }
 }
 
+// Hand-written, not serde_json: it accepts exactly what `json.loads` does
+// (`NaN`/`Infinity` literals, `1e400` as inf, ints of any length kept as
+// digits), tells a lone surrogate escape apart, and never recurses (wasm stack).
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],

@@ -27,7 +27,8 @@
 pub mod canonical;
 pub mod json;
 mod scan;
-#[cfg(feature = "test-support")]
+// Always compiled (not behind a test-only feature), so `cargo test` and
+// `cargo run` share one build; nothing of it is linked unless a test calls it.
 pub mod test_support;
 
 pub use canonical::{CanonicalError, canonical, tahoe_hash};

@@ -1,4 +1,4 @@
-//! Helpers for the parsers' own tests (feature `test-support`).
+//! Helpers for the parsers' own tests.
 
 use crate::{ParseFailure, RawDoc};
 

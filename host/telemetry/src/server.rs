@@ -131,21 +131,37 @@ fn prepare(path: &Path) -> io::Result<()> {
     }
 }
 
-/// `shutdown(2)` on a listening socket: a blocked `accept` returns.
+/// `shutdown(2)` on a listening socket: a blocked `accept` returns. (std
+/// has `shutdown` only for connected streams.)
 pub(crate) fn shutdown_listener(fd: std::os::fd::RawFd) {
-    // SAFETY: shutting down a socket we own; errors only mean it is gone.
-    unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    // Errors only mean the socket is gone.
+    let _ = nix::sys::socket::shutdown(fd, nix::sys::socket::Shutdown::Both);
 }
 
 fn chown_group(path: &Path, gid: u32) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
-    // SAFETY: a valid NUL-terminated path; uid -1 leaves the owner unchanged.
-    if unsafe { libc::chown(c_path.as_ptr(), u32::MAX, gid) } != 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("giving {} to group {gid}: {e}", path.display())));
+    // No uid: the owner stays.
+    std::os::unix::fs::chown(path, None, Some(gid))
+        .map_err(|e| io::Error::new(e.kind(), format!("giving {} to group {gid}: {e}", path.display())))
+}
+
+/// A group's id by name (e.g. the status socket's `[status] group`).
+/// `NotFound` when there is no such group; other lookup failures (NSS
+/// errors, a group entry over 1 MiB) keep their own kind.
+///
+/// `nix` calls `getgrnam_r` with a growing buffer: an entry too big for it
+/// (a group with many members, or with `/etc/group` any such entry read on
+/// the way) fails with `ERANGE`, and nix retries with twice the buffer (from
+/// `sysconf(_SC_GETGR_R_SIZE_MAX)` up to 1 MiB), where a fixed buffer took
+/// the group for missing. Checked by hand with a 3000-member group (36 KB).
+pub fn group_id(name: &str) -> io::Result<u32> {
+    match nix::unistd::Group::from_name(name) {
+        Ok(Some(group)) => Ok(group.gid.as_raw()),
+        Ok(None) => Err(io::Error::new(io::ErrorKind::NotFound, format!("no group named {name:?}"))),
+        Err(errno) => {
+            let e = io::Error::from(errno);
+            Err(io::Error::new(e.kind(), format!("looking up group {name:?}: {e}")))
+        }
     }
-    Ok(())
 }
 
 fn accept_loop(hub: &Hub, listener: &UnixListener, options: &SocketOptions, stop: &AtomicBool) {
@@ -214,5 +230,32 @@ pub fn respond(hub: &Hub, line: &str) -> (Response, bool) {
             let message = format!("unknown request {other:?}; the status socket is read-only and answers: snapshot");
             (Response::error("unsupported_request", message), false)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_id_by_name() {
+        assert_eq!(group_id("root").unwrap(), 0);
+        let err = group_id("cybexp-no-such-group").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert_eq!(err.to_string(), r#"no group named "cybexp-no-such-group""#);
+    }
+
+    #[test]
+    fn chown_group_keeps_the_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, "").unwrap();
+        let before = std::fs::metadata(&path).unwrap();
+        chown_group(&path, before.gid()).unwrap();
+        let after = std::fs::metadata(&path).unwrap();
+        assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+        let err = chown_group(&dir.path().join("missing"), before.gid()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(err.to_string().starts_with("giving "), "{err}");
     }
 }
