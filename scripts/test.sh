@@ -11,6 +11,10 @@ rustup target add wasm32-unknown-unknown >/dev/null
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The pure-Rust RSA fallback (for platforms where AWS-LC does not build):
+# the same lints, and below the same key tests, without AWS-LC.
+cargo clippy -p cybexp-keys --features rust-crypto --all-targets --locked -- -D warnings
+cargo clippy -p cybexp-keys --no-default-features --features rust-crypto --all-targets --locked -- -D warnings
 
 # The MongoDB tests need a server: a SecantusDB of our own on a free
 # loopback port (scripts/mongo-server.sh, stopped on exit), unless
@@ -25,3 +29,7 @@ fi
 eval "$mongo_env"
 
 cargo test --workspace --locked
+# Both RSA backends side by side (the vectors on each, the differential
+# test), then the pure-Rust fallback alone.
+cargo test -p cybexp-keys --features rust-crypto --locked
+cargo test -p cybexp-keys --no-default-features --features rust-crypto --locked

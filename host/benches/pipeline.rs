@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use cybexp_keys::{Keyring, PrivateKey};
-use cybexp_lake::{BatchQuery, CacheLake};
+use cybexp_lake::{BatchQuery, LakeAdmin};
 
 mod common;
 
@@ -51,8 +51,9 @@ fn main() {
     let key_pem = key.to_pkcs8_pem().unwrap();
     let blobs = common::sealed_cowrie_events(&key, ENTRIES);
     println!(
-        "pipeline benchmark: {ENTRIES} cowrie entries (~{} B), legacy RSA-2048, {cores} cores",
-        common::cowrie_event(0).len()
+        "pipeline benchmark: {ENTRIES} cowrie entries (~{} B), legacy RSA-2048, {cores} cores, RSA backend {}",
+        common::cowrie_event(0).len(),
+        cybexp_keys::Backend::ACTIVE.as_str()
     );
 
     // The ceiling: decrypting alone, one thread, times the cores. A shared

@@ -1,8 +1,8 @@
 //! The cost of telemetry per event: `cargo bench -p cybexp-archive --bench telemetry`.
 //!
 //! 1. The hooks the pipeline calls for one entry (worker busy guard, parser
-//!    cost, outcome), through the same glue the pipeline uses, with the
-//!    daemon's telemetry running: one thread, then every core at once.
+//!    cost, outcome), on the same probe the pipeline holds, with the
+//!    telemetry running: one thread, then every core at once.
 //! 2. The real pipeline on the embedded store (cowrie entries, legacy
 //!    RSA-2048) per event, without and with the telemetry installed.
 //!
@@ -11,14 +11,14 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use cybexp_archive::commands::Context;
-use cybexp_archive::config::Config;
-use cybexp_archive::pipeline::{Pipeline, Processor, Step};
-use cybexp_archive::telemetry;
+use cybexp_archive::pipeline::Pipeline;
 use cybexp_keys::PrivateKey;
 use cybexp_lake::{BatchQuery, CacheEntry, EntryId, Outcome};
 use cybexp_sandbox::CallStats;
+use cybexp_status::Identity;
 use cybexp_store_sqlite::SqliteStore;
+use cybexp_telemetry::server::{SocketOptions, StatusServer};
+use cybexp_telemetry::{Options, Probe, Setup, Telemetry};
 
 mod common;
 
@@ -37,16 +37,16 @@ fn per_event(pipeline: &Pipeline, store: &SqliteStore, blobs: &[Vec<u8>]) -> f64
 }
 
 /// The hooks of one SUCCESS entry, as the pipeline calls them.
-fn hooks(processor: &Processor, entry: &CacheEntry, stats: CallStats, outcome: &Outcome) {
-    let _busy = telemetry::busy();
-    let _ = telemetry::parsed(processor, entry, (Step::Finish(Outcome::NotSupported), stats));
-    telemetry::outcome(entry, outcome);
+fn hooks(probe: &Probe, entry: &CacheEntry, stats: CallStats, outcome: &Outcome) {
+    let _busy = probe.busy();
+    probe.parsed("cowrie", stats.fuel_used, stats.elapsed);
+    probe.outcome(&entry.typtag, &entry.id.0, outcome);
 }
 
 /// Nanoseconds per entry's hooks on `threads` threads at once. Events are
 /// sent in rounds the collector can keep up with (as in the daemon, where
 /// an event takes milliseconds), so this is the path that does not drop.
-fn hook_cost(processor: &Processor, threads: usize) -> f64 {
+fn hook_cost(probe: &Probe, threads: usize) -> f64 {
     let entry = CacheEntry {
         id: EntryId("6543".into()),
         name: "event".into(),
@@ -73,7 +73,7 @@ fn hook_cost(processor: &Processor, threads: usize) -> f64 {
             for _ in 0..threads {
                 scope.spawn(|| {
                     for _ in 0..per_round {
-                        hooks(processor, &entry, stats, &outcome);
+                        hooks(probe, &entry, stats, &outcome);
                     }
                 });
             }
@@ -102,12 +102,20 @@ fn main() {
         pipelines.push((workers, p, store));
     }
 
-    // Install the daemon's telemetry (status socket in the temp dir).
-    let mut config = Config::default();
-    config.status.socket = Some(dir.path().join("status.sock"));
-    let ctx = Context { config, data_dir: dir.path().to_owned() };
-    let running = telemetry::start(&ctx, &pipelines[0].1).unwrap();
-    for (workers, p, store) in &pipelines {
+    // The daemon's telemetry, with its status socket in the temp dir; each
+    // pipeline reports to it as the daemon's does.
+    let setup = Setup {
+        identity: Identity { workers: cores as u32, started_at_ms: cybexp_status::now_ms(), ..Identity::default() },
+        routes: vec![("unr-honeypot".into(), "cowrie".into())],
+        queue: None,
+        stopping: None,
+        options: Options::default(),
+    };
+    let telemetry = Telemetry::start(setup).unwrap();
+    let socket = dir.path().join("status.sock");
+    let server = StatusServer::start(telemetry.hub(), &SocketOptions::new(&socket)).unwrap();
+    for (workers, p, store) in &mut pipelines {
+        p.probe = telemetry.probe();
         times.insert(("on", *workers), per_event(p, store, &blobs));
     }
 
@@ -120,9 +128,9 @@ fn main() {
             (on / off - 1.0) * 100.0
         );
     }
-    let processor = &pipelines[0].1.processor;
-    let one = hook_cost(processor, 1);
-    let all = hook_cost(processor, cores);
+    let probe = telemetry.probe();
+    let one = hook_cost(&probe, 1);
+    let all = hook_cost(&probe, cores);
     // Worker CPU time per event: the 1-worker wall time (decrypt + parse + writes).
     let event_ns = times[&("off", 1)] * 1e9;
     println!(
@@ -135,14 +143,14 @@ fn main() {
         all / event_ns * 100.0,
         event_ns / 1e3
     );
-    let snapshot = cybexp_status::Connection::connect(&dir.path().join("status.sock"), Duration::from_secs(5))
-        .and_then(|mut c| c.snapshot())
-        .unwrap();
+    let snapshot =
+        cybexp_status::Connection::connect(&socket, Duration::from_secs(5)).and_then(|mut c| c.snapshot()).unwrap();
     println!(
         "telemetry saw {} outcomes, {} detail events, {} dropped",
         snapshot.totals.total(),
         snapshot.telemetry.events,
         snapshot.telemetry.dropped_events
     );
-    drop(running);
+    drop(server);
+    drop(telemetry);
 }

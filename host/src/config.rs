@@ -1,13 +1,20 @@
 //! Configuration: a TOML file of our own, or a CYBEX-P `config.json` so an
 //! existing deployment keeps its file. Everything has a default, so the
-//! archiver runs with no file at all on the embedded store.
+//! archiver runs with no file at all on the embedded store. Also where
+//! things live when the config does not say: the data dir and the status
+//! socket.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use cybexp_sandbox::Limits;
+use cybexp_store_mongo::MongoConfig;
 use serde::{Deserialize, Serialize};
+
+pub use crate::pipeline::{Route, builtin_routes};
 
 /// Environment variable naming the config file when `--config` is absent.
 pub const CONFIG_ENV: &str = "CYBEXP_ARCHIVE_CONFIG";
@@ -25,9 +32,9 @@ pub struct Config {
     /// typtag → parser and sub_type; merged over the built-in routes.
     pub typtags: BTreeMap<String, Route>,
     /// The status socket that `top` and `status` read.
-    pub status: crate::telemetry::StatusConfig,
+    pub status: StatusConfig,
     /// The Prometheus listener; off unless `listen` is set.
-    pub metrics: crate::telemetry::MetricsConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -55,58 +62,8 @@ pub enum StoreConfig {
     },
     /// MongoDB: the collections a CYBEX-P deployment already has (the API's
     /// `cache_db.file_entries` + GridFS, analytics' `tahoe_db.instance`).
-    Mongodb {
-        /// Connection string for both (TLS, auth, replica set, timeouts go in
-        /// it); `cache_uri` / `archive_uri` override it per side.
-        #[serde(default)]
-        uri: Option<String>,
-        #[serde(default)]
-        cache_uri: Option<String>,
-        #[serde(default = "mongo_defaults::cache_db")]
-        cache_db: String,
-        #[serde(default = "mongo_defaults::cache_coll")]
-        cache_coll: String,
-        /// The GridFS bucket of the blobs.
-        #[serde(default = "mongo_defaults::cache_bucket")]
-        cache_bucket: String,
-        #[serde(default)]
-        archive_uri: Option<String>,
-        #[serde(default = "mongo_defaults::archive_db")]
-        archive_db: String,
-        #[serde(default = "mongo_defaults::archive_coll")]
-        archive_coll: String,
-        /// Write concern `w` ("majority", a node count or a tag set); absent:
-        /// the URI's, else the server's default.
-        #[serde(default)]
-        write_concern: Option<String>,
-        /// Write concern `j`; absent: the URI's.
-        #[serde(default)]
-        journal: Option<bool>,
-        /// Create the claim index on the entries collection if missing.
-        #[serde(default = "mongo_defaults::yes")]
-        create_claim_index: bool,
-    },
-}
-
-mod mongo_defaults {
-    pub fn cache_db() -> String {
-        "cache_db".into()
-    }
-    pub fn cache_coll() -> String {
-        "file_entries".into()
-    }
-    pub fn cache_bucket() -> String {
-        "fs".into()
-    }
-    pub fn archive_db() -> String {
-        "tahoe_db".into()
-    }
-    pub fn archive_coll() -> String {
-        "instance".into()
-    }
-    pub fn yes() -> bool {
-        true
-    }
+    /// The store crate owns its settings and their defaults.
+    Mongodb(MongoConfig),
 }
 
 impl Default for StoreConfig {
@@ -122,20 +79,25 @@ pub struct PipelineConfig {
     pub batch_size: usize,
     /// Worker threads for decrypt + parse; 0 = one per core.
     pub workers: usize,
-    /// How long a claim holds an entry; a crashed archiver's claims come
-    /// back after this.
+    /// How long a claim holds an entry unless renewed. A live archiver
+    /// renews the leases of its batch every third of this; a crashed one's
+    /// claims come back after it (at once on the same host).
     pub lease_secs: u64,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { batch_size: 256, workers: 0, lease_secs: 300 }
+        PipelineConfig { batch_size: 256, workers: 0, lease_secs: 60 }
     }
 }
 
 impl PipelineConfig {
     pub fn worker_count(&self) -> usize {
         if self.workers > 0 { self.workers } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) }
+    }
+
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lease_secs.max(1))
     }
 }
 
@@ -147,23 +109,59 @@ pub struct ParserConfig {
     pub limits: Limits,
 }
 
-/// Which parser handles a typtag, and the raw `sub_type` it produces.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Route {
-    pub parser: String,
-    pub sub_type: String,
+/// `[status]` in the config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatusConfig {
+    /// Serve the status socket while `run` runs.
+    pub enabled: bool,
+    /// Default: `$RUNTIME_DIRECTORY/status.sock` under systemd, else
+    /// `<data_dir>/status.sock`.
+    pub socket: Option<PathBuf>,
+    /// Permission bits of the socket: `0o660` (owner and group may connect).
+    /// TOML takes `0o660`; a string of octal digits (`"0660"`) works too.
+    #[serde(deserialize_with = "deserialize_mode")]
+    pub mode: u32,
+    /// Give the socket to this group (the daemon must be a member).
+    pub group: Option<String>,
+    /// How often the lake's queue depth is sampled, in milliseconds.
+    pub queue_interval_ms: u64,
 }
 
-/// The routes every archiver has unless config says otherwise.
-pub fn builtin_routes() -> BTreeMap<String, Route> {
-    let route = |parser: &str, sub_type: &str| Route { parser: parser.into(), sub_type: sub_type.into() };
-    BTreeMap::from([
-        ("unr-honeypot".to_owned(), route("cowrie", "unr_honeypot")),
-        ("openphish_feed".to_owned(), route("url-list", "openphish_feed")),
-        ("phishtank_feed".to_owned(), route("url-list", "phishtank_feed")),
-        ("email".to_owned(), route("email", "email")),
-    ])
+impl Default for StatusConfig {
+    fn default() -> Self {
+        StatusConfig { enabled: true, socket: None, mode: 0o660, group: None, queue_interval_ms: 5_000 }
+    }
+}
+
+/// `[metrics]` in the config.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve Prometheus metrics here, e.g. `127.0.0.1:9464`; absent = off.
+    pub listen: Option<SocketAddr>,
+    /// Allow an address other than loopback (it has no authentication).
+    pub allow_non_loopback: bool,
+}
+
+fn deserialize_mode<'de, D: serde::Deserializer<'de>>(de: D) -> Result<u32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Mode {
+        Number(u32),
+        Octal(String),
+    }
+    let mode = match Mode::deserialize(de)? {
+        Mode::Number(n) => n,
+        Mode::Octal(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8)
+            .map_err(|_| serde::de::Error::custom(format!("mode {s:?} is not octal digits")))?,
+    };
+    if mode > 0o777 {
+        return Err(serde::de::Error::custom(format!(
+            "mode {mode} is above 0o777 (written in decimal?): write 0o660 or \"0660\""
+        )));
+    }
+    Ok(mode)
 }
 
 impl Config {
@@ -185,34 +183,29 @@ impl Config {
         let json: serde_json::Value = serde_json::from_str(text).context("not valid JSON")?;
         let section = |name: &str| json.get(name).filter(|s| s.get("mongo_url").is_some());
         let cache = section("cache").context("section `cache` with `mongo_url` is missing")?;
-        let archive = section("archive")
-            .or_else(|| section("tahoe"))
-            .context("section `archive` (or `tahoe`) with `mongo_url` is missing")?;
-        let field = |section: &serde_json::Value, name: &str, key: &str, default: String| -> Result<String> {
+        let (archive_name, archive) = match section("archive") {
+            Some(archive) => ("archive", archive),
+            None => ("tahoe", section("tahoe").context("section `archive` (or `tahoe`) with `mongo_url` is missing")?),
+        };
+        let field = |section: &serde_json::Value, name: &str, key: &str, default: &str| -> Result<String> {
             match section.get(key) {
-                None | Some(serde_json::Value::Null) => Ok(default),
+                None | Some(serde_json::Value::Null) => Ok(default.to_owned()),
                 Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
                 Some(other) => bail!("`{name}.{key}` must be a non-empty string, not {other}"),
             }
         };
-        let archive_name =
-            if json.get("archive").is_some_and(|s| s.get("mongo_url").is_some()) { "archive" } else { "tahoe" };
-        Ok(Config {
-            store: StoreConfig::Mongodb {
-                uri: None,
-                cache_uri: Some(field(cache, "cache", "mongo_url", String::new())?),
-                cache_db: field(cache, "cache", "db", mongo_defaults::cache_db())?,
-                cache_coll: field(cache, "cache", "coll", mongo_defaults::cache_coll())?,
-                cache_bucket: field(cache, "cache", "bucket", mongo_defaults::cache_bucket())?,
-                archive_uri: Some(field(archive, archive_name, "mongo_url", String::new())?),
-                archive_db: field(archive, archive_name, "db", mongo_defaults::archive_db())?,
-                archive_coll: field(archive, archive_name, "coll", mongo_defaults::archive_coll())?,
-                write_concern: None,
-                journal: None,
-                create_claim_index: true,
-            },
-            ..Config::default()
-        })
+        let defaults = MongoConfig::default();
+        let mongo = MongoConfig {
+            cache_uri: Some(field(cache, "cache", "mongo_url", "")?),
+            cache_db: field(cache, "cache", "db", &defaults.cache_db)?,
+            cache_coll: field(cache, "cache", "coll", &defaults.cache_coll)?,
+            cache_bucket: field(cache, "cache", "bucket", &defaults.cache_bucket)?,
+            archive_uri: Some(field(archive, archive_name, "mongo_url", "")?),
+            archive_db: field(archive, archive_name, "db", &defaults.archive_db)?,
+            archive_coll: field(archive, archive_name, "coll", &defaults.archive_coll)?,
+            ..defaults.clone()
+        };
+        Ok(Config { store: StoreConfig::Mongodb(mongo), ..Config::default() })
     }
 
     /// The typtag routes: built-in ones with config's on top.
@@ -224,21 +217,73 @@ impl Config {
 }
 
 /// The data directory: `--data-dir`, then config, then systemd's
-/// `$STATE_DIRECTORY`, then `$XDG_DATA_HOME/cybexp-archive` (or
-/// `~/.local/share/cybexp-archive`).
-pub fn data_dir(cli: Option<&Path>, config: &Config) -> PathBuf {
+/// `$STATE_DIRECTORY`, then `$XDG_DATA_HOME/cybexp-archive`, then
+/// `~/.local/share/cybexp-archive`. Empty or relative environment values
+/// are ignored (as the XDG rules say), so the store never lands relative to
+/// whatever the working directory happens to be.
+pub fn data_dir(cli: Option<&Path>, config: &Config) -> Result<PathBuf> {
+    data_dir_from(cli, config, |name| std::env::var_os(name))
+}
+
+fn data_dir_from(cli: Option<&Path>, config: &Config, env: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
     if let Some(dir) = cli.or(config.data_dir.as_deref()) {
-        return dir.to_owned();
+        return Ok(dir.to_owned());
     }
-    if let Some(state) = std::env::var_os("STATE_DIRECTORY") {
-        // systemd may list several, colon-separated; the first is ours.
-        let first = state.to_string_lossy().split(':').next().unwrap_or_default().to_owned();
-        return PathBuf::from(first);
+    if let Some(dir) = systemd_directory("STATE_DIRECTORY", env("STATE_DIRECTORY")) {
+        return Ok(dir);
     }
-    let base = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")).unwrap_or_else(|| PathBuf::from("."))
-    });
-    base.join("cybexp-archive")
+    if let Some(base) = absolute_dir("XDG_DATA_HOME", env("XDG_DATA_HOME")) {
+        return Ok(base.join("cybexp-archive"));
+    }
+    match absolute_dir("HOME", env("HOME")) {
+        Some(home) => Ok(home.join(".local/share/cybexp-archive")),
+        None => bail!(
+            "no data directory: HOME is unset or not an absolute path; \
+             pass --data-dir DIR or set data_dir in the config"
+        ),
+    }
+}
+
+/// The first directory of a systemd `$X_DIRECTORY` variable (it may list
+/// several, colon-separated), if it is absolute.
+fn systemd_directory(name: &str, value: Option<OsString>) -> Option<PathBuf> {
+    let value = value?;
+    let first = value.to_string_lossy().split(':').next().unwrap_or_default().to_owned();
+    absolute_dir(name, Some(first.into()))
+}
+
+/// `value` as a directory if it is an absolute path; an empty or relative
+/// one is ignored, with a warning when it was set at all.
+fn absolute_dir(name: &str, value: Option<OsString>) -> Option<PathBuf> {
+    let path = PathBuf::from(value?);
+    if path.is_absolute() {
+        return Some(path);
+    }
+    if !path.as_os_str().is_empty() {
+        tracing::warn!(variable = name, value = %path.display(), "ignoring a relative path in the environment");
+    }
+    None
+}
+
+/// The status socket's path: `--socket`, else config, else
+/// `$RUNTIME_DIRECTORY/status.sock` (systemd), else `<data_dir>/status.sock`.
+pub fn socket_path(cli: Option<&Path>, config: &Config, data_dir: impl FnOnce() -> Result<PathBuf>) -> Result<PathBuf> {
+    socket_path_from(cli, config, std::env::var_os("RUNTIME_DIRECTORY"), data_dir)
+}
+
+fn socket_path_from(
+    cli: Option<&Path>,
+    config: &Config,
+    runtime_directory: Option<OsString>,
+    data_dir: impl FnOnce() -> Result<PathBuf>,
+) -> Result<PathBuf> {
+    if let Some(path) = cli.or(config.status.socket.as_deref()) {
+        return Ok(path.to_owned());
+    }
+    if let Some(runtime) = systemd_directory("RUNTIME_DIRECTORY", runtime_directory) {
+        return Ok(runtime.join("status.sock"));
+    }
+    Ok(data_dir()?.join("status.sock"))
 }
 
 #[cfg(test)]
@@ -292,7 +337,7 @@ mod tests {
                 "tahoe": {"mongo_url": "mongodb://m1,m2/?replicaSet=rs0", "db": "tahoe_db", "coll": "instance"}}"#,
         )
         .unwrap();
-        let StoreConfig::Mongodb {
+        let StoreConfig::Mongodb(MongoConfig {
             uri,
             cache_uri,
             cache_db,
@@ -302,7 +347,7 @@ mod tests {
             archive_db,
             archive_coll,
             ..
-        } = config.store
+        }) = config.store
         else {
             panic!("not the MongoDB store: {:?}", config.store)
         };
@@ -320,7 +365,8 @@ mod tests {
                 "tahoe": {"mongo_url": "mongodb://t/"}}"#,
         )
         .unwrap();
-        let StoreConfig::Mongodb { cache_bucket, archive_uri, archive_db, archive_coll, cache_db, .. } = config.store
+        let StoreConfig::Mongodb(MongoConfig { cache_bucket, archive_uri, archive_db, archive_coll, cache_db, .. }) =
+            config.store
         else {
             panic!()
         };
@@ -344,7 +390,9 @@ mod tests {
         let config: Config =
             toml::from_str("[store]\nbackend = \"mongodb\"\nuri = \"mongodb://h/\"\nwrite_concern = \"majority\"\n")
                 .unwrap();
-        let StoreConfig::Mongodb { uri, cache_db, archive_coll, write_concern, create_claim_index, .. } = config.store
+        let StoreConfig::Mongodb(MongoConfig {
+            uri, cache_db, archive_coll, write_concern, create_claim_index, ..
+        }) = config.store
         else {
             panic!()
         };
@@ -360,5 +408,80 @@ mod tests {
     fn cybexp_json_needs_its_sections() {
         let err = Config::from_cybexp_json(r#"{"cache": {}}"#).unwrap_err();
         assert!(format!("{err:#}").contains("cache"), "{err:#}");
+    }
+
+    #[test]
+    fn status_and_metrics_config() {
+        let config: Config = toml::from_str("").unwrap();
+        assert_eq!(config.status, StatusConfig::default());
+        assert_eq!(config.status.mode, 0o660);
+        assert_eq!(config.metrics.listen, None, "metrics are off by default");
+        let config: Config = toml::from_str(
+            "[status]\nsocket = \"/run/x/status.sock\"\nmode = 0o600\ngroup = \"ops\"\n\
+             [metrics]\nlisten = \"127.0.0.1:9464\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.status.mode, 0o600);
+        assert_eq!(config.metrics.listen, Some("127.0.0.1:9464".parse().unwrap()));
+        let config: Config = toml::from_str("[status]\nmode = \"0640\"\n").unwrap();
+        assert_eq!(config.status.mode, 0o640);
+        let err = toml::from_str::<Config>("[status]\nmode = 660\n").unwrap_err();
+        assert!(err.to_string().contains("decimal"), "{err}");
+        assert!(toml::from_str::<Config>("[status]\nmode = \"rw\"\n").is_err());
+        assert!(toml::from_str::<Config>("[metrics]\nport = 1\n").is_err());
+    }
+
+    #[test]
+    fn shipped_example_config_names_the_runtime_socket() {
+        let config: Config = toml::from_str(include_str!("../../dist/archiver.toml")).unwrap();
+        assert_eq!(config.status.socket.as_deref(), Some(Path::new("/run/cybexp-archive/status.sock")));
+        assert_eq!(config.status.mode, 0o660);
+        assert_eq!(config.metrics, MetricsConfig::default(), "metrics stay off in the example");
+    }
+
+    #[test]
+    fn socket_path_precedence() {
+        let mut config = Config::default();
+        let data = || Ok(PathBuf::from("/data"));
+        let cli = Some(Path::new("/cli.sock"));
+        assert_eq!(socket_path_from(cli, &config, None, data).unwrap(), Path::new("/cli.sock"));
+        assert_eq!(socket_path_from(None, &config, None, data).unwrap(), Path::new("/data/status.sock"));
+        let runtime = Some(OsString::from("/run/a:/run/b"));
+        assert_eq!(socket_path_from(None, &config, runtime.clone(), data).unwrap(), Path::new("/run/a/status.sock"));
+        assert_eq!(
+            socket_path_from(None, &config, Some("relative".into()), data).unwrap(),
+            Path::new("/data/status.sock"),
+            "a relative RUNTIME_DIRECTORY is ignored"
+        );
+        config.status.socket = Some("/conf.sock".into());
+        assert_eq!(socket_path_from(None, &config, runtime, data).unwrap(), Path::new("/conf.sock"));
+        assert_eq!(socket_path_from(cli, &config, None, data).unwrap(), Path::new("/cli.sock"));
+    }
+
+    #[test]
+    fn data_dir_precedence_ignores_empty_and_relative_environment() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v))
+        };
+        let config = Config::default();
+        let dir = |vars| data_dir_from(None, &config, env(vars));
+        assert_eq!(
+            data_dir_from(Some(Path::new("/cli")), &config, env(&[("STATE_DIRECTORY", "/s")])).unwrap(),
+            Path::new("/cli")
+        );
+        let with_config = Config { data_dir: Some("/conf".into()), ..Config::default() };
+        assert_eq!(data_dir_from(None, &with_config, env(&[("STATE_DIRECTORY", "/s")])).unwrap(), Path::new("/conf"));
+        assert_eq!(dir(&[("STATE_DIRECTORY", "/var/lib/a:/var/lib/b")]).unwrap(), Path::new("/var/lib/a"));
+        assert_eq!(dir(&[("XDG_DATA_HOME", "/x"), ("HOME", "/h")]).unwrap(), Path::new("/x/cybexp-archive"));
+        assert_eq!(dir(&[("HOME", "/h")]).unwrap(), Path::new("/h/.local/share/cybexp-archive"));
+        assert_eq!(
+            dir(&[("STATE_DIRECTORY", ""), ("XDG_DATA_HOME", "rel"), ("HOME", "/h")]).unwrap(),
+            Path::new("/h/.local/share/cybexp-archive"),
+            "empty and relative values are ignored"
+        );
+        assert!(dir(&[("STATE_DIRECTORY", "state")]).is_err(), "a relative STATE_DIRECTORY is not used");
+        let err = dir(&[]).unwrap_err().to_string();
+        assert!(err.contains("HOME is unset") && err.contains("--data-dir"), "{err}");
+        assert!(dir(&[("HOME", "relative/home")]).is_err(), "a relative HOME is not used");
     }
 }

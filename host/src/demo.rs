@@ -3,7 +3,7 @@
 //! bundled samples plus an unsupported typtag and hostile entries, one pass
 //! of the real pipeline, and what ended where.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -11,8 +11,8 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context as _, Result};
 use cybexp_lake::{BatchQuery, EntryFilter, NewEntry};
 
-use crate::commands::{Context, create_private_dir, now_epoch_secs, print_summary};
 use crate::config::{Config, Route};
+use crate::context::{Settings, create_private_dir};
 
 const COWRIE_EVENTS: &str = include_str!("../demo/cowrie_events.jsonl");
 const OPENPHISH_FEED: &str = include_str!("../demo/openphish_feed.txt");
@@ -57,14 +57,21 @@ fn samples() -> Vec<Sample> {
 }
 
 pub fn run(keep: Option<PathBuf>) -> Result<ExitCode> {
-    let (dir, _cleanup) = match keep {
-        Some(dir) => (dir, None),
+    // A fresh directory of a random name, made 0700 by us (never one that
+    // someone else made in /tmp beforehand): it will hold a private key.
+    let (dir, throwaway) = match keep {
+        Some(dir) => {
+            create_private_dir(&dir)?;
+            (dir, None)
+        }
         None => {
-            let dir = std::env::temp_dir().join(format!("cybexp-demo-{}", std::process::id()));
-            (dir.clone(), Some(RemoveOnDrop(dir)))
+            let temp = tempfile::Builder::new()
+                .prefix("cybexp-demo-")
+                .tempdir()
+                .context("creating the demo's private temporary directory")?;
+            (temp.path().to_owned(), Some(temp))
         }
     };
-    create_private_dir(&dir)?;
     println!("demo data dir: {}", dir.display());
 
     let keys = dir.join("keys");
@@ -74,7 +81,7 @@ pub fn run(keep: Option<PathBuf>) -> Result<ExitCode> {
 
     let mut config = Config { data_dir: Some(dir.clone()), ..Config::default() };
     config.typtags.insert("demo-json".into(), Route { parser: "json".into(), sub_type: "demo_json".into() });
-    let ctx = Context { config, data_dir: dir.clone() };
+    let ctx = Settings::new(config, dir.clone());
     let stores = ctx.open_stores()?;
 
     let samples = samples();
@@ -90,18 +97,18 @@ pub fn run(keep: Option<PathBuf>) -> Result<ExitCode> {
             orgid: "demo-org".into(),
             typtag: sample.typtag.into(),
             timezone: "UTC".into(),
-            timestamp: now_epoch_secs(),
+            timestamp: cybexp_lake::clock::now_epoch_secs(),
         };
         let id = stores.lake.submit(&entry, &blob)?;
         println!("  {id:>4}  {:<16} {:<20} expect {}", sample.typtag, sample.name, sample.expect);
     }
 
     println!("\nrunning the archiver once over the backlog...");
-    let pipeline = ctx.pipeline(Arc::new(AtomicBool::new(false)))?;
+    let pipeline = ctx.pipeline(&stores, Arc::new(AtomicBool::new(false)))?;
     let query = BatchQuery { limit: pipeline.batch_size, include_skipped: false, typtag: None };
     let summary = pipeline.run_until_empty(&query, |_| {})?;
     println!();
-    print_summary(&summary, false)?;
+    print!("{summary}");
 
     println!("\ncache entries afterwards:");
     for entry in stores.lake.entries(&EntryFilter::default())? {
@@ -120,23 +127,10 @@ pub fn run(keep: Option<PathBuf>) -> Result<ExitCode> {
         let line = crate::document::to_json_line(doc);
         println!("  {}…", line.chars().take(160).collect::<String>());
     }
-    if _cleanup.is_some() {
+    if throwaway.is_some() {
         println!("\nthe demo data dir (it holds the throwaway private key) is removed now; keep it with --keep DIR");
     } else {
         println!("\nnext: `cybexp-archive --data-dir {} dump archive`", dir.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Removes the throwaway data dir (it holds a private key) when the demo ends.
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = remove(&self.0);
-    }
-}
-
-fn remove(dir: &Path) -> std::io::Result<()> {
-    std::fs::remove_dir_all(dir)
 }

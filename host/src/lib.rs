@@ -1,12 +1,22 @@
 //! The CYBEX-P archiver as a library: the binary (`main.rs`) is thin glue
-//! over these modules, and the end-to-end tests drive the same code.
+//! over these modules, and the benches and tests drive the same pipeline.
+//!
+//! Data flows one way: `cli` (arguments) → `commands` (one function per
+//! subcommand) → `context` (config → stores, keyring, sandbox, pipeline) →
+//! `pipeline` (which imports no other module here). `telemetry` starts the
+//! daemon's telemetry and hands the pipeline its probe; `dashboard` holds
+//! the socket clients (`top`, `status`); `demo` is the one-command tour.
 
 pub mod cli;
-pub mod commands;
+mod commands;
 pub mod config;
-pub mod demo;
-pub mod document;
-pub mod hardening;
+mod context;
+mod dashboard;
+mod demo;
+mod document;
+mod hardening;
 pub mod pipeline;
-pub mod signals;
-pub mod telemetry;
+mod signals;
+mod telemetry;
+
+pub use commands::run;

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     // Colour only for a person at a terminal: log files and journald get plain text.
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
-    match cybexp_archive::commands::run(cli) {
+    match cybexp_archive::run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -7,22 +7,44 @@
 //! between leaves the entry unmarked; its lease expires, it is processed
 //! again, the store is a no-op, and it is marked. Nothing is lost and
 //! nothing is stored twice.
+//!
+//! This module imports no other module of the daemon: its stores, processor
+//! and telemetry probe are handed in (see `context.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::RecvTimeoutError;
 use cybexp_keys::Keyring;
 use cybexp_lake::backoff::Backoff;
 use cybexp_lake::{
-    ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryId, ErrorCause, Outcome, RawDocument, StoreError,
-    Stored,
+    ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryId, ErrorCause, Outcome, Owner, RawDocument,
+    StoreError, Stored,
 };
-use cybexp_sandbox::{CallStats, Event, ParseError, Sandbox};
-use serde::Serialize;
+use cybexp_sandbox::{CallStats, ParseError, ParseInput, ParsedDocument, Sandbox};
+use cybexp_telemetry::Probe;
+use serde::{Deserialize, Serialize};
 
-use crate::config::Route;
+/// Which parser handles a typtag, and the raw `sub_type` it produces.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    pub parser: String,
+    pub sub_type: String,
+}
+
+/// The routes every archiver has unless config says otherwise.
+pub fn builtin_routes() -> BTreeMap<String, Route> {
+    let route = |parser: &str, sub_type: &str| Route { parser: parser.into(), sub_type: sub_type.into() };
+    BTreeMap::from([
+        ("unr-honeypot".to_owned(), route("cowrie", "unr_honeypot")),
+        ("openphish_feed".to_owned(), route("url-list", "openphish_feed")),
+        ("phishtank_feed".to_owned(), route("url-list", "phishtank_feed")),
+        ("email".to_owned(), route("email", "email")),
+    ])
+}
 
 /// Turns one entry and its blob into a document or a final outcome. Pure
 /// with respect to the stores: it only decrypts and runs the sandbox.
@@ -39,12 +61,45 @@ pub enum Step {
     Store(RawDocument),
     /// Mark the entry with this (NOT_SUPPORTED or ERROR).
     Finish(Outcome),
+    /// The archiver could not do its part (the sandbox failed, not the
+    /// entry): release the entry for a retry, mark nothing.
+    Retry(Trouble),
+}
+
+/// The archiver's own trouble with an entry. Only an entry's own content
+/// may make it ERROR; this never does: the entry is released and retried.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum Trouble {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Sandbox(String),
+}
+
+/// One sandbox call: which parser ran and what it cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParserCall<'a> {
+    pub parser: &'a str,
+    pub stats: CallStats,
+}
+
+/// A processed entry: the step to take, and the parser call if the sandbox ran.
+#[derive(Debug)]
+pub struct Processed<'a> {
+    pub step: Step,
+    pub call: Option<ParserCall<'a>>,
+}
+
+impl Processed<'_> {
+    fn finish(outcome: Outcome) -> Self {
+        Processed { step: Step::Finish(outcome), call: None }
+    }
 }
 
 impl Processor {
     /// The built-in parsers under their built-in routes.
     pub fn with_builtin_parsers(keyring: Keyring) -> Result<Processor, cybexp_sandbox::LoadError> {
-        Ok(Processor { keyring, sandbox: Sandbox::with_builtin_parsers()?, routes: crate::config::builtin_routes() })
+        Ok(Processor { keyring, sandbox: Sandbox::with_builtin_parsers()?, routes: builtin_routes() })
     }
 
     /// The route for a typtag, if any parser handles it.
@@ -53,37 +108,48 @@ impl Processor {
     }
 
     /// Decrypts `blob` and parses it with the entry's parser.
-    pub fn process(&self, entry: &CacheEntry, blob: &[u8]) -> (Step, CallStats) {
-        let Some(route) = self.route(&entry.typtag) else {
-            return (Step::Finish(Outcome::NotSupported), CallStats::default());
-        };
+    pub fn process(&self, entry: &CacheEntry, blob: &[u8]) -> Processed<'_> {
+        match self.route(&entry.typtag) {
+            Some(route) => self.process_routed(route, entry, blob),
+            None => Processed::finish(Outcome::NotSupported),
+        }
+    }
+
+    /// [`Self::process`] with the route already looked up.
+    pub fn process_routed<'a>(&self, route: &'a Route, entry: &CacheEntry, blob: &[u8]) -> Processed<'a> {
         let plaintext = match self.keyring.decrypt(blob) {
             Ok(plaintext) => plaintext,
             Err(e) => {
                 let cause = ErrorCause::Decrypt(e.class().as_str().to_owned());
-                return (Step::Finish(Outcome::Error { cause, message: e.to_string() }), CallStats::default());
+                return Processed::finish(Outcome::Error { cause, message: e.to_string() });
             }
         };
-        let event = Event {
+        let input = ParseInput {
             typtag: &entry.typtag,
             orgid: &entry.orgid,
             timezone: &entry.timezone,
             sub_type: &route.sub_type,
             plaintext: &plaintext,
         };
-        let (result, stats) = self.sandbox.parse(&route.parser, &event);
+        let (result, stats) = self.sandbox.parse(&route.parser, &input);
         let step = match result {
-            Ok(doc) => Step::Store(RawDocument {
-                sub_type: doc.sub_type,
-                data_json: doc.data_json,
-                orgid: entry.orgid.clone(),
-                timezone: entry.timezone.clone(),
-                hash: doc.hash,
-            }),
+            Ok(doc) => Step::Store(raw_document(doc, &entry.orgid, &entry.timezone)),
             Err(ParseError::NotSupported(_)) => Step::Finish(Outcome::NotSupported),
+            Err(e) if e.is_archiver_trouble() => Step::Retry(Trouble::Sandbox(e.to_string())),
             Err(e) => Step::Finish(parse_failure(&e)),
         };
-        (step, stats)
+        Processed { step, call: Some(ParserCall { parser: &route.parser, stats }) }
+    }
+}
+
+/// The raw document for a parser's output: the host adds who sent it.
+pub fn raw_document(doc: ParsedDocument, orgid: &str, timezone: &str) -> RawDocument {
+    RawDocument {
+        sub_type: doc.sub_type,
+        data_json: doc.data_json,
+        orgid: orgid.to_owned(),
+        timezone: timezone.to_owned(),
+        hash: doc.hash,
     }
 }
 
@@ -112,7 +178,8 @@ pub struct Summary {
     pub success: u64,
     pub not_supported: u64,
     pub error: u64,
-    /// Database failures: the entry was released, not marked.
+    /// The archiver's own failures (database, sandbox): the entry was
+    /// released, not marked.
     pub retried: u64,
     /// Error causes and how often each occurred.
     pub causes: BTreeMap<String, u64>,
@@ -132,7 +199,7 @@ impl Summary {
                 *self.causes.entry(cause.code()).or_default() += 1;
             }
             EntryResult::Retry(_) => self.retried += 1,
-            EntryResult::Skipped => {}
+            EntryResult::ReleasedAtShutdown => {}
         }
     }
 
@@ -147,14 +214,31 @@ impl Summary {
     }
 }
 
+/// The summary as `once` and `demo` print it.
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "SUCCESS        {}", self.success)?;
+        writeln!(f, "NOT_SUPPORTED  {}", self.not_supported)?;
+        writeln!(f, "ERROR          {}", self.error)?;
+        for (cause, n) in &self.causes {
+            writeln!(f, "  {cause:<24} {n}")?;
+        }
+        if self.retried > 0 {
+            writeln!(f, "retried (store unavailable): {}", self.retried)?;
+        }
+        Ok(())
+    }
+}
+
 /// What became of one claimed entry.
 #[derive(Debug)]
 pub enum EntryResult {
     Marked(Outcome),
-    /// A database failure; the entry was released for a later retry.
-    Retry(StoreError),
+    /// The archiver's own trouble (a database or sandbox failure); the
+    /// entry was released for a later retry.
+    Retry(Trouble),
     /// Shutdown came first; the entry was released untouched.
-    Skipped,
+    ReleasedAtShutdown,
 }
 
 /// The whole archiver: stores, processor, worker pool settings.
@@ -164,10 +248,17 @@ pub struct Pipeline {
     pub processor: Arc<Processor>,
     pub workers: usize,
     pub batch_size: usize,
-    /// Lease owner name written on claims (host + pid).
+    /// Lease owner name written on claims: [`Owner::this_process`], so a
+    /// restarted archiver can take back at once what a dead one held.
     pub worker_id: String,
+    /// How often the leases of a batch being worked are renewed (a third of
+    /// the lease, so two renewals may fail before one runs out).
+    pub heartbeat: Duration,
     /// Set by SIGINT/SIGTERM: finish in-flight entries, release the rest.
     pub shutdown: Arc<AtomicBool>,
+    /// Where the pipeline reports what it does (disabled unless the daemon
+    /// runs its telemetry); every hook is non-blocking.
+    pub probe: Probe,
 }
 
 impl Pipeline {
@@ -185,8 +276,10 @@ impl Pipeline {
             processor: Arc::new(processor),
             workers,
             batch_size,
-            worker_id: "local".into(),
+            worker_id: Owner::this_process().to_string(),
+            heartbeat: Duration::from_secs(20),
             shutdown: Arc::new(AtomicBool::new(false)),
+            probe: Probe::disabled(),
         }
     }
 }
@@ -215,22 +308,31 @@ impl Pipeline {
     /// The CPU part of one entry, done on a worker: read the blob, decrypt,
     /// parse. Writes are left to the writer.
     fn work(&self, entry: &CacheEntry) -> Work {
-        let _busy = crate::telemetry::busy();
+        let _busy = self.probe.busy();
         if self.shutdown.load(Ordering::Relaxed) {
-            return Work::Release(EntryResult::Skipped);
+            return Work::Release(EntryResult::ReleasedAtShutdown);
         }
-        if self.processor.route(&entry.typtag).is_none() {
+        // Resolved once: an unsupported typtag needs no blob read.
+        let Some(route) = self.processor.route(&entry.typtag) else {
             return Work::Mark(Outcome::NotSupported);
+        };
+        let blob = match self.lake.read_blob(entry) {
+            Ok(blob) => blob,
+            Err(e) => {
+                return match blob_failure(e) {
+                    Ok(outcome) => Work::Mark(outcome),
+                    Err(store_error) => Work::Release(EntryResult::Retry(store_error.into())),
+                };
+            }
+        };
+        let processed = self.processor.process_routed(route, entry, &blob);
+        if let Some(call) = processed.call {
+            self.probe.parsed(call.parser, call.stats.fuel_used, call.stats.elapsed);
         }
-        match self.lake.read_blob(entry) {
-            Err(e) => match blob_failure(e) {
-                Ok(outcome) => Work::Mark(outcome),
-                Err(store_error) => Work::Release(EntryResult::Retry(store_error)),
-            },
-            Ok(blob) => match crate::telemetry::parsed(&self.processor, entry, self.processor.process(entry, &blob)) {
-                Step::Finish(outcome) => Work::Mark(outcome),
-                Step::Store(doc) => Work::Store(doc),
-            },
+        match processed.step {
+            Step::Finish(outcome) => Work::Mark(outcome),
+            Step::Store(doc) => Work::Store(doc),
+            Step::Retry(trouble) => Work::Release(EntryResult::Retry(trouble)),
         }
     }
 
@@ -258,7 +360,7 @@ impl Pipeline {
                 })),
                 Err(e) => {
                     for (entry, _) in &docs {
-                        summary.record(&self.release(entry, EntryResult::Retry(e.clone())));
+                        summary.record(&self.release(entry, EntryResult::Retry(e.clone().into())));
                     }
                 }
             }
@@ -271,22 +373,22 @@ impl Pipeline {
             Ok(()) => {
                 for (entry, outcome) in marks {
                     log_outcome(&entry, &outcome);
-                    crate::telemetry::outcome(&entry, &outcome);
+                    self.probe.outcome(&entry.typtag, &entry.id.0, &outcome);
                     summary.record(&EntryResult::Marked(outcome));
                 }
             }
             Err(e) => {
                 for (entry, _) in &marks {
-                    summary.record(&self.release(entry, EntryResult::Retry(e.clone())));
+                    summary.record(&self.release(entry, EntryResult::Retry(e.clone().into())));
                 }
             }
         }
     }
 
     fn release(&self, entry: &CacheEntry, result: EntryResult) -> EntryResult {
-        crate::telemetry::released(entry, &result);
         if let EntryResult::Retry(e) = &result {
-            tracing::warn!(entry = %entry.id, typtag = %entry.typtag, error = %e, "store failure; entry released for retry");
+            self.probe.retried(&entry.typtag);
+            tracing::warn!(entry = %entry.id, typtag = %entry.typtag, error = %e, "archiver failure; entry released for retry");
         }
         // If even the release fails, the lease expires and the entry comes back.
         if let Err(e) = self.lake.release(&entry.id) {
@@ -305,14 +407,25 @@ impl Pipeline {
         if entries.is_empty() {
             return Ok((0, summary));
         }
+        let claimed_ids: Vec<EntryId> = entries.iter().map(|e| e.id.clone()).collect();
         let (work_tx, work_rx) = crossbeam_channel::unbounded::<CacheEntry>();
         for entry in entries {
             work_tx.send(entry).expect("receiver alive");
         }
         drop(work_tx);
+        let (heartbeat_stop, heartbeat_stopped) = crossbeam_channel::bounded::<()>(0);
         let (done_tx, done_rx) = crossbeam_channel::unbounded::<(CacheEntry, Work)>();
         let workers = self.workers.clamp(1, claimed);
         std::thread::scope(|scope| {
+            // Keeps the batch's leases alive however long it takes; finished
+            // and released entries are not renewed (the store checks).
+            scope.spawn(|| {
+                while let Err(RecvTimeoutError::Timeout) = heartbeat_stopped.recv_timeout(self.heartbeat) {
+                    if let Err(e) = self.lake.renew(&self.worker_id, &claimed_ids) {
+                        tracing::warn!(error = %e, "could not renew the batch's leases");
+                    }
+                }
+            });
             for _ in 0..workers {
                 let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
                 scope.spawn(move || {
@@ -338,6 +451,7 @@ impl Pipeline {
                 }
                 self.write_group(group, &mut summary);
             }
+            drop(heartbeat_stop);
         });
         Ok((claimed, summary))
     }
@@ -357,6 +471,11 @@ impl Pipeline {
             let (claimed, summary) = self.run_batch(query)?;
             total.merge(&summary);
             progress(&total);
+            // Nothing claimable left: but a dead archiver of this host may
+            // still hold some, which are ours to take back now.
+            if claimed == 0 && self.take_back_dead_claims(query).unwrap_or(0) > 0 {
+                continue;
+            }
             // Retries are released entries: stop rather than spin on a failing store.
             if claimed == 0 || summary.processed() == 0 {
                 return Ok(total);
@@ -367,13 +486,12 @@ impl Pipeline {
     /// The daemon loop: poll, work, back off when idle (reference §6), until
     /// shutdown. A full batch means more is waiting, so the next poll is
     /// immediate; otherwise the reference's sleep applies.
-    pub fn run_forever(&self, query: &BatchQuery, mut on_state: impl FnMut(&LoopState)) {
+    /// `on_poll` sees each poll's report (tests watch the loop with it).
+    pub fn run_forever(&self, query: &BatchQuery, mut on_poll: impl FnMut(&PollReport)) {
         let mut backoff = Backoff::new();
-        let mut total = Summary::default();
         while !self.shutdown.load(Ordering::Relaxed) {
             let (poll, last_error) = match self.run_batch(query) {
                 Ok((claimed, summary)) => {
-                    total.merge(&summary);
                     let any_success = summary.success > 0;
                     let poll = if claimed >= query.limit && summary.processed() > 0 {
                         Poll::Full { any_success }
@@ -387,9 +505,60 @@ impl Pipeline {
                     (Poll::StoreFailed, Some(e.to_string()))
                 }
             };
-            let sleep = sleep_after(&mut backoff, poll, rand::random_range(0..=1000));
-            on_state(&LoopState { failures: backoff.failures(), sleep, last_error, total: total.clone() });
+            let mut sleep = sleep_after(&mut backoff, poll, rand::random_range(0..=1000));
+            if matches!(poll, Poll::Partial { .. }) {
+                sleep = self.wake_for_claims(query, sleep);
+            }
+            let report = PollReport { failures: backoff.failures(), sleep, last_error };
+            self.probe.polled(report.failures, report.sleep, report.last_error.as_deref());
+            tracing::debug!(failures = report.failures, sleep_ms = report.sleep.as_millis() as u64, "polled");
+            on_poll(&report);
             self.sleep_unless_shutdown(sleep);
+        }
+    }
+
+    /// Ends the claims of archiver processes of this host that are gone
+    /// (killed, crashed): their entries need not wait for the lease.
+    /// Returns how many entries came free.
+    fn take_back_dead_claims(&self, query: &BatchQuery) -> Result<u64, StoreError> {
+        let claims = self.lake.foreign_claims(&self.worker_id, query)?;
+        let host = Owner::this_process().host;
+        let dead: Vec<String> = claims
+            .owners
+            .into_iter()
+            .filter(|owner| owner.parse::<Owner>().is_ok_and(|owner| owner.is_gone_from(&host)))
+            .collect();
+        if dead.is_empty() {
+            return Ok(0);
+        }
+        let freed = self.lake.expire_claims(&dead)?;
+        tracing::info!(entries = freed, owners = ?dead, "took back the claims of archiver processes that are gone");
+        Ok(freed)
+    }
+
+    /// After a poll that left work claimed by others: poll again as soon as
+    /// a dead process's claims are taken back, or when the earliest of the
+    /// others' leases runs out, if that is sooner than `sleep` (the backoff
+    /// alone could sleep an hour past it).
+    fn wake_for_claims(&self, query: &BatchQuery, sleep: Duration) -> Duration {
+        match self.take_back_dead_claims(query) {
+            Ok(0) => {}
+            Ok(_) => return Duration::ZERO,
+            Err(e) => tracing::warn!(error = %e, "could not check for a dead archiver's claims"),
+        }
+        match self.lake.foreign_claims(&self.worker_id, query) {
+            Ok(claims) => match claims.earliest_expiry_ms {
+                Some(expiry) => {
+                    let until = expiry.saturating_sub(cybexp_lake::clock::now_epoch_ms()).max(0) as u64;
+                    // A little after the lease: clocks of archivers differ a bit.
+                    sleep.min(Duration::from_millis(until) + LEASE_MARGIN)
+                }
+                None => sleep,
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list other archivers' claims");
+                sleep
+            }
         }
     }
 
@@ -403,6 +572,9 @@ impl Pipeline {
         }
     }
 }
+
+/// How long after another archiver's lease ends a waiting one polls.
+const LEASE_MARGIN: Duration = Duration::from_millis(250);
 
 /// How a daemon poll went, as far as the next sleep is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -434,13 +606,13 @@ fn sleep_after(backoff: &mut Backoff, poll: Poll, jitter_millis: u32) -> Duratio
     }
 }
 
-/// The loop's state after a poll, for logs and the dashboard.
+/// What one daemon poll left behind: the backoff's failure count, the sleep
+/// it chose, and the store's error if the poll failed.
 #[derive(Clone, Debug)]
-pub struct LoopState {
+pub struct PollReport {
     pub failures: u32,
     pub sleep: Duration,
     pub last_error: Option<String>,
-    pub total: Summary,
 }
 
 fn log_outcome(entry: &CacheEntry, outcome: &Outcome) {

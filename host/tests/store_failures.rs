@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use cybexp_archive::pipeline::{Pipeline, Processor};
 use cybexp_keys::{Keyring, PrivateKey};
 use cybexp_lake::{
-    ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, NewEntry, Outcome, QueueDepth,
-    RawDocument, StoreError, Stored,
+    ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, ForeignClaims, LakeAdmin,
+    NewEntry, Outcome, RawDocument, StoreError, Stored,
 };
 use cybexp_store_sqlite::SqliteStore;
 
@@ -23,7 +23,7 @@ struct Flaky {
 }
 
 fn down(on: &AtomicBool) -> Result<(), StoreError> {
-    if on.load(Ordering::SeqCst) { Err(StoreError::new("flaky", "connection refused")) } else { Ok(()) }
+    if on.load(Ordering::SeqCst) { Err(StoreError::unavailable("flaky", "connection refused")) } else { Ok(()) }
 }
 
 impl CacheLake for Flaky {
@@ -38,10 +38,6 @@ impl CacheLake for Flaky {
         down(&self.fail_blob)?;
         self.inner.read_blob(entry)
     }
-    fn apply_outcome(&self, id: &EntryId, outcome: &Outcome) -> Result<(), StoreError> {
-        down(&self.fail_outcomes)?;
-        self.inner.apply_outcome(id, outcome)
-    }
     fn apply_outcomes(&self, outcomes: &[(EntryId, Outcome)]) -> Result<(), StoreError> {
         down(&self.fail_outcomes)?;
         self.inner.apply_outcomes(outcomes)
@@ -49,27 +45,21 @@ impl CacheLake for Flaky {
     fn release(&self, id: &EntryId) -> Result<(), StoreError> {
         self.inner.release(id)
     }
-    fn unskip(&self, typtag: Option<&str>) -> Result<u64, StoreError> {
-        self.inner.unskip(typtag)
+    fn renew(&self, worker: &str, ids: &[EntryId]) -> Result<(), StoreError> {
+        self.inner.renew(worker, ids)
     }
-    fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
-        self.inner.queue_depth()
+    fn foreign_claims(&self, worker: &str, query: &BatchQuery) -> Result<ForeignClaims, StoreError> {
+        down(&self.fail_claim)?;
+        self.inner.foreign_claims(worker, query)
     }
-    fn submit(&self, entry: &NewEntry, blob: &[u8]) -> Result<EntryId, StoreError> {
-        self.inner.submit(entry, blob)
-    }
-    fn entries(&self, filter: &EntryFilter) -> Result<Vec<CacheEntry>, StoreError> {
-        self.inner.entries(filter)
+    fn expire_claims(&self, owners: &[String]) -> Result<u64, StoreError> {
+        self.inner.expire_claims(owners)
     }
 }
 
 impl ArchiveStore for Flaky {
     fn describe(&self) -> String {
         "flaky".into()
-    }
-    fn store(&self, doc: &RawDocument) -> Result<Stored, StoreError> {
-        down(&self.fail_store)?;
-        self.inner.store(doc)
     }
     fn store_batch(&self, docs: &[RawDocument]) -> Result<Vec<Stored>, StoreError> {
         down(&self.fail_store)?;
@@ -106,7 +96,7 @@ fn setup() -> (tempfile::TempDir, Arc<Flaky>, Pipeline) {
             timezone: "UTC".into(),
             timestamp: i as f64,
         };
-        store.submit(&entry, &blob).unwrap();
+        store.inner.submit(&entry, &blob).unwrap();
     }
     let processor = Processor::with_builtin_parsers(Keyring::from(vec![key])).unwrap();
     let pipeline = Pipeline::on_one_store(store.clone(), processor, 2, 5);
@@ -119,19 +109,19 @@ fn query() -> BatchQuery {
 
 /// Nothing marked, nothing claimed: every entry is waiting again.
 fn assert_untouched(store: &Flaky) {
-    let entries = store.entries(&EntryFilter::default()).unwrap();
+    let entries = store.inner.entries(&EntryFilter::default()).unwrap();
     assert_eq!(entries.len(), ENTRIES);
     for entry in &entries {
         assert!(!entry.processed && !entry.skip && entry.state.is_none(), "{entry:?}");
     }
-    assert_eq!(store.queue_depth().unwrap().waiting, ENTRIES as u64);
+    assert_eq!(store.inner.queue_depth().unwrap().waiting, ENTRIES as u64);
 }
 
 fn finish_and_check(store: &Flaky, pipeline: &Pipeline) {
     let summary = pipeline.run_until_empty(&query(), |_| {}).unwrap();
     assert_eq!(summary.success, ENTRIES as u64, "{summary:?}");
     assert_eq!(store.count().unwrap(), ENTRIES as u64, "no document stored twice");
-    assert!(store.entries(&EntryFilter::default()).unwrap().iter().all(|e| e.processed && e.refs.len() == 1));
+    assert!(store.inner.entries(&EntryFilter::default()).unwrap().iter().all(|e| e.processed && e.refs.len() == 1));
 }
 
 #[test]
@@ -205,7 +195,7 @@ fn the_daemon_loop_survives_an_outage_and_resumes_by_itself() {
     assert_untouched(&store);
     // The store comes back: the next poll (after 2^1 + U(0,1) s) does the work.
     store.fail_claim.store(false, Ordering::SeqCst);
-    while store.queue_depth().unwrap().waiting > 0 {
+    while store.inner.queue_depth().unwrap().waiting > 0 {
         assert!(std::time::Instant::now() < deadline, "the loop did not resume");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -213,4 +203,47 @@ fn the_daemon_loop_survives_an_outage_and_resumes_by_itself() {
     daemon.join().unwrap();
     assert_eq!(store.count().unwrap(), ENTRIES as u64);
     assert!(states.lock().unwrap().iter().any(|(failures, error)| *failures == 0 && error.is_none()));
+}
+
+#[test]
+fn an_exhausted_sandbox_pool_releases_entries_and_marks_none_error() {
+    use cybexp_sandbox::{EngineOptions, Limits, ParseInput, Sandbox};
+    let dir = tempfile::tempdir().unwrap();
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/envelope_rsa2048");
+    let key = PrivateKey::from_pem(&std::fs::read_to_string(shared.join("priv.pem")).unwrap()).unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("pool.db")).unwrap());
+    for i in 0..ENTRIES {
+        let text = format!("http://host{i}.example/phish\n");
+        let blob = cybexp_keys::legacy::encrypt(key.public_key(), text.as_bytes()).unwrap();
+        let entry = NewEntry {
+            name: format!("feed-{i}"),
+            orgid: "org".into(),
+            typtag: "openphish_feed".into(),
+            timezone: "UTC".into(),
+            timestamp: i as f64,
+        };
+        store.submit(&entry, &blob).unwrap();
+    }
+    // One pool slot, held by a parser that spins until its deadline.
+    let mut sandbox = Sandbox::new(EngineOptions { max_live_instances: 1, ..EngineOptions::default() }).unwrap();
+    sandbox.load_builtin_parsers(|_| Limits::default()).unwrap();
+    let hostile = std::path::Path::new(cybexp_sandbox::TEST_GUESTS_DIR).join("hostile.component.wasm");
+    sandbox.load_file("hog", &hostile, Limits { fuel: u64::MAX / 2, deadline_ms: 3_000, ..Limits::default() }).unwrap();
+    let processor =
+        Processor { keyring: Keyring::from(vec![key]), sandbox, routes: cybexp_archive::pipeline::builtin_routes() };
+    let pipeline = Pipeline::on_one_store(store.clone(), processor, 4, 100);
+    std::thread::scope(|scope| {
+        let hog = scope.spawn(|| {
+            let input = ParseInput { typtag: "t", orgid: "o", timezone: "UTC", sub_type: "loop", plaintext: "" };
+            pipeline.processor.sandbox.parse("hog", &input).0
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let (_, summary) = pipeline.run_batch(&query()).unwrap();
+        assert_eq!((summary.retried, summary.error, summary.success), (ENTRIES as u64, 0, 0), "{summary:?}");
+        let entries = store.entries(&EntryFilter::default()).unwrap();
+        assert!(entries.iter().all(|e| !e.processed && !e.skip && e.state.is_none()), "{entries:?}");
+        assert!(hog.join().unwrap().is_err());
+    });
+    let summary = pipeline.run_until_empty(&query(), |_| {}).unwrap();
+    assert_eq!((summary.success, summary.error), (ENTRIES as u64, 0), "{summary:?}");
 }

@@ -168,7 +168,7 @@ max_output_bytes = 4194304
     }
 
     /// The cache data lake this archiver uses, opened directly.
-    pub fn lake(&self) -> Box<dyn cybexp_lake::CacheLake> {
+    pub fn lake(&self) -> Box<dyn cybexp_lake::LakeAdmin> {
         match &self.mongo {
             None => Box::new(self.store()),
             Some(dbs) => Box::new(dbs.open(Duration::from_secs(300)).0),
@@ -190,7 +190,7 @@ max_output_bytes = 4194304
             None => {
                 let lake = self.store();
                 for (entry, blob) in entries {
-                    cybexp_lake::CacheLake::submit(&lake, entry, blob).unwrap();
+                    cybexp_lake::LakeAdmin::submit(&lake, entry, blob).unwrap();
                 }
             }
             Some(dbs) => {

@@ -18,7 +18,7 @@ use cybexp_store_mongo::mongodb::bson::spec::BinarySubtype;
 use cybexp_store_mongo::mongodb::bson::{Binary, DateTime, Document, doc};
 use cybexp_store_mongo::mongodb::options::ClientOptions;
 use cybexp_store_mongo::mongodb::sync::{Client, Database};
-use cybexp_store_mongo::{ArchiveTarget, LakeTarget, MongoArchive, MongoLake, Options};
+use cybexp_store_mongo::{ArchiveTarget, LakeTarget, MongoArchive, MongoConfig, MongoLake};
 
 /// The server the MongoDB tests use.
 pub const URI_ENV: &str = "CYBEXP_TEST_MONGODB_URI";
@@ -126,10 +126,19 @@ impl TestDbs {
         ArchiveTarget { db: self.archive_db.clone(), ..ArchiveTarget::new(&self.uri) }
     }
 
+    /// The `[store]` settings naming these databases.
+    pub fn config(&self) -> MongoConfig {
+        MongoConfig {
+            uri: Some(self.uri.clone()),
+            cache_db: self.cache_db.clone(),
+            archive_db: self.archive_db.clone(),
+            ..MongoConfig::default()
+        }
+    }
+
     /// The stores, opened as the archiver opens them.
     pub fn open(&self, lease: Duration) -> (MongoLake, MongoArchive) {
-        let options = Options { lease, ..Options::default() };
-        cybexp_store_mongo::open(&self.lake_target(), &self.archive_target(), &options).unwrap()
+        self.config().open(lease).unwrap()
     }
 
     pub fn cache(&self) -> Database {

@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cybexp_tests::{Archiver, Backend, new_entry, vector_cases};
+use cybexp_tests::{Archiver, Backend, Daemon, new_entry, vector_cases};
 
 const ENTRIES: usize = 2_000;
 
@@ -29,6 +29,83 @@ fn sigkill_at_random_moments_loses_nothing_and_duplicates_nothing() {
 #[test]
 fn mongodb_sigkill_at_random_moments_loses_nothing_and_duplicates_nothing() {
     sigkill_at_random_moments(Backend::Mongo);
+}
+
+#[test]
+fn a_daemon_killed_six_times_finishes_soon_after_its_last_restart() {
+    killed_daemon_recovers(Backend::Sqlite);
+}
+
+#[test]
+fn mongodb_a_daemon_killed_six_times_finishes_soon_after_its_last_restart() {
+    killed_daemon_recovers(Backend::Mongo);
+}
+
+/// Cowrie entries (a production vector with the offset varied), sealed for
+/// `archiver`, as many as asked.
+fn cowrie_entries(archiver: &Archiver, n: usize) -> Vec<(cybexp_lake::NewEntry, Vec<u8>)> {
+    let key = archiver.public_key();
+    let template = vector_cases("vectors/raw_documents.json")[0]["plaintext"].as_str().unwrap().to_owned();
+    assert!(template.contains("\"offset\": 8187"));
+    (0..n)
+        .map(|i| {
+            let plaintext = template.replace("\"offset\": 8187", &format!("\"offset\": {i}"));
+            let blob = cybexp_keys::legacy::encrypt(&key, plaintext.as_bytes()).unwrap();
+            (new_entry("unr-honeypot", &format!("event-{i}")), blob)
+        })
+        .collect()
+}
+
+/// The daemon is SIGKILLed six times at random moments and restarted each
+/// time. The killed processes' claims must not hold the work up for their
+/// lease: the restarted daemon, on the same host, sees they are gone and
+/// takes their entries back. The lease here is 10 minutes, so only that can
+/// finish everything within a minute of the last restart.
+fn killed_daemon_recovers(backend: Backend) {
+    const ENTRIES: usize = 1_500;
+    const LIMIT: Duration = Duration::from_secs(60);
+    let Some(archiver) = Archiver::on(backend, "a_daemon_killed_six_times_finishes_soon_after_its_last_restart") else {
+        return;
+    };
+    let config = std::fs::read_to_string(&archiver.config).unwrap();
+    std::fs::write(&archiver.config, config.replace("[pipeline]\n", "[pipeline]\nlease_secs = 600\n")).unwrap();
+    archiver.submit_many(&cowrie_entries(&archiver, ENTRIES));
+    let store = archiver.lake();
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    println!("kill-time seed: {seed}");
+    let mut rng = Rng(seed);
+    for _ in 0..6 {
+        let waiting = store.queue_depth().unwrap().waiting;
+        let mut daemon = Daemon::spawn(&archiver, "warn");
+        // Kill it once it has marked something, at a random moment after.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while store.queue_depth().unwrap().waiting == waiting && waiting > 0 {
+            assert!(Instant::now() < deadline, "the daemon made no progress in 60 s:\n{}", daemon.log());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(300)));
+        daemon.kill();
+    }
+    let left = store.queue_depth().unwrap().waiting;
+    println!("{left} entries left after six kills");
+
+    let restarted = Instant::now();
+    let daemon = Daemon::spawn(&archiver, "info");
+    while store.queue_depth().unwrap().waiting > 0 {
+        assert!(
+            restarted.elapsed() < LIMIT,
+            "{} entries still waiting {LIMIT:?} after the last restart (lease 600 s):\n{}",
+            store.queue_depth().unwrap().waiting,
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!("all done {:?} after the last restart", restarted.elapsed());
+    let log = daemon.stop("-TERM");
+    if left > 0 {
+        assert!(log.contains("took back the claims"), "the restart took back the dead claims:\n{log}");
+    }
+    cybexp_tests::assert_all_processed_once(&archiver, ENTRIES);
 }
 
 fn sigkill_at_random_moments(backend: Backend) {

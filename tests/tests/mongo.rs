@@ -6,7 +6,7 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use cybexp_lake::{ArchiveStore, CacheLake, NewEntry};
+use cybexp_lake::{ArchiveStore, LakeAdmin, NewEntry};
 use cybexp_tests::mongo::{self, PrivateServer, TestDbs};
 use cybexp_tests::{Archiver, Backend, Daemon, shared_dir, vector_cases};
 use serde_json::Value;
@@ -92,7 +92,7 @@ fn tail(text: &str, lines: usize) -> String {
 }
 
 /// Waiting entries, or `None` while the server is away.
-fn waiting(lake: &dyn CacheLake) -> Option<u64> {
+fn waiting(lake: &dyn LakeAdmin) -> Option<u64> {
     lake.queue_depth().ok().map(|q| q.waiting)
 }
 

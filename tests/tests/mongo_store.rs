@@ -1,17 +1,18 @@
-//! The MongoDB store against a real server: what it writes to the
-//! CYBEX-P collections, claims and leases, outcomes (reference §5), archive
-//! uniqueness (§4), number types, and damaged GridFS files. The end-to-end
-//! runs of the binary are in `mongo.rs` and, shared with SQLite, in
-//! `embedded.rs`. Skipped loudly without a server (failing under CI).
+//! The MongoDB store against a real server: the store conformance suite
+//! (claims and leases, outcomes (reference §5), archive uniqueness (§4)), and
+//! what only this backend has: the documents it writes to the CYBEX-P
+//! collections, both spellings of the type field, releases by token, number
+//! types, and damaged GridFS files. The end-to-end runs of the binary are in
+//! `mongo.rs` and, shared with SQLite, in `embedded.rs`. Skipped loudly
+//! without a server (failing under CI).
 
-use std::collections::HashSet;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cybexp_lake::test_support::assert_claims_are_exclusive;
+use cybexp_lake::test_support::{self, Fixture, LEASE, ids, new_entry, query};
 use cybexp_lake::{
-    ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, ErrorCause, NewEntry, Outcome,
-    QueueDepth, RawDocument, Stored,
+    ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, LakeAdmin, NewEntry, Outcome,
+    RawDocument, StoreErrorKind, Stored,
 };
 use cybexp_store_mongo::mongodb::bson::oid::ObjectId;
 use cybexp_store_mongo::mongodb::bson::spec::BinarySubtype;
@@ -20,29 +21,61 @@ use cybexp_store_mongo::mongodb::sync::Collection;
 use cybexp_store_mongo::{MongoArchive, MongoLake};
 use cybexp_tests::mongo::TestDbs;
 
-const LEASE: Duration = Duration::from_secs(300);
+/// A cache and an archive database of the check's own on the test server.
+struct Mongo {
+    dbs: TestDbs,
+}
 
-fn new_entry(typtag: &str, timestamp: f64) -> NewEntry {
-    NewEntry {
-        name: format!("input-{typtag}"),
-        orgid: "org-hash".into(),
-        typtag: typtag.into(),
-        timezone: "UTC".into(),
-        timestamp,
+impl Fixture for Mongo {
+    type Lake = MongoLake;
+    type Archive = MongoArchive;
+    const BACKEND: &'static str = "mongodb";
+
+    fn open(&self, lease: Duration) -> (MongoLake, MongoArchive) {
+        self.dbs.open(lease)
+    }
+
+    fn absent_id(&self) -> EntryId {
+        EntryId(ObjectId::new().to_hex())
+    }
+
+    fn malformed_id(&self) -> (EntryId, &'static str) {
+        (EntryId("42".into()), "not a MongoDB ObjectId")
+    }
+
+    fn claim_owner(&self, id: &EntryId) -> Option<String> {
+        let raw = raw_entry(&self.dbs, id);
+        let claim = raw.get_document("_claim").ok()?;
+        assert!(claim.get_object_id("token").is_ok(), "{raw}");
+        assert!(claim.get_datetime("expires").is_ok(), "{raw}");
+        Some(claim.get_str("owner").unwrap().to_owned())
+    }
+
+    /// The reference's fields and types: `processed` a boolean, `skip` only
+    /// while true, `state`/`error`/`cause` only while set (unset, not null),
+    /// `_ref` only once a hash was added.
+    fn assert_recorded_as(&self, entry: &CacheEntry) {
+        let raw = raw_entry(&self.dbs, &entry.id);
+        assert_eq!(raw.get("processed"), Some(&Bson::Boolean(entry.processed)), "{raw}");
+        assert_eq!(raw.get("skip"), entry.skip.then_some(&Bson::Boolean(true)), "{raw}");
+        for (key, value) in [("state", &entry.state), ("error", &entry.error), ("cause", &entry.cause)] {
+            assert_eq!(raw.get(key).cloned(), value.clone().map(Bson::String), "{key} in {raw}");
+        }
+        let refs: Option<Vec<Bson>> =
+            (!entry.refs.is_empty()).then(|| entry.refs.iter().cloned().map(Bson::String).collect());
+        assert_eq!(raw.get_array("_ref").ok(), refs.as_ref(), "{raw}");
+    }
+
+    fn submit_many(&self, entries: &[(NewEntry, Vec<u8>)]) -> Vec<EntryId> {
+        self.dbs.bulk_submit(entries).into_iter().map(|id| EntryId(id.to_hex())).collect()
     }
 }
 
-fn query(limit: usize) -> BatchQuery {
-    BatchQuery { limit, ..BatchQuery::default() }
+fn mongo(check: &str) -> Option<Mongo> {
+    TestDbs::for_test(check).map(|dbs| Mongo { dbs })
 }
 
-fn force(limit: usize) -> BatchQuery {
-    BatchQuery { limit, include_skipped: true, typtag: None }
-}
-
-fn ids(entries: &[CacheEntry]) -> Vec<EntryId> {
-    entries.iter().map(|e| e.id.clone()).collect()
-}
+cybexp_lake::store_conformance_tests!(mongo);
 
 fn only(lake: &MongoLake, id: &EntryId) -> CacheEntry {
     lake.entries(&EntryFilter::default()).unwrap().into_iter().find(|e| &e.id == id).unwrap()
@@ -65,13 +98,7 @@ fn setup(test: &str) -> Option<(TestDbs, MongoLake, MongoArchive)> {
 }
 
 fn doc(hash: &str, data_json: &str) -> RawDocument {
-    RawDocument {
-        sub_type: "unr_honeypot".into(),
-        data_json: data_json.into(),
-        orgid: "org-hash".into(),
-        timezone: "UTC".into(),
-        hash: hash.into(),
-    }
+    RawDocument { data_json: data_json.into(), ..test_support::document(hash) }
 }
 
 #[test]
@@ -97,98 +124,17 @@ fn submit_writes_what_the_api_writes() {
     assert_eq!(lake.read_blob(&entry).unwrap(), blob, "read directly");
     let claimed = lake.claim_batch("w", &query(5)).unwrap();
     assert_eq!(lake.read_blob(&claimed[0]).unwrap(), blob, "read ahead at claim time");
-
-    assert!(lake.submit(&new_entry("t", f64::NAN), b"x").unwrap_err().to_string().contains("not finite"));
     assert_eq!(lake.entries(&EntryFilter::default()).unwrap().len(), 1);
 }
 
+/// One `update` command per group, not a transaction: an unknown entry in
+/// it does not stop the others (SQLite records none; both are allowed by the
+/// trait).
 #[test]
-fn success_marks_processed_and_adds_the_hash_once() {
-    let Some((dbs, lake, _)) = setup("success_marks_processed_and_adds_the_hash_once") else { return };
-    let id = lake.submit(&new_entry("unr-honeypot", 1.0), b"blob").unwrap();
-    let claimed = lake.claim_batch("w1", &query(10)).unwrap();
-    assert_eq!(ids(&claimed), vec![id.clone()]);
-    let claim = raw_entry(&dbs, &id).get_document("_claim").unwrap().clone();
-    assert_eq!(claim.get_str("owner").unwrap(), "w1");
-    assert!(claim.get_object_id("token").is_ok());
-    assert!(claim.get_datetime("expires").is_ok());
-
-    let success = Outcome::Success { hash: "h1".into() };
-    lake.apply_outcome(&id, &success).unwrap();
-    let raw = raw_entry(&dbs, &id);
-    assert_eq!(raw.get("processed"), Some(&Bson::Boolean(true)));
-    assert_eq!(raw.get_array("_ref").unwrap(), &vec![Bson::String("h1".into())]);
-    for gone in ["_claim", "skip", "state", "error", "cause"] {
-        assert!(!raw.contains_key(gone), "{gone} left in {raw}");
-    }
-    // $addToSet: the same hash again changes nothing, a new one is appended.
-    lake.apply_outcome(&id, &success).unwrap();
-    lake.apply_outcome(&id, &Outcome::Success { hash: "h2".into() }).unwrap();
-    lake.apply_outcome(&id, &success).unwrap();
-    assert_eq!(only(&lake, &id).refs, ["h1", "h2"]);
-    // Processed entries are never claimed, even in --force mode.
-    assert!(lake.claim_batch("w1", &force(10)).unwrap().is_empty());
-    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 0 });
-}
-
-#[test]
-fn failures_mark_skip_state_error_and_cause() {
-    let Some((dbs, lake, _)) = setup("failures_mark_skip_state_error_and_cause") else { return };
-    let unsupported = lake.submit(&new_entry("mystery", 1.0), b"blob").unwrap();
-    let failed = lake.submit(&new_entry("unr-honeypot", 2.0), b"blob").unwrap();
-    lake.claim_batch("w1", &query(10)).unwrap();
-    let long = "é".repeat(300);
-    let error = Outcome::Error { cause: ErrorCause::Decrypt("auth".into()), message: long };
-    // Both in one group, as the pipeline writes them.
-    lake.apply_outcomes(&[(unsupported.clone(), Outcome::NotSupported), (failed.clone(), error.clone())]).unwrap();
-
-    let raw = raw_entry(&dbs, &unsupported);
-    assert_eq!(raw.get("skip"), Some(&Bson::Boolean(true)));
-    assert_eq!(raw.get_str("state").unwrap(), "not_supported");
-    assert_eq!(raw.get("processed"), Some(&Bson::Boolean(false)));
-    assert!(!raw.contains_key("_claim") && !raw.contains_key("error") && !raw.contains_key("cause"));
-
-    let entry = only(&lake, &failed);
-    assert!(entry.skip && !entry.processed);
-    assert_eq!(entry.state.as_deref(), Some("decrypt_failed"));
-    assert_eq!(entry.error, error.short_error());
-    assert_eq!(entry.error.as_deref().map(|e| e.chars().count()), Some(Outcome::MAX_ERROR_CHARS));
-    assert_eq!(entry.cause.as_deref(), Some("decrypt.auth"));
-    assert!(!raw_entry(&dbs, &failed).contains_key("_claim"));
-    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 2 });
-
-    // Skipped entries wait for an operator: only --force takes them.
-    assert!(lake.claim_batch("w1", &query(10)).unwrap().is_empty());
-    assert_eq!(ids(&lake.claim_batch("w2", &force(10)).unwrap()), vec![unsupported.clone(), failed.clone()]);
-
-    // A forced reprocess that succeeds clears the failure.
-    lake.apply_outcome(&failed, &Outcome::Success { hash: "h".into() }).unwrap();
-    let entry = only(&lake, &failed);
-    assert!(entry.processed && !entry.skip);
-    assert_eq!((entry.state, entry.error, entry.cause), (None, None, None));
-}
-
-#[test]
-fn a_late_failure_never_downgrades_a_processed_entry() {
-    let Some((dbs, lake, _)) = setup("a_late_failure_never_downgrades_a_processed_entry") else { return };
-    let id = lake.submit(&new_entry("unr-honeypot", 1.0), b"blob").unwrap();
-    lake.claim_batch("slow", &query(1)).unwrap();
-    lake.apply_outcome(&id, &Outcome::Success { hash: "h".into() }).unwrap();
-    let late = Outcome::Error { cause: ErrorCause::Parser("deadline".into()), message: "slow".into() };
-    lake.apply_outcomes(&[(id.clone(), late), (id.clone(), Outcome::NotSupported)]).unwrap();
-    let entry = only(&lake, &id);
-    assert!(entry.processed && !entry.skip);
-    assert_eq!((entry.state, entry.error, entry.cause, entry.refs), (None, None, None, vec!["h".to_string()]));
-    assert!(!raw_entry(&dbs, &id).contains_key("_claim"));
-}
-
-#[test]
-fn unknown_entries_are_store_errors_and_release_is_harmless() {
-    let Some((_dbs, lake, _)) = setup("unknown_entries_are_store_errors_and_release_is_harmless") else { return };
+fn an_outcome_group_with_an_unknown_entry_records_the_others() {
+    let Some((_dbs, lake, _)) = setup("an_outcome_group_with_an_unknown_entry_records_the_others") else { return };
     let known = lake.submit(&new_entry("t", 1.0), b"x").unwrap();
     let nowhere = EntryId(ObjectId::new().to_hex());
-    let err = lake.apply_outcome(&nowhere, &Outcome::NotSupported).unwrap_err();
-    assert!(err.to_string().contains(&format!("no entry {}", nowhere.0)), "{err}");
     let err = lake
         .apply_outcomes(&[
             (known.clone(), Outcome::Success { hash: "h".into() }),
@@ -196,30 +142,15 @@ fn unknown_entries_are_store_errors_and_release_is_harmless() {
         ])
         .unwrap_err();
     assert_eq!(err.backend, "mongodb");
+    assert!(err.to_string().contains(&format!("no entry {}", nowhere.0)), "{err}");
     assert!(only(&lake, &known).processed, "the existing one is recorded");
-    let err = lake.apply_outcome(&EntryId("42".into()), &Outcome::NotSupported).unwrap_err();
-    assert!(err.to_string().contains("not a MongoDB ObjectId"), "{err}");
-    lake.release(&nowhere).unwrap();
 }
 
+/// Entries of older API versions spell the type field `typtag`; a claim by
+/// typtag finds both spellings.
 #[test]
-fn claims_are_oldest_first_limited_filtered_and_released() {
-    let Some((dbs, lake, _)) = setup("claims_are_oldest_first_limited_filtered_and_released") else { return };
-    let c = lake.submit(&new_entry("t", 30.0), b"c").unwrap();
-    let a = lake.submit(&new_entry("t", 10.0), b"a").unwrap();
-    let b1 = lake.submit(&new_entry("t", 20.0), b"b1").unwrap();
-    let b2 = lake.submit(&new_entry("t", 20.0), b"b2").unwrap(); // same time: id order
-    assert!(lake.claim_batch("w", &query(0)).unwrap().is_empty());
-    assert_eq!(ids(&lake.claim_batch("w", &query(3)).unwrap()), vec![a.clone(), b1.clone(), b2.clone()]);
-    assert_eq!(ids(&lake.claim_batch("w", &query(3)).unwrap()), vec![c.clone()]);
-    assert!(lake.claim_batch("w", &query(3)).unwrap().is_empty());
-    // Claimed entries still count as waiting.
-    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 4, skipped: 0 });
-    lake.release(&b1).unwrap();
-    assert!(!raw_entry(&dbs, &b1).contains_key("_claim"));
-    assert_eq!(ids(&lake.claim_batch("w", &query(3)).unwrap()), vec![b1]);
-
-    // typtag filter, on both spellings of the field.
+fn a_typtag_filter_reads_both_spellings() {
+    let Some((dbs, lake, _)) = setup("a_typtag_filter_reads_both_spellings") else { return };
     let old = ObjectId::new();
     entries_coll(&dbs)
         .insert_one(doc! { "_id": old, "name": "old", "orgid": "o", "typtag": "legacy-feed", "timezone": "UTC",
@@ -227,6 +158,7 @@ fn claims_are_oldest_first_limited_filtered_and_released() {
         .run()
         .unwrap();
     let new = lake.submit(&new_entry("legacy-feed", 0.7), b"n").unwrap();
+    lake.submit(&new_entry("t", 0.1), b"t").unwrap();
     let legacy = BatchQuery { limit: 10, include_skipped: false, typtag: Some("legacy-feed".into()) };
     let got = lake.claim_batch("w", &legacy).unwrap();
     assert_eq!(ids(&got), vec![EntryId(old.to_hex()), new]);
@@ -256,67 +188,6 @@ fn leases_expire_and_a_release_only_drops_its_own_claim() {
     assert_eq!(claim.get_str("owner").unwrap(), "other", "the new holder keeps its claim");
     second.release(&id).unwrap();
     assert!(!raw_entry(&dbs, &id).contains_key("_claim"));
-}
-
-#[test]
-fn claims_are_exclusive_across_handles_and_threads() {
-    const ENTRIES: usize = 400;
-    let Some(dbs) = TestDbs::for_test("claims_are_exclusive_across_handles_and_threads") else { return };
-    let entries: Vec<_> = (0..ENTRIES).map(|i| (new_entry("t", i as f64), b"blob".to_vec())).collect();
-    let all: HashSet<EntryId> = dbs.bulk_submit(&entries).into_iter().map(|id| EntryId(id.to_hex())).collect();
-    // Two handles (as two processes would have), two threads on each.
-    let handles = [dbs.open(LEASE).0, dbs.open(LEASE).0];
-    let counts = assert_claims_are_exclusive(&handles, 7, &all);
-    println!("claims per thread: {counts:?}");
-}
-
-#[test]
-fn unskip_queues_skipped_entries_again() {
-    let Some((dbs, lake, _)) = setup("unskip_queues_skipped_entries_again") else { return };
-    let a = lake.submit(&new_entry("misp", 1.0), b"x").unwrap();
-    let b = lake.submit(&new_entry("other", 2.0), b"x").unwrap();
-    let done = lake.submit(&new_entry("misp", 3.0), b"x").unwrap();
-    let error = Outcome::Error { cause: ErrorCause::Decrypt("auth".into()), message: "auth: tag mismatch".into() };
-    lake.apply_outcomes(&[
-        (a.clone(), error),
-        (b.clone(), Outcome::NotSupported),
-        (done.clone(), Outcome::Success { hash: "h".into() }),
-    ])
-    .unwrap();
-    assert_eq!(lake.unskip(Some("misp")).unwrap(), 1, "only the skipped misp entry");
-    let raw = raw_entry(&dbs, &a);
-    for gone in ["skip", "state", "error", "cause"] {
-        assert!(!raw.contains_key(gone), "{gone} left in {raw}");
-    }
-    assert!(only(&lake, &b).skip, "other typtags stay skipped");
-    assert!(only(&lake, &done).processed);
-    assert_eq!(ids(&lake.claim_batch("w", &query(10)).unwrap()), vec![a]);
-    assert_eq!(lake.unskip(None).unwrap(), 1);
-    assert!(!only(&lake, &b).skip);
-}
-
-#[test]
-fn entry_filters_and_queue_depth() {
-    let Some((_dbs, lake, _)) = setup("entry_filters_and_queue_depth") else { return };
-    let done = lake.submit(&new_entry("t", 1.0), b"x").unwrap();
-    let waiting = lake.submit(&new_entry("t", 2.0), b"x").unwrap();
-    let unsupported = lake.submit(&new_entry("t", 3.0), b"x").unwrap();
-    let failed = lake.submit(&new_entry("t", 4.0), b"x").unwrap();
-    lake.apply_outcomes(&[
-        (done.clone(), Outcome::Success { hash: "h".into() }),
-        (unsupported.clone(), Outcome::NotSupported),
-        (failed.clone(), Outcome::Error { cause: ErrorCause::MissingBlob, message: "gone".into() }),
-    ])
-    .unwrap();
-    let by = |state: Option<&str>| ids(&lake.entries(&EntryFilter { state: state.map(String::from) }).unwrap());
-    assert_eq!(by(None), vec![done.clone(), waiting.clone(), unsupported.clone(), failed.clone()]);
-    assert_eq!(by(Some("processed")), vec![done]);
-    assert_eq!(by(Some("unprocessed")), vec![waiting]);
-    assert_eq!(by(Some("skipped")), vec![unsupported.clone(), failed.clone()]);
-    assert_eq!(by(Some("not_supported")), vec![unsupported]);
-    assert_eq!(by(Some("bad_data")), vec![failed]);
-    assert_eq!(by(Some("no_such_state")), vec![]);
-    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 1, skipped: 2 });
 }
 
 #[test]
@@ -384,23 +255,19 @@ fn damaged_gridfs_files_are_missing_or_corrupt() {
 }
 
 #[test]
-fn documents_are_unique_by_hash_and_typed_as_pymongo_stores_them() {
-    let Some((dbs, _, archive)) = setup("documents_are_unique_by_hash_and_typed_as_pymongo_stores_them") else {
+fn documents_are_typed_as_pymongo_stores_them() {
+    let Some((dbs, _, archive)) = setup("documents_are_typed_as_pymongo_stores_them") else {
         return;
     };
     let data = r#"{"small": 7, "neg": -2147483649, "big": 9223372036854775807, "huge": 18446744073709551616,
                   "giant": 123456789012345678901234567890123456789, "f": 2.0, "nan": NaN, "s": "x", "n": null,
                   "nested": {"b": [1, 1.5, true]}}"#;
+    // (Uniqueness by `_hash` is the suite's `duplicate_documents_are_already_present`.)
     assert_eq!(archive.store(&doc("h1", data)).unwrap(), Stored::Inserted);
-    assert_eq!(archive.store(&doc("h1", data)).unwrap(), Stored::AlreadyPresent);
     let changed = RawDocument { orgid: "someone-else".into(), ..doc("h1", data) };
     assert_eq!(archive.store(&changed).unwrap(), Stored::AlreadyPresent, "the first one stays");
-    let batch = [doc("h2", "{}"), doc("h1", "{}"), doc("h3", "[]"), doc("h2", "{}")];
-    assert_eq!(
-        archive.store_batch(&batch).unwrap(),
-        vec![Stored::Inserted, Stored::AlreadyPresent, Stored::Inserted, Stored::AlreadyPresent]
-    );
-    assert_eq!(archive.store_batch(&[]).unwrap(), vec![]);
+    let batch = [doc("h2", "{}"), doc("h1", "{}"), doc("h3", "[]")];
+    assert_eq!(archive.store_batch(&batch).unwrap(), vec![Stored::Inserted, Stored::AlreadyPresent, Stored::Inserted]);
     assert_eq!(archive.count().unwrap(), 3);
 
     // The unique index exists, under the name pymongo would give it.
@@ -463,5 +330,21 @@ fn an_existing_non_unique_hash_index_is_refused_loudly() {
     let (_, archive) = dbs.open(LEASE);
     let err = archive.store(&doc("h", "{}")).unwrap_err();
     assert!(err.to_string().contains("not unique"), "{err}");
+    assert_eq!(err.kind, StoreErrorKind::Refused);
     assert_eq!(archive.count().unwrap(), 0);
+}
+
+/// Documents with the same `_hash` already there (written by someone else,
+/// without the index): the unique index cannot be created, which the server
+/// says with its DuplicateKey code.
+#[test]
+fn duplicate_hashes_without_an_index_are_refused_loudly() {
+    let Some(dbs) = TestDbs::for_test("duplicate_hashes_without_an_index_are_refused_loudly") else { return };
+    let coll = dbs.archive().collection::<Document>("instance");
+    coll.insert_many([doc! { "itype": "raw", "_hash": "h" }, doc! { "itype": "raw", "_hash": "h" }]).run().unwrap();
+    let (_, archive) = dbs.open(LEASE);
+    let err = archive.store(&doc("other", "{}")).unwrap_err();
+    assert_eq!((err.backend, err.kind), ("mongodb", StoreErrorKind::Refused), "{err}");
+    assert!(err.to_string().contains("remove the duplicates first"), "{err}");
+    assert_eq!(archive.count().unwrap(), 2);
 }

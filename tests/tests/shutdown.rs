@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use cybexp_lake::{ArchiveStore, CacheLake};
+use cybexp_lake::{ArchiveStore, LakeAdmin};
 use cybexp_tests::{Archiver, Daemon, new_entry, vector_cases};
 
 const ENTRIES: usize = 600;

@@ -2,7 +2,11 @@
 //! parser component. A parser crate exposes a native
 //! `fn(&ParseInput) -> Result<RawDoc, ParseFailure>` and turns it into a
 //! component with [`parser_component!`] in a wasm32-only module.
+//!
+//! The bindings exist on wasm32 only; on other targets this crate is just
+//! [`mem`], so its tests run natively.
 
+#[cfg(target_arch = "wasm32")]
 #[allow(clippy::all, unsafe_op_in_unsafe_fn)]
 pub mod bindings {
     wit_bindgen::generate!({
@@ -15,11 +19,15 @@ pub mod bindings {
 
 pub mod mem;
 
+#[cfg(target_arch = "wasm32")]
 pub use bindings::Guest;
+#[cfg(target_arch = "wasm32")]
 pub use bindings::cybexp::parser::types::{Event, Failure, ParserInfo, RawDocument};
+#[cfg(target_arch = "wasm32")]
 pub use cybexp_tahoe as tahoe;
 
 /// Converts between the WIT records and the native parser types.
+#[cfg(target_arch = "wasm32")]
 pub fn call(
     event: Event,
     parse: fn(&tahoe::ParseInput<'_>) -> Result<tahoe::RawDoc, tahoe::ParseFailure>,

@@ -74,22 +74,29 @@ mod tests {
         x.signum()
     }
 
+    /// `compare` over two slices of the same length.
+    fn compare_slices(a: &[u8], b: &[u8]) -> i32 {
+        assert_eq!(a.len(), b.len());
+        // SAFETY: both slices are valid for reads of their (equal) length.
+        unsafe { compare(a.as_ptr(), b.as_ptr(), a.len()) }
+    }
+
     #[test]
     fn agrees_with_slice_ordering_at_every_length_and_position() {
         for n in 0..40usize {
             let a: Vec<u8> = (0..n).map(|i| (i * 37 % 251) as u8).collect();
-            assert_eq!(unsafe { compare(a.as_ptr(), a.clone().as_ptr(), n) }, 0);
+            assert_eq!(compare_slices(&a, &a.clone()), 0);
             for at in 0..n {
                 for delta in [1u8, 0x80, 0xff] {
                     let mut b = a.clone();
                     b[at] = b[at].wrapping_add(delta);
-                    let ours = unsafe { compare(a.as_ptr(), b.as_ptr(), n) };
+                    let ours = compare_slices(&a, &b);
                     assert_eq!(sign(ours), a.cmp(&b) as i32, "n={n} at={at} delta={delta}");
                     // Later differences must not matter.
                     if at + 1 < n {
                         let mut c = b.clone();
                         c[n - 1] = c[n - 1].wrapping_sub(0x40);
-                        let ours = unsafe { compare(a.as_ptr(), c.as_ptr(), n) };
+                        let ours = compare_slices(&a, &c);
                         assert_eq!(sign(ours), a.cmp(&c) as i32, "n={n} at={at}");
                     }
                 }
@@ -103,8 +110,7 @@ mod tests {
         let mut other = base.clone();
         other[41] = 0;
         for offset in 0..8 {
-            let n = 64 - offset;
-            let ours = unsafe { compare(base.as_ptr().add(offset), other.as_ptr().add(offset), n) };
+            let ours = compare_slices(&base[offset..], &other[offset..]);
             assert_eq!(sign(ours), base[offset..].cmp(&other[offset..]) as i32);
         }
     }

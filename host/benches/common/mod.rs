@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cybexp_archive::pipeline::{Pipeline, Processor};
 use cybexp_keys::{Keyring, PrivateKey};
-use cybexp_lake::{CacheLake, NewEntry};
+use cybexp_lake::{LakeAdmin, NewEntry};
 use cybexp_store_sqlite::SqliteStore;
 
 /// A cowrie event as Filebeat ships it (~548 bytes), distinct per `i`.

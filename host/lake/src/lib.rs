@@ -1,6 +1,9 @@
 //! The two storage seams of the archiver (reference §1, §4, §5) and the types
-//! that cross them. Backends: `cybexp-store-sqlite` (embedded default) and
-//! MongoDB. The pipeline only ever talks to these traits.
+//! that cross them: the cache data lake, as the pipeline uses it
+//! ([`CacheLake`]) and as the operator's tools do ([`LakeAdmin`]), and the
+//! archive ([`ArchiveStore`]). Backends: `cybexp-store-sqlite` (embedded
+//! default) and `cybexp-store-mongo`; both run the conformance suite in
+//! `test_support`. The pipeline only ever talks to these traits.
 //!
 //! The traits are synchronous: the pipeline runs on OS threads because its
 //! cost is RSA, and a backend that is async inside (MongoDB) blocks on its
@@ -9,8 +12,20 @@
 use serde::{Deserialize, Serialize};
 
 pub mod backoff;
-#[cfg(feature = "test-support")]
+pub mod clock;
+mod entry;
+mod error;
+mod owner;
+mod redact;
+// Always compiled, not behind a feature: a feature that only tests turn on
+// would give `cargo test` and `cargo run` two builds of every crate above
+// this one. It is generic code: none of it is linked unless a test calls it.
 pub mod test_support;
+
+pub use crate::entry::EntryState;
+pub use crate::error::{BlobError, StoreError, StoreErrorKind};
+pub use crate::owner::{NotAnOwner, Owner};
+pub use crate::redact::{redact_credentials, url_password};
 
 /// Opaque identity of a cache entry (ObjectId hex on MongoDB, row id on SQLite).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -57,6 +72,19 @@ pub struct NewEntry {
     pub typtag: String,
     pub timezone: String,
     pub timestamp: f64,
+}
+
+impl NewEntry {
+    /// What every store refuses to take (each wraps the reason in
+    /// [`StoreError::refused`]): a timestamp that is not finite. SQLite would
+    /// store a NaN as NULL, MongoDB would sort it before every entry, and
+    /// "oldest first" would mean nothing for it.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.timestamp.is_finite() {
+            return Err(format!("timestamp {} is not finite", self.timestamp));
+        }
+        Ok(())
+    }
 }
 
 /// A TAHOE raw document as stored in the archive (reference §3, §4).
@@ -169,39 +197,11 @@ pub struct QueueDepth {
     pub skipped: u64,
 }
 
-/// Filter for `dump cache`.
+/// Which entries `dump cache` lists (see [`EntryState`]).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EntryFilter {
-    /// `processed`; `unprocessed` (not processed and not skipped: waiting);
-    /// `skipped` (not processed, skipped); or a literal `state` value. The
-    /// first three split the entries as [`QueueDepth`] counts them.
-    pub state: Option<String>,
-}
-
-/// A failure of the database itself: never an outcome, nothing is marked and
-/// the entry is retried later (reference §5).
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("{backend} store unavailable: {message}")]
-pub struct StoreError {
-    pub backend: &'static str,
-    pub message: String,
-}
-
-impl StoreError {
-    pub fn new(backend: &'static str, message: impl std::fmt::Display) -> Self {
-        StoreError { backend, message: message.to_string() }
-    }
-}
-
-/// Reading an entry's blob.
-#[derive(Debug, thiserror::Error)]
-pub enum BlobError {
-    #[error("blob missing: {0}")]
-    Missing(String),
-    #[error("blob corrupt: {0}")]
-    Corrupt(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    /// `None`: every entry.
+    pub state: Option<EntryState>,
 }
 
 /// Whether [`ArchiveStore::store`] inserted the document.
@@ -214,7 +214,9 @@ pub enum Stored {
     Refused(String),
 }
 
-/// The cache data lake (reference §1, §5).
+/// The cache data lake as the pipeline uses it: its hot path (reference §1,
+/// §5). Tooling (`submit`, `dump cache`, `reprocess`, the dashboard's queue)
+/// goes through [`LakeAdmin`].
 pub trait CacheLake: Send + Sync {
     /// A short name for logs and the dashboard, e.g. `sqlite:/var/lib/x.db`.
     fn describe(&self) -> String;
@@ -229,18 +231,51 @@ pub trait CacheLake: Send + Sync {
     /// The encrypted blob of an entry.
     fn read_blob(&self, entry: &CacheEntry) -> Result<Vec<u8>, BlobError>;
 
-    /// Records the outcome on the entry and drops its claim.
-    fn apply_outcome(&self, id: &EntryId, outcome: &Outcome) -> Result<(), StoreError>;
-
-    /// Records several outcomes; backends override this to use one
+    /// Records the outcomes on their entries and drops their claims, in one
     /// transaction or bulk write. On error, some may have been applied (each
     /// is idempotent, so the caller may simply retry the entries).
-    fn apply_outcomes(&self, outcomes: &[(EntryId, Outcome)]) -> Result<(), StoreError> {
-        outcomes.iter().try_for_each(|(id, outcome)| self.apply_outcome(id, outcome))
-    }
+    fn apply_outcomes(&self, outcomes: &[(EntryId, Outcome)]) -> Result<(), StoreError>;
 
     /// Gives a claimed entry back untouched (shutdown, or a store failure).
     fn release(&self, id: &EntryId) -> Result<(), StoreError>;
+
+    /// Extends the leases of those of `ids` that `worker` still holds, to a
+    /// full lease from now: the heartbeat of a batch being worked, so a
+    /// short lease never runs out under a live archiver. Entries finished,
+    /// released or taken over meanwhile are left alone.
+    fn renew(&self, worker: &str, ids: &[EntryId]) -> Result<(), StoreError>;
+
+    /// The live claims of other owners on entries `query` could claim: who
+    /// holds them and when the first of them runs out.
+    fn foreign_claims(&self, worker: &str, query: &BatchQuery) -> Result<ForeignClaims, StoreError>;
+
+    /// Ends at once every claim of these owners on unprocessed entries (their
+    /// processes are gone); returns how many entries were freed.
+    fn expire_claims(&self, owners: &[String]) -> Result<u64, StoreError>;
+
+    /// Records one outcome: [`Self::apply_outcomes`] of one.
+    fn apply_outcome(&self, id: &EntryId, outcome: &Outcome) -> Result<(), StoreError> {
+        self.apply_outcomes(&[(id.clone(), outcome.clone())])
+    }
+}
+
+/// What [`CacheLake::foreign_claims`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ForeignClaims {
+    /// Each owner holding a live claim, once, sorted.
+    pub owners: Vec<String>,
+    /// When the earliest of those claims expires (epoch milliseconds).
+    pub earliest_expiry_ms: Option<i64>,
+}
+
+/// The cache data lake as the operator's tools use it.
+pub trait LakeAdmin: CacheLake {
+    /// Adds an entry with its blob, as the CYBEX-P API does. Refuses an entry
+    /// that fails [`NewEntry::validate`].
+    fn submit(&self, entry: &NewEntry, blob: &[u8]) -> Result<EntryId, StoreError>;
+
+    /// Entries for `dump cache`, oldest first.
+    fn entries(&self, filter: &EntryFilter) -> Result<Vec<CacheEntry>, StoreError>;
 
     /// Queues skipped, unprocessed entries again (optionally of one typtag):
     /// clears `skip`, `state`, `error` and `cause`. The operator's
@@ -248,29 +283,49 @@ pub trait CacheLake: Send + Sync {
     fn unskip(&self, typtag: Option<&str>) -> Result<u64, StoreError>;
 
     fn queue_depth(&self) -> Result<QueueDepth, StoreError>;
-
-    /// Adds an entry with its blob, as the CYBEX-P API does.
-    fn submit(&self, entry: &NewEntry, blob: &[u8]) -> Result<EntryId, StoreError>;
-
-    /// Entries for `dump cache`, oldest first.
-    fn entries(&self, filter: &EntryFilter) -> Result<Vec<CacheEntry>, StoreError>;
 }
 
 /// The archive database (reference §4).
 pub trait ArchiveStore: Send + Sync {
     fn describe(&self) -> String;
 
-    /// Stores a document unique by `_hash`; storing one that exists already
-    /// is a no-op that reports [`Stored::AlreadyPresent`].
-    fn store(&self, doc: &RawDocument) -> Result<Stored, StoreError>;
+    /// Stores documents unique by `_hash`, one result per document in order;
+    /// storing one that exists already (in the archive, or earlier in the
+    /// same batch) is a no-op that reports [`Stored::AlreadyPresent`].
+    fn store_batch(&self, docs: &[RawDocument]) -> Result<Vec<Stored>, StoreError>;
 
-    /// Stores several at once (same semantics as `store`, one result each).
-    fn store_batch(&self, docs: &[RawDocument]) -> Result<Vec<Stored>, StoreError> {
-        docs.iter().map(|d| self.store(d)).collect()
+    /// Stores one document: [`Self::store_batch`] of one.
+    fn store(&self, doc: &RawDocument) -> Result<Stored, StoreError> {
+        match self.store_batch(std::slice::from_ref(doc))?.pop() {
+            Some(stored) => Ok(stored),
+            // A backend bug (one result per document is the contract), not a retry.
+            None => Err(StoreError::other("archive", "store_batch returned no result for the document")),
+        }
     }
 
     fn count(&self) -> Result<u64, StoreError>;
 
     /// Every document, in insertion order, for `dump archive`.
     fn documents(&self) -> Result<Vec<RawDocument>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_need_a_finite_timestamp() {
+        let entry = NewEntry {
+            name: "n".into(),
+            orgid: "o".into(),
+            typtag: "t".into(),
+            timezone: "UTC".into(),
+            timestamp: 1.5,
+        };
+        assert_eq!(entry.validate(), Ok(()));
+        for timestamp in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let why = NewEntry { timestamp, ..entry.clone() }.validate().unwrap_err();
+            assert!(why.ends_with("is not finite"), "{why}");
+        }
+    }
 }

@@ -1,10 +1,166 @@
-//! Checks every [`CacheLake`] must pass, shared by the stores' tests
-//! (feature `test-support`).
+//! The store conformance suite: the contract every
+//! backend keeps behind [`LakeAdmin`] and [`ArchiveStore`] (reference §1,
+//! §4, §5), written once. A backend's tests implement [`Fixture`] and call
+//! [`store_conformance_tests!`](crate::store_conformance_tests), which makes
+//! one `#[test]` per check, named after it; what only one backend does (its
+//! columns or raw documents, GridFS damage, schema, file modes, processes)
+//! stays in that backend's own tests, which may use the helpers here.
 
 use std::collections::HashSet;
+use std::fmt::Debug;
 use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
 
-use crate::{BatchQuery, CacheLake, EntryId};
+use crate::{
+    ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, EntryState, ErrorCause,
+    LakeAdmin, NewEntry, Outcome, QueueDepth, RawDocument, StoreError, StoreErrorKind, Stored,
+};
+
+/// The lease of [`Fixture::open`] unless a check needs a short one.
+pub const LEASE: Duration = Duration::from_secs(300);
+
+/// One backend's store for one check: empty when the check starts.
+pub trait Fixture {
+    type Lake: LakeAdmin + Clone + 'static;
+    type Archive: ArchiveStore;
+
+    /// [`StoreError::backend`] of this backend's errors.
+    const BACKEND: &'static str;
+
+    /// A handle on this fixture's store, with claims leased for `lease`.
+    /// Every call opens another one on the same data, as another process
+    /// would (its own connections, no state shared with the others).
+    fn open(&self, lease: Duration) -> (Self::Lake, Self::Archive);
+
+    /// An id in this backend's format (for entries and blobs alike) that
+    /// names nothing.
+    fn absent_id(&self) -> EntryId;
+
+    /// An id that is not in this backend's format, and a phrase the error
+    /// about it contains.
+    fn malformed_id(&self) -> (EntryId, &'static str);
+
+    /// The owner of the claim on `id` as the store recorded it (read past the
+    /// traits, and checked to be complete: expiry, token...); `None` when
+    /// the entry carries no claim.
+    fn claim_owner(&self, id: &EntryId) -> Option<String>;
+
+    /// Asserts that the store's own record of `entry` (read past the traits)
+    /// says what the trait read back, in the backend's encoding.
+    fn assert_recorded_as(&self, entry: &CacheEntry);
+
+    /// Adds many entries; backends may write them faster than `submit`.
+    fn submit_many(&self, entries: &[(NewEntry, Vec<u8>)]) -> Vec<EntryId> {
+        let (lake, _) = self.open(LEASE);
+        entries.iter().map(|(entry, blob)| lake.submit(entry, blob).unwrap()).collect()
+    }
+}
+
+/// One `#[test]` per conformance check, in a module `conformance`, for the
+/// fixtures `$fixture` makes: a function or closure taking the check's name
+/// and giving `Some(fixture)`, or `None` when the backend cannot run here
+/// (it says so itself, e.g. a loud SKIPPED line).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($fixture:expr) => {
+        $crate::store_conformance_tests!(@checks $fixture;
+            success_marks_processed_and_adds_the_hash_once,
+            not_supported_marks_skip,
+            error_records_state_short_error_and_cause,
+            failures_in_one_group_mark_skip_state_error_and_cause,
+            forced_reprocess_that_succeeds_clears_skip_state_and_error,
+            a_late_failure_never_downgrades_a_processed_entry,
+            unknown_entries,
+            claims_are_oldest_first_limited_and_released,
+            typtag_and_include_skipped_filters,
+            an_expired_lease_comes_back,
+            a_renewed_lease_holds_and_foreign_claims_are_listed_and_expired,
+            claims_are_exclusive_across_handles_and_threads,
+            unskip_queues_skipped_entries_again_and_shows_the_cause,
+            entry_filters_and_queue_depth,
+            blobs_read_back_and_missing_ones_say_so,
+            duplicate_documents_are_already_present,
+            a_nan_timestamp_is_refused,
+            a_crash_between_store_and_outcome_is_retried_safely,
+        );
+    };
+    (@checks $fixture:expr; $($check:ident),* $(,)?) => {
+        mod conformance {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                fn $check() {
+                    if let Some(fixture) = ($fixture)(stringify!($check)) {
+                        $crate::test_support::$check(&fixture);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+// Helpers, also for the backends' own tests.
+
+pub fn new_entry(typtag: &str, timestamp: f64) -> NewEntry {
+    NewEntry {
+        name: format!("input-{typtag}"),
+        orgid: "org-hash".into(),
+        typtag: typtag.into(),
+        timezone: "UTC".into(),
+        timestamp,
+    }
+}
+
+/// A raw document; its `data_json` is in the compact form every backend
+/// reads back unchanged.
+pub fn document(hash: &str) -> RawDocument {
+    RawDocument {
+        sub_type: "unr_honeypot".into(),
+        data_json: format!(r#"{{"h":"{hash}","n":NaN}}"#),
+        orgid: "org-hash".into(),
+        timezone: "UTC".into(),
+        hash: hash.into(),
+    }
+}
+
+pub fn query(limit: usize) -> BatchQuery {
+    BatchQuery { limit, ..BatchQuery::default() }
+}
+
+/// The `--force` query: skipped entries too.
+pub fn force(limit: usize) -> BatchQuery {
+    BatchQuery { limit, include_skipped: true, typtag: None }
+}
+
+pub fn ids(entries: &[CacheEntry]) -> Vec<EntryId> {
+    entries.iter().map(|e| e.id.clone()).collect()
+}
+
+/// The entry `id` as `dump cache` lists it, checked against the store's own
+/// record of it.
+pub fn entry<F: Fixture>(fixture: &F, lake: &F::Lake, id: &EntryId) -> CacheEntry {
+    let entry = lake.entries(&EntryFilter::default()).unwrap().into_iter().find(|e| &e.id == id);
+    let entry = entry.unwrap_or_else(|| panic!("no entry {id} listed"));
+    fixture.assert_recorded_as(&entry);
+    entry
+}
+
+/// Asserts that `result` is a [`StoreError`] of `backend` and `kind` whose
+/// message contains `needle`.
+pub fn assert_store_error<T: Debug>(
+    result: Result<T, StoreError>,
+    backend: &str,
+    kind: StoreErrorKind,
+    needle: &str,
+) -> StoreError {
+    let err = result.expect_err("expected a StoreError");
+    assert_eq!(err.backend, backend, "{err}");
+    assert_eq!(err.kind, kind, "{err}");
+    assert!(err.to_string().contains(needle), "{err} does not mention {needle:?}");
+    err
+}
 
 /// Four threads, spread over `handles` (as separate processes would hold
 /// them), claim `batch` entries at a time until nothing is left. Asserts
@@ -20,7 +176,7 @@ where
         .map(|n| {
             let lake = handles[n % handles.len()].clone();
             let barrier = Arc::clone(&barrier);
-            std::thread::spawn(move || {
+            thread::spawn(move || {
                 barrier.wait();
                 let query = BatchQuery { limit: batch, ..BatchQuery::default() };
                 let mut mine = Vec::new();
@@ -45,4 +201,422 @@ where
     }
     assert_eq!(&seen, all, "every entry claimed exactly once");
     counts
+}
+
+// The checks.
+
+pub fn success_marks_processed_and_adds_the_hash_once<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let id = lake.submit(&new_entry("unr-honeypot", 1.0), b"blob").unwrap();
+    assert_eq!(f.claim_owner(&id), None, "not claimed yet");
+    let claimed = lake.claim_batch("w1", &query(10)).unwrap();
+    assert_eq!(ids(&claimed), vec![id.clone()]);
+    assert_eq!(f.claim_owner(&id).as_deref(), Some("w1"));
+
+    let success = Outcome::Success { hash: "h1".into() };
+    lake.apply_outcome(&id, &success).unwrap();
+    let e = entry(f, &lake, &id);
+    assert!(e.processed);
+    assert!(!e.skip);
+    assert_eq!((e.state, e.error, e.cause), (None, None, None));
+    assert_eq!(e.refs, ["h1"]);
+    assert_eq!(f.claim_owner(&id), None, "the outcome dropped the claim");
+
+    // $addToSet: the same hash again changes nothing, a new one is appended.
+    lake.apply_outcome(&id, &success).unwrap();
+    assert_eq!(entry(f, &lake, &id).refs, ["h1"]);
+    lake.apply_outcome(&id, &Outcome::Success { hash: "h2".into() }).unwrap();
+    lake.apply_outcome(&id, &success).unwrap();
+    assert_eq!(entry(f, &lake, &id).refs, ["h1", "h2"]);
+    lake.apply_outcomes(&[]).unwrap();
+
+    // Processed entries are never claimed, even in --force mode.
+    assert!(lake.claim_batch("w1", &force(10)).unwrap().is_empty());
+    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 0 });
+}
+
+pub fn not_supported_marks_skip<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let id = lake.submit(&new_entry("mystery", 1.0), b"blob").unwrap();
+    lake.claim_batch("w1", &query(10)).unwrap();
+    lake.apply_outcome(&id, &Outcome::NotSupported).unwrap();
+    let e = entry(f, &lake, &id);
+    assert!(!e.processed);
+    assert!(e.skip);
+    assert_eq!(e.state.as_deref(), Some("not_supported"));
+    assert_eq!((e.error, e.cause), (None, None));
+    assert!(e.refs.is_empty());
+    assert_eq!(f.claim_owner(&id), None);
+    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 1 });
+
+    // Skipped entries wait for an operator: only --force takes them, and at
+    // once, since the outcome dropped the claim.
+    assert!(lake.claim_batch("w1", &query(10)).unwrap().is_empty());
+    assert_eq!(ids(&lake.claim_batch("w2", &force(10)).unwrap()), vec![id]);
+}
+
+pub fn error_records_state_short_error_and_cause<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let id = lake.submit(&new_entry("unr-honeypot", 1.0), b"blob").unwrap();
+    lake.claim_batch("w1", &query(10)).unwrap();
+    let long = "é".repeat(300);
+    let outcome = Outcome::Error { cause: ErrorCause::Decrypt("auth".into()), message: long };
+    lake.apply_outcome(&id, &outcome).unwrap();
+    let e = entry(f, &lake, &id);
+    assert!(!e.processed);
+    assert!(e.skip);
+    assert_eq!(e.state.as_deref(), Some("decrypt_failed"));
+    assert_eq!(e.error.as_deref().map(|e| e.chars().count()), Some(Outcome::MAX_ERROR_CHARS));
+    assert_eq!(e.error, outcome.short_error());
+    assert_eq!(e.cause.as_deref(), Some("decrypt.auth"));
+    assert_eq!(f.claim_owner(&id), None);
+
+    for (cause, state, code) in [
+        (ErrorCause::MissingBlob, "bad_data", "blob.missing"),
+        (ErrorCause::CorruptBlob, "bad_data", "blob.corrupt"),
+        (ErrorCause::Unstorable, "bad_data", "archive.refused"),
+        (ErrorCause::Parser("fuel".into()), "parse_failed", "parser.fuel"),
+    ] {
+        lake.apply_outcome(&id, &Outcome::Error { cause, message: "m".into() }).unwrap();
+        let e = entry(f, &lake, &id);
+        assert_eq!(e.state.as_deref(), Some(state));
+        assert_eq!(e.cause.as_deref(), Some(code));
+        assert_eq!(e.error.as_deref(), Some("m"));
+    }
+}
+
+/// Several outcomes in one group, as the pipeline writes them.
+pub fn failures_in_one_group_mark_skip_state_error_and_cause<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let unsupported = lake.submit(&new_entry("mystery", 1.0), b"blob").unwrap();
+    let failed = lake.submit(&new_entry("unr-honeypot", 2.0), b"blob").unwrap();
+    lake.claim_batch("w1", &query(10)).unwrap();
+    let long = "é".repeat(300);
+    let error = Outcome::Error { cause: ErrorCause::Decrypt("auth".into()), message: long };
+    lake.apply_outcomes(&[(unsupported.clone(), Outcome::NotSupported), (failed.clone(), error.clone())]).unwrap();
+
+    let e = entry(f, &lake, &unsupported);
+    assert!(e.skip && !e.processed);
+    assert_eq!(e.state.as_deref(), Some("not_supported"));
+    assert_eq!((e.error, e.cause), (None, None));
+    assert_eq!(f.claim_owner(&unsupported), None);
+
+    let e = entry(f, &lake, &failed);
+    assert!(e.skip && !e.processed);
+    assert_eq!(e.state.as_deref(), Some("decrypt_failed"));
+    assert_eq!(e.error, error.short_error());
+    assert_eq!(e.error.as_deref().map(|e| e.chars().count()), Some(Outcome::MAX_ERROR_CHARS));
+    assert_eq!(e.cause.as_deref(), Some("decrypt.auth"));
+    assert_eq!(f.claim_owner(&failed), None);
+    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 2 });
+
+    // Skipped entries wait for an operator: only --force takes them.
+    assert!(lake.claim_batch("w1", &query(10)).unwrap().is_empty());
+    assert_eq!(ids(&lake.claim_batch("w2", &force(10)).unwrap()), vec![unsupported, failed.clone()]);
+
+    // A forced reprocess that succeeds clears the failure.
+    lake.apply_outcome(&failed, &Outcome::Success { hash: "h".into() }).unwrap();
+    let e = entry(f, &lake, &failed);
+    assert!(e.processed && !e.skip);
+    assert_eq!((e.state, e.error, e.cause), (None, None, None));
+}
+
+pub fn forced_reprocess_that_succeeds_clears_skip_state_and_error<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let id = lake.submit(&new_entry("unr-honeypot", 1.0), b"blob").unwrap();
+    lake.claim_batch("w1", &query(1)).unwrap();
+    let failure = Outcome::Error { cause: ErrorCause::Parser("invalid_input".into()), message: "bad".into() };
+    lake.apply_outcome(&id, &failure).unwrap();
+    let parse_failed = EntryFilter { state: Some(EntryState::State("parse_failed".into())) };
+    assert_eq!(ids(&lake.entries(&parse_failed).unwrap()), vec![id.clone()]);
+
+    assert_eq!(ids(&lake.claim_batch("w1", &force(1)).unwrap()), vec![id.clone()]);
+    lake.apply_outcome(&id, &Outcome::Success { hash: "h".into() }).unwrap();
+    let e = entry(f, &lake, &id);
+    assert!(e.processed);
+    assert!(!e.skip);
+    assert_eq!((e.state, e.error, e.cause), (None, None, None));
+    assert_eq!(lake.entries(&parse_failed).unwrap(), vec![]);
+}
+
+/// A worker whose lease ran out while another one succeeded reports a
+/// failure late: it only drops the claim.
+pub fn a_late_failure_never_downgrades_a_processed_entry<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let id = lake.submit(&new_entry("unr-honeypot", 1.0), b"blob").unwrap();
+    assert_eq!(ids(&lake.claim_batch("slow", &query(1)).unwrap()), vec![id.clone()]);
+    lake.apply_outcome(&id, &Outcome::Success { hash: "h".into() }).unwrap();
+    assert!(lake.claim_batch("late", &query(1)).unwrap().is_empty(), "it is processed");
+    let late = Outcome::Error { cause: ErrorCause::Parser("deadline".into()), message: "slow".into() };
+    lake.apply_outcome(&id, &late).unwrap();
+    lake.apply_outcome(&id, &Outcome::NotSupported).unwrap();
+    lake.apply_outcomes(&[(id.clone(), late), (id.clone(), Outcome::NotSupported)]).unwrap();
+    let e = entry(f, &lake, &id);
+    assert!(e.processed);
+    assert!(!e.skip);
+    assert_eq!((e.state, e.error, e.cause, e.refs), (None, None, None, vec!["h".to_string()]));
+    assert_eq!(f.claim_owner(&id), None);
+}
+
+pub fn unknown_entries<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let known = lake.submit(&new_entry("t", 1.0), b"x").unwrap();
+    let absent = f.absent_id();
+    let refused = StoreErrorKind::Refused;
+    let needle = format!("no entry {absent}");
+    assert_store_error(lake.apply_outcome(&absent, &Outcome::NotSupported), F::BACKEND, refused, &needle);
+    let group = [(known, Outcome::Success { hash: "h".into() }), (absent.clone(), Outcome::NotSupported)];
+    assert_store_error(lake.apply_outcomes(&group), F::BACKEND, refused, &needle);
+    let (malformed, what) = f.malformed_id();
+    assert_store_error(lake.apply_outcome(&malformed, &Outcome::NotSupported), F::BACKEND, refused, what);
+    // Giving back what is not held is harmless.
+    lake.release(&absent).unwrap();
+}
+
+pub fn claims_are_oldest_first_limited_and_released<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let c = lake.submit(&new_entry("t", 30.0), b"c").unwrap();
+    let a = lake.submit(&new_entry("t", 10.0), b"a").unwrap();
+    let b1 = lake.submit(&new_entry("t", 20.0), b"b1").unwrap();
+    let b2 = lake.submit(&new_entry("t", 20.0), b"b2").unwrap(); // same time: id order
+    assert!(lake.claim_batch("w", &query(0)).unwrap().is_empty());
+
+    let first = lake.claim_batch("w", &query(3)).unwrap();
+    assert_eq!(ids(&first), vec![a, b1.clone(), b2]);
+    assert_eq!(first[0].typtag, "t");
+    assert_eq!(first[0].timestamp, 10.0);
+    assert!(!first[0].processed);
+    assert_eq!(ids(&lake.claim_batch("w", &query(3)).unwrap()), vec![c]);
+    assert!(lake.claim_batch("w", &query(3)).unwrap().is_empty());
+    // Claimed entries still count as waiting.
+    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 4, skipped: 0 });
+
+    lake.release(&b1).unwrap();
+    assert_eq!(f.claim_owner(&b1), None);
+    assert_eq!(ids(&lake.claim_batch("w", &query(3)).unwrap()), vec![b1]);
+}
+
+pub fn typtag_and_include_skipped_filters<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let honey = lake.submit(&new_entry("unr-honeypot", 1.0), b"h").unwrap();
+    let phish = lake.submit(&new_entry("openphish_feed", 2.0), b"p").unwrap();
+    let skipped = lake.submit(&new_entry("unr-honeypot", 0.5), b"s").unwrap();
+    lake.apply_outcome(&skipped, &Outcome::NotSupported).unwrap();
+
+    let only_phish = BatchQuery { limit: 10, include_skipped: false, typtag: Some("openphish_feed".into()) };
+    assert_eq!(ids(&lake.claim_batch("w", &only_phish).unwrap()), vec![phish]);
+
+    let honey_forced = BatchQuery { limit: 10, include_skipped: true, typtag: Some("unr-honeypot".into()) };
+    assert_eq!(ids(&lake.claim_batch("w", &honey_forced).unwrap()), vec![skipped, honey]);
+    assert!(lake.claim_batch("w", &force(10)).unwrap().is_empty());
+}
+
+/// A crashed archiver's claim comes back to another one once its lease runs out.
+pub fn an_expired_lease_comes_back<F: Fixture>(f: &F) {
+    let lease = Duration::from_millis(1500);
+    let (first, _) = f.open(lease);
+    let (second, _) = f.open(lease);
+    let id = first.submit(&new_entry("t", 1.0), b"x").unwrap();
+    let claimed_at = Instant::now();
+    assert_eq!(ids(&first.claim_batch("crashed", &query(5)).unwrap()), vec![id.clone()]);
+    assert_eq!(f.claim_owner(&id).as_deref(), Some("crashed"));
+    let early = second.claim_batch("other", &query(5)).unwrap();
+    if claimed_at.elapsed() < Duration::from_millis(1000) {
+        assert!(early.is_empty(), "a live lease holds the entry");
+    }
+    thread::sleep(Duration::from_millis(1600).saturating_sub(claimed_at.elapsed()));
+    assert_eq!(ids(&second.claim_batch("other", &query(5)).unwrap()), vec![id.clone()]);
+    assert_eq!(f.claim_owner(&id).as_deref(), Some("other"));
+}
+
+pub fn a_renewed_lease_holds_and_foreign_claims_are_listed_and_expired<F: Fixture>(f: &F) {
+    let lease = Duration::from_millis(1500);
+    let (mine, _) = f.open(lease);
+    let (other, _) = f.open(lease);
+    let held = mine.submit(&new_entry("t", 1.0), b"x").unwrap();
+    let dead = mine.submit(&new_entry("t", 2.0), b"y").unwrap();
+    let free = mine.submit(&new_entry("t", 3.0), b"z").unwrap();
+    assert_eq!(ids(&mine.claim_batch("alive", &query(1)).unwrap()), vec![held.clone()]);
+    assert_eq!(ids(&other.claim_batch("dead", &query(1)).unwrap()), vec![dead.clone()]);
+    let started = Instant::now();
+
+    // Each sees the other's claim, with its expiry; its own is not listed.
+    let seen = other.foreign_claims("dead", &query(10)).unwrap();
+    assert_eq!(seen.owners, ["alive"]);
+    let now = crate::clock::now_epoch_ms();
+    let expiry = seen.earliest_expiry_ms.expect("a live claim has an expiry");
+    assert!(expiry > now && expiry <= now + 1500, "expires within the lease: {expiry} vs now {now}");
+    let seen = mine.foreign_claims("alive", &query(10)).unwrap();
+    assert_eq!(seen.owners, ["dead"]);
+    assert_eq!(mine.foreign_claims("nobody", &query(10)).unwrap().owners, ["alive", "dead"]);
+    assert_eq!(
+        mine.foreign_claims("x", &BatchQuery { typtag: Some("other".into()), ..query(10) }).unwrap(),
+        Default::default()
+    );
+
+    // The dead owner's claim ends at once when expired, whatever its lease.
+    assert_eq!(mine.expire_claims(&["dead".to_owned()]).unwrap(), 1);
+    assert_eq!(f.claim_owner(&dead), None);
+    assert_eq!(f.claim_owner(&held).as_deref(), Some("alive"), "only the named owner's claims end");
+    assert_eq!(mine.expire_claims(&[]).unwrap(), 0);
+
+    // Renewing keeps "alive"'s claim past its first lease; renewing entries
+    // it does not hold (now free) changes nothing.
+    thread::sleep(Duration::from_millis(900).saturating_sub(started.elapsed()));
+    mine.renew("alive", &[held.clone(), dead.clone(), free.clone()]).unwrap();
+    assert_eq!(f.claim_owner(&free), None, "renew does not claim");
+    thread::sleep(Duration::from_millis(1900).saturating_sub(started.elapsed()));
+    // Past the first lease (1.5 s), within the renewed one (0.9 + 1.5 s).
+    if started.elapsed() < Duration::from_millis(2300) {
+        let after = ids(&other.claim_batch("third", &query(10)).unwrap());
+        assert_eq!(after, vec![dead.clone(), free.clone()], "a renewed claim holds past the first lease");
+        assert_eq!(f.claim_owner(&held).as_deref(), Some("alive"));
+    }
+}
+
+pub fn claims_are_exclusive_across_handles_and_threads<F: Fixture>(f: &F) {
+    const ENTRIES: usize = 400;
+    let entries: Vec<_> = (0..ENTRIES).map(|i| (new_entry("t", i as f64), b"blob".to_vec())).collect();
+    let all: HashSet<EntryId> = f.submit_many(&entries).into_iter().collect();
+    assert_eq!(all.len(), ENTRIES);
+    // Two handles (as two processes would have), two threads on each.
+    let handles = [f.open(LEASE).0, f.open(LEASE).0];
+    let counts = assert_claims_are_exclusive(&handles, 7, &all);
+    assert_eq!(counts.iter().sum::<usize>(), ENTRIES);
+    println!("claims per thread: {counts:?}");
+}
+
+pub fn unskip_queues_skipped_entries_again_and_shows_the_cause<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let a = lake.submit(&new_entry("misp", 1.0), b"blob").unwrap();
+    let b = lake.submit(&new_entry("other", 2.0), b"blob").unwrap();
+    let done = lake.submit(&new_entry("misp", 3.0), b"blob").unwrap();
+    lake.claim_batch("w", &query(10)).unwrap();
+    let error = Outcome::Error { cause: ErrorCause::Decrypt("auth".into()), message: "auth: tag mismatch".into() };
+    lake.apply_outcome(&a, &error).unwrap();
+    lake.apply_outcome(&b, &Outcome::NotSupported).unwrap();
+    lake.apply_outcome(&done, &Outcome::Success { hash: "h".into() }).unwrap();
+    assert_eq!(entry(f, &lake, &a).cause.as_deref(), Some("decrypt.auth"));
+
+    assert_eq!(lake.unskip(Some("misp")).unwrap(), 1, "only the skipped misp entry");
+    let e = entry(f, &lake, &a);
+    assert!(!e.skip && e.state.is_none() && e.error.is_none() && e.cause.is_none());
+    assert!(entry(f, &lake, &b).skip, "other typtags stay skipped");
+    assert!(entry(f, &lake, &done).processed, "processed entries are untouched");
+    assert_eq!(ids(&lake.claim_batch("w", &query(10)).unwrap()), vec![a]);
+
+    assert_eq!(lake.unskip(None).unwrap(), 1);
+    assert!(!entry(f, &lake, &b).skip);
+    assert_eq!(lake.unskip(None).unwrap(), 0);
+}
+
+pub fn entry_filters_and_queue_depth<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let done = lake.submit(&new_entry("t", 1.0), b"x").unwrap();
+    let waiting = lake.submit(&new_entry("t", 2.0), b"x").unwrap();
+    let unsupported = lake.submit(&new_entry("t", 3.0), b"x").unwrap();
+    let failed = lake.submit(&new_entry("t", 4.0), b"x").unwrap();
+    lake.apply_outcomes(&[
+        (done.clone(), Outcome::Success { hash: "h".into() }),
+        (unsupported.clone(), Outcome::NotSupported),
+        (failed.clone(), Outcome::Error { cause: ErrorCause::MissingBlob, message: "gone".into() }),
+    ])
+    .unwrap();
+
+    let by = |state: Option<EntryState>| ids(&lake.entries(&EntryFilter { state }).unwrap());
+    let literal = |state: &str| Some(EntryState::State(state.into()));
+    assert_eq!(by(None), vec![done.clone(), waiting.clone(), unsupported.clone(), failed.clone()]);
+    assert_eq!(by(Some(EntryState::Processed)), vec![done]);
+    assert_eq!(by(Some(EntryState::Unprocessed)), vec![waiting]);
+    assert_eq!(by(Some(EntryState::Skipped)), vec![unsupported.clone(), failed.clone()]);
+    assert_eq!(by(literal("not_supported")), vec![unsupported]);
+    assert_eq!(by(literal("bad_data")), vec![failed]);
+    assert_eq!(by(literal("no_such_state")), vec![]);
+    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 1, skipped: 2 });
+}
+
+pub fn blobs_read_back_and_missing_ones_say_so<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let id = lake.submit(&new_entry("t", 1.0), &bytes).unwrap();
+    let listed = entry(f, &lake, &id);
+    assert!(listed.blob_ref.is_some());
+    assert_eq!(lake.read_blob(&listed).unwrap(), bytes, "read directly");
+    let claimed = lake.claim_batch("w", &query(5)).unwrap();
+    assert_eq!(ids(&claimed), vec![id]);
+    assert_eq!(lake.read_blob(&claimed[0]).unwrap(), bytes, "read after the claim");
+
+    let with_ref = |r: Option<String>| CacheEntry { blob_ref: r, ..listed.clone() };
+    for blob_ref in [None, Some(f.absent_id().0), Some(f.malformed_id().0.0)] {
+        match lake.read_blob(&with_ref(blob_ref.clone())) {
+            Err(BlobError::Missing(reason)) => assert!(!reason.is_empty()),
+            other => panic!("{blob_ref:?}: expected Missing, got {:?}", other.map(|b| b.len())),
+        }
+    }
+}
+
+pub fn duplicate_documents_are_already_present<F: Fixture>(f: &F) {
+    let (_, archive) = f.open(LEASE);
+    assert_eq!(archive.count().unwrap(), 0);
+    assert_eq!(archive.store(&document("h1")).unwrap(), Stored::Inserted);
+    assert_eq!(archive.store(&document("h1")).unwrap(), Stored::AlreadyPresent);
+    // The first one stays, whatever the second carried.
+    let changed = RawDocument { orgid: "someone-else".into(), ..document("h1") };
+    assert_eq!(archive.store(&changed).unwrap(), Stored::AlreadyPresent);
+    assert_eq!(archive.count().unwrap(), 1);
+
+    let batch = [document("h2"), document("h1"), document("h3"), document("h2")];
+    assert_eq!(
+        archive.store_batch(&batch).unwrap(),
+        vec![Stored::Inserted, Stored::AlreadyPresent, Stored::Inserted, Stored::AlreadyPresent]
+    );
+    assert_eq!(archive.store_batch(&[]).unwrap(), vec![]);
+    assert_eq!(archive.count().unwrap(), 3);
+    let docs = archive.documents().unwrap();
+    assert_eq!(docs.iter().map(|d| d.hash.as_str()).collect::<Vec<_>>(), ["h1", "h2", "h3"]);
+    assert_eq!(docs[0], document("h1"));
+}
+
+pub fn a_nan_timestamp_is_refused<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    for timestamp in [f64::NAN, f64::INFINITY] {
+        let result = lake.submit(&new_entry("t", timestamp), b"x");
+        assert_store_error(result, F::BACKEND, StoreErrorKind::Refused, "not finite");
+    }
+    assert_eq!(lake.entries(&EntryFilter::default()).unwrap(), vec![]);
+}
+
+/// The pipeline stores the document, then records the outcome. A crash in
+/// between leaves the document stored and the entry claimed: after the lease
+/// runs out the entry is claimed again, the store reports AlreadyPresent, and
+/// the outcome is recorded then. Nothing is lost or stored twice.
+pub fn a_crash_between_store_and_outcome_is_retried_safely<F: Fixture>(f: &F) {
+    let lease = Duration::from_millis(1500);
+    let id = {
+        let (lake, archive) = f.open(lease);
+        let id = lake.submit(&new_entry("unr-honeypot", 1.0), b"blob").unwrap();
+        assert_eq!(ids(&lake.claim_batch("doomed", &query(1)).unwrap()), vec![id.clone()]);
+        assert_eq!(archive.store(&document("h")).unwrap(), Stored::Inserted);
+        id
+        // "crash": the handles go away without apply_outcome or release.
+    };
+    let claimed_at = Instant::now();
+
+    let (lake, archive) = f.open(lease);
+    // The document is durable, seen from a fresh handle.
+    assert_eq!(archive.count().unwrap(), 1);
+    let early = lake.claim_batch("rerun", &query(1)).unwrap();
+    if claimed_at.elapsed() < Duration::from_millis(1000) {
+        assert!(early.is_empty(), "the crashed claim still holds the entry");
+    }
+    thread::sleep(lease.saturating_sub(claimed_at.elapsed()) + Duration::from_millis(100));
+    let batch = lake.claim_batch("rerun", &query(1)).unwrap();
+    assert_eq!(ids(&batch), vec![id.clone()]);
+    assert_eq!(lake.read_blob(&batch[0]).unwrap(), b"blob");
+    assert_eq!(archive.store(&document("h")).unwrap(), Stored::AlreadyPresent);
+    lake.apply_outcome(&id, &Outcome::Success { hash: "h".into() }).unwrap();
+    assert_eq!(archive.count().unwrap(), 1);
+    let e = entry(f, &lake, &id);
+    assert!(e.processed);
+    assert_eq!(e.refs, vec!["h".to_string()]);
 }

@@ -12,8 +12,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cybexp_sandbox::{EngineOptions, Event, Limits, Sandbox};
-use cybexp_tahoe::ParseInput;
+use cybexp_sandbox::{EngineOptions, Limits, ParseInput, Sandbox};
 
 fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort();
@@ -44,8 +43,8 @@ fn report(label: &str, (median, p99): (Duration, Duration)) {
     println!("{label:<44} median {:>10.1} µs   p99 {:>10.1} µs", micros(median), micros(p99));
 }
 
-fn event<'a>(sub_type: &'a str, plaintext: &'a str) -> Event<'a> {
-    Event { typtag: "bench", orgid: "org", timezone: "UTC", sub_type, plaintext }
+fn event<'a>(sub_type: &'a str, plaintext: &'a str) -> ParseInput<'a> {
+    ParseInput { typtag: "bench", orgid: "org", timezone: "UTC", sub_type, plaintext }
 }
 
 fn input<'a>(sub_type: &'a str, plaintext: &'a str) -> ParseInput<'a> {

@@ -87,6 +87,16 @@ pub struct EngineOptions {
     pub keep_resident_bytes: usize,
 }
 
+impl EngineOptions {
+    /// Defaults with a pool big enough for `workers` threads parsing at
+    /// once: two slots each, plus slack, and never fewer than the default.
+    pub fn for_workers(workers: usize) -> EngineOptions {
+        let wanted = u32::try_from(workers.saturating_mul(2).saturating_add(8)).unwrap_or(u32::MAX);
+        let defaults = EngineOptions::default();
+        EngineOptions { max_live_instances: defaults.max_live_instances.max(wanted), ..defaults }
+    }
+}
+
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
@@ -100,7 +110,7 @@ impl Default for EngineOptions {
 
 /// One event, as handed to a parser: the same shape the parsers take
 /// natively. `plaintext` is already checked to be UTF-8.
-pub use cybexp_tahoe::ParseInput as Event;
+pub use cybexp_tahoe::ParseInput;
 
 /// A parser's document (the raw document less what the host fills in), as
 /// the parsers return it natively.
@@ -130,6 +140,11 @@ pub enum ParseError {
     Trap(String),
     #[error("no parser named {0:?} is loaded")]
     UnknownParser(String),
+    /// The sandbox itself could not run the parser (the instance pool is
+    /// exhausted, instantiation failed, the epoch thread is gone): the
+    /// archiver's trouble, never the entry's (see [`ParseError::is_archiver_trouble`]).
+    #[error("sandbox unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl ParseError {
@@ -146,7 +161,14 @@ impl ParseError {
             ParseError::Memory(_) => "memory",
             ParseError::Trap(_) => "trap",
             ParseError::UnknownParser(_) => "unknown_parser",
+            ParseError::Unavailable(_) => "unavailable",
         }
+    }
+
+    /// True when the failure is not the entry's content's doing: the entry
+    /// must be released for a retry, never marked ERROR.
+    pub fn is_archiver_trouble(&self) -> bool {
+        matches!(self, ParseError::Unavailable(_) | ParseError::UnknownParser(_))
     }
 }
 
@@ -239,6 +261,11 @@ impl EpochTicker {
             .expect("spawning the epoch thread");
         EpochTicker { stop, thread: Some(thread) }
     }
+
+    /// False once the thread has ended (it only ends on drop, or by a panic).
+    fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|thread| !thread.is_finished())
+    }
 }
 
 impl Drop for EpochTicker {
@@ -302,10 +329,17 @@ impl Sandbox {
     /// A sandbox with the built-in parsers loaded under default limits.
     pub fn with_builtin_parsers() -> Result<Self, LoadError> {
         let mut sandbox = Sandbox::new(EngineOptions::default())?;
-        for (name, bytes) in BUILTIN_PARSERS {
-            sandbox.load(name, bytes, Limits::default())?;
-        }
+        sandbox.load_builtin_parsers(|_| Limits::default())?;
         Ok(sandbox)
+    }
+
+    /// Loads every built-in parser, each under the limits `limits_for` gives
+    /// its name.
+    pub fn load_builtin_parsers(&mut self, limits_for: impl Fn(&str) -> Limits) -> Result<(), LoadError> {
+        for (name, bytes) in BUILTIN_PARSERS {
+            self.load(name, bytes, limits_for(name))?;
+        }
+        Ok(())
     }
 
     /// Compiles a component, checks it imports nothing, pre-instantiates it
@@ -354,7 +388,7 @@ impl Sandbox {
     }
 
     /// Runs `parser` on one event in a fresh instance.
-    pub fn parse(&self, parser: &str, event: &Event<'_>) -> (Result<ParsedDocument, ParseError>, CallStats) {
+    pub fn parse(&self, parser: &str, event: &ParseInput<'_>) -> (Result<ParsedDocument, ParseError>, CallStats) {
         let Some(loaded) = self.parsers.get(parser) else {
             return (Err(ParseError::UnknownParser(parser.to_owned())), CallStats::default());
         };
@@ -372,7 +406,20 @@ impl Sandbox {
             sub_type: event.sub_type.to_owned(),
             plaintext: event.plaintext.to_owned(),
         };
-        let outcome = loaded.pre.instantiate(&mut store).and_then(|p| p.call_parse(&mut store, &wit_event));
+        if !self._ticker.is_running() {
+            return (Err(ParseError::Unavailable("the epoch thread has stopped".into())), CallStats::default());
+        }
+        // An instance that cannot be made (pool exhausted, a component whose
+        // own start-up fails) is the sandbox's trouble: the event has not
+        // been seen yet, so it is never the event's fault.
+        let parser_instance = match loaded.pre.instantiate(&mut store) {
+            Ok(instance) => instance,
+            Err(error) => {
+                let message = format!("instantiating {parser:?}: {}", first_line(&error));
+                return (Err(ParseError::Unavailable(message)), CallStats::default());
+            }
+        };
+        let outcome = parser_instance.call_parse(&mut store, &wit_event);
         let stats = CallStats {
             fuel_used: limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
             elapsed: started.elapsed(),
@@ -417,7 +464,11 @@ fn classify_trap(error: &wasmtime::Error, limiter: &GuestLimiter) -> ParseError 
         Some(Trap::OutOfFuel) => ParseError::Fuel(limiter.limits.fuel),
         Some(Trap::Interrupt) => ParseError::Deadline(limiter.limits.deadline_ms),
         Some(trap) => ParseError::Trap(trap.to_string()),
-        // Not a wasm trap (e.g. instantiation failed): keep the first line only.
-        None => ParseError::Trap(format!("{error}").lines().next().unwrap_or_default().to_owned()),
+        // Not a wasm trap (e.g. output the host cannot lift): keep the first line only.
+        None => ParseError::Trap(first_line(error)),
     }
+}
+
+fn first_line(error: &wasmtime::Error) -> String {
+    format!("{error}").lines().next().unwrap_or_default().to_owned()
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use cybexp_sandbox::{EngineOptions, Event, Limits, ParseError, Sandbox};
+use cybexp_sandbox::{EngineOptions, Limits, ParseError, ParseInput, Sandbox};
 
 const GOOD_COWRIE: &str =
     r#"{"message": "{\"eventid\": \"cowrie.session.closed\", \"session\": \"a1\"}", "agent": {"type": "filebeat"}}"#;
@@ -33,8 +33,8 @@ fn sandbox() -> &'static Sandbox {
     })
 }
 
-fn event<'a>(sub_type: &'a str, plaintext: &'a str) -> Event<'a> {
-    Event { typtag: "t", orgid: "o", timezone: "UTC", sub_type, plaintext }
+fn event<'a>(sub_type: &'a str, plaintext: &'a str) -> ParseInput<'a> {
+    ParseInput { typtag: "t", orgid: "o", timezone: "UTC", sub_type, plaintext }
 }
 
 /// Runs a hostile call, then checks the sandbox still parses a good event.

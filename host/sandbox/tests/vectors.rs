@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use cybexp_sandbox::{Event, Sandbox};
+use cybexp_sandbox::{ParseInput, Sandbox};
 use serde_json::Value;
 
 fn shared(path: &str) -> Value {
@@ -25,7 +25,7 @@ fn tahoe_hash_vectors_through_the_json_component() {
     assert!(cases.len() >= 30, "expected the full vector set, got {}", cases.len());
     for case in cases {
         let name = str_field(case, "name");
-        let event = Event {
+        let event = ParseInput {
             typtag: "t",
             orgid: "o",
             timezone: "UTC",
@@ -50,7 +50,7 @@ fn raw_document_vectors_through_the_routed_components() {
             "openphish_feed" => ("url-list", "openphish_feed"),
             other => panic!("no route for vector typtag {other}"),
         };
-        let event = Event {
+        let event = ParseInput {
             typtag,
             orgid: str_field(case, "orgid"),
             timezone: str_field(case, "timezone"),
@@ -78,7 +78,7 @@ fn production_samples_keep_their_hashes() {
     for line in text.lines() {
         let stored: Value = serde_json::from_str(line).unwrap();
         let plaintext = serde_json::to_string(&stored["data"]).unwrap();
-        let event = Event {
+        let event = ParseInput {
             typtag: "unr-honeypot",
             orgid: str_field(&stored, "orgid"),
             timezone: str_field(&stored, "timezone"),

@@ -12,13 +12,10 @@ use mongodb::options::IndexOptions;
 use mongodb::sync::{Client, Collection};
 
 use crate::convert::{data_from_json, data_to_json};
-use crate::{ArchiveTarget, BACKEND, Connection, store_error};
+use crate::{ArchiveTarget, BACKEND, Connection, DUPLICATE_KEY, NAMESPACE_NOT_FOUND, has_code, store_error};
 
 /// Largest document MongoDB stores (`maxBsonObjectSize`).
 const MAX_BSON_BYTES: usize = 16 << 20;
-
-/// Duplicate key: the document is there already.
-const DUPLICATE_KEY: i32 = 11000;
 
 /// The archive on MongoDB. Clones share one client.
 #[derive(Clone)]
@@ -92,17 +89,13 @@ impl Inner {
             return Ok(());
         }
         let what = "checking the unique index on _hash";
-        let indexes: Vec<IndexModel> = match self
-            .conn
-            .call_classified(what, |client| self.coll::<Document>(client).list_indexes().run()?.collect())
-        {
-            Ok(indexes) => indexes,
-            // NamespaceNotFound: a collection that does not exist yet.
-            Err((e, false)) if e.message.contains("NamespaceNotFound") || e.message.contains("ns does not exist") => {
-                Vec::new()
-            }
-            Err((e, _)) => return Err(e),
-        };
+        let indexes: Vec<IndexModel> =
+            match self.conn.call_raw(what, |client| self.coll::<Document>(client).list_indexes().run()?.collect())? {
+                Ok(indexes) => indexes,
+                // A collection that does not exist yet has no indexes.
+                Err(e) if has_code(&e, NAMESPACE_NOT_FOUND) => Vec::new(),
+                Err(e) => return Err(store_error(what, &e)),
+            };
         let on_hash: Vec<&IndexModel> = indexes.iter().filter(|i| is_hash_key(&i.keys)).collect();
         if on_hash.iter().any(|i| i.options.as_ref().and_then(|o| o.unique) == Some(true)) {
             self.index_ready.store(true, Ordering::Release);
@@ -110,7 +103,7 @@ impl Inner {
         }
         if let Some(index) = on_hash.first() {
             let name = index.options.as_ref().and_then(|o| o.name.clone()).unwrap_or_default();
-            return Err(StoreError::new(
+            return Err(StoreError::refused(
                 BACKEND,
                 format!(
                     "{}.{} has an index on _hash ({name}) that is not unique; the archiver relies on a unique one \
@@ -123,20 +116,17 @@ impl Inner {
             .keys(doc! { "_hash": 1 })
             .options(IndexOptions::builder().unique(true).name("_hash_1".to_owned()).build())
             .build();
-        self.conn
-            .call("creating the unique index on _hash", |client| {
-                self.coll::<Document>(client).create_index(index).run()
-            })
-            .map_err(|e| {
-                if e.message.contains("E11000") {
-                    StoreError::new(
-                        BACKEND,
-                        format!("{} (documents with the same _hash exist: remove the duplicates first)", e.message),
-                    )
-                } else {
-                    e
-                }
-            })?;
+        let what = "creating the unique index on _hash";
+        if let Err(e) = self.conn.call_raw(what, |client| self.coll::<Document>(client).create_index(index).run())? {
+            let error = store_error(what, &e);
+            if has_code(&e, DUPLICATE_KEY) {
+                return Err(StoreError::refused(
+                    BACKEND,
+                    format!("{} (documents with the same _hash exist: remove the duplicates first)", error.message),
+                ));
+            }
+            return Err(error);
+        }
         tracing::info!(db = %self.target.db, coll = %self.target.coll, "created the unique index on _hash");
         self.index_ready.store(true, Ordering::Release);
         Ok(())
@@ -146,11 +136,6 @@ impl Inner {
 impl ArchiveStore for MongoArchive {
     fn describe(&self) -> String {
         format!("mongodb://{}/{}.{}", self.inner.conn.hosts, self.inner.target.db, self.inner.target.coll)
-    }
-
-    fn store(&self, doc: &RawDocument) -> Result<Stored, StoreError> {
-        let mut stored = self.store_batch(std::slice::from_ref(doc))?;
-        Ok(stored.pop().unwrap_or(Stored::AlreadyPresent))
     }
 
     fn store_batch(&self, docs: &[RawDocument]) -> Result<Vec<Stored>, StoreError> {

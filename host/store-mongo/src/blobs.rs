@@ -5,9 +5,14 @@
 //! `chunkSize`, chunks `n = 0..N-1` of exactly `chunkSize` bytes but the
 //! last) and checks every rule, so a damaged file is `Corrupt`, a vanished
 //! one `Missing`, and nothing in a files document can make the reader
-//! panic or allocate more than the chunks actually hold. One query reads the
-//! files documents of a whole batch and one the chunks of its small files;
-//! the driver's download stream would take two round trips per file.
+//! panic or allocate more than the chunks actually hold.
+//!
+//! Hand-written on purpose; why not the driver's
+//! `GridFsBucket::open_download_stream`: it costs two round trips per file
+//! (its files document, then its chunks), so a 64-entry batch would take 128
+//! sequential queries where this reader takes two (one for the files
+//! documents of the whole batch, one for the chunks of its small files).
+//! Writing stays with the driver (`put`), as the API writes.
 
 use std::collections::HashMap;
 use std::io::Write;

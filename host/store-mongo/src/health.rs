@@ -41,7 +41,7 @@ impl Health {
         };
         let now = Instant::now();
         if state.last_probe.is_some_and(|probe| now.duration_since(probe) < PROBE_INTERVAL) {
-            return Err(StoreError::new(
+            return Err(StoreError::unavailable(
                 BACKEND,
                 format!("{what}: MongoDB unreachable for {}s; will retry", since.elapsed().as_secs()),
             ));
@@ -114,6 +114,7 @@ mod tests {
         assert!(health.down_for().is_some());
         let err = health.admit("claiming").unwrap_err();
         assert!(err.to_string().contains("claiming: MongoDB unreachable"), "{err}");
+        assert_eq!(err.kind, cybexp_lake::StoreErrorKind::Unavailable);
         std::thread::sleep(PROBE_INTERVAL + Duration::from_millis(20));
         health.admit("probe").unwrap();
         assert!(health.admit("another").is_err(), "only one probe per interval");

@@ -1,4 +1,4 @@
-//! `CacheLake` on `cache_db.file_entries` and its GridFS bucket.
+//! `CacheLake` and `LakeAdmin` on `cache_db.file_entries` and its GridFS bucket.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use cybexp_lake::{
-    BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, NewEntry, Outcome, QueueDepth, StoreError,
+    BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, EntryState, ForeignClaims, LakeAdmin, NewEntry,
+    Outcome, QueueDepth, StoreError, StoreErrorKind,
 };
 use mongodb::IndexModel;
 use mongodb::bson::oid::ObjectId;
@@ -119,13 +120,10 @@ impl Inner {
             .keys(doc! { "processed": 1, "timestamp": 1, "_id": 1 })
             .options(IndexOptions::builder().name(CLAIM_INDEX.to_owned()).build())
             .build();
-        match self
-            .conn
-            .call_classified("creating the claim index", |client| self.entries(client).create_index(index).run())
-        {
+        match self.call("creating the claim index", |client| self.entries(client).create_index(index).run()) {
             Ok(_) => {}
-            Err((e, true)) => return Err(e),
-            Err((e, false)) => tracing::warn!(error = %e, "could not create the claim index; claims will scan"),
+            Err(e) if e.kind == StoreErrorKind::Unavailable => return Err(e),
+            Err(e) => tracing::warn!(error = %e, "could not create the claim index; claims will scan"),
         }
         self.index_ready.store(true, Ordering::Release);
         Ok(())
@@ -267,7 +265,7 @@ fn millis(d: Duration) -> i64 {
 /// The ObjectId behind an [`EntryId`] this store handed out.
 fn object_id(id: &EntryId) -> Result<ObjectId, StoreError> {
     ObjectId::parse_str(&id.0)
-        .map_err(|_| StoreError::new(BACKEND, format!("entry id {id:?} is not a MongoDB ObjectId")))
+        .map_err(|_| StoreError::refused(BACKEND, format!("entry id {id:?} is not a MongoDB ObjectId")))
 }
 
 /// The oldest entries a poll may claim (reference §5: not processed, not
@@ -467,10 +465,6 @@ impl CacheLake for MongoLake {
         })
     }
 
-    fn apply_outcome(&self, id: &EntryId, outcome: &Outcome) -> Result<(), StoreError> {
-        self.apply_outcomes(&[(id.clone(), outcome.clone())])
-    }
-
     fn apply_outcomes(&self, outcomes: &[(EntryId, Outcome)]) -> Result<(), StoreError> {
         let inner = &self.inner;
         if outcomes.is_empty() {
@@ -491,7 +485,7 @@ impl CacheLake for MongoLake {
         let what = "recording outcomes";
         let reply = inner.call(what, |client| client.database(&inner.target.db).run_command(command).run())?;
         if let Some(failure) = write_failure(&reply) {
-            return Err(StoreError::new(BACKEND, format!("{what}: {failure}")));
+            return Err(StoreError::other(BACKEND, format!("{what}: {failure}")));
         }
         for id in &ids {
             inner.forget(id);
@@ -509,7 +503,7 @@ impl CacheLake for MongoLake {
             })?;
             let found: HashSet<ObjectId> = found.iter().filter_map(|d| d.get_object_id("_id").ok()).collect();
             if let Some(missing) = unique.iter().find(|id| !found.contains(id)) {
-                return Err(StoreError::new(BACKEND, format!("{what}: no entry {missing}")));
+                return Err(StoreError::refused(BACKEND, format!("{what}: no entry {missing}")));
             }
         }
         Ok(())
@@ -533,6 +527,67 @@ impl CacheLake for MongoLake {
         result.map(|_| ())
     }
 
+    fn renew(&self, worker: &str, ids: &[EntryId]) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let oids = ids.iter().map(object_id).collect::<Result<Vec<_>, _>>()?;
+        let expires = DateTime::from_millis(DateTime::now().timestamp_millis().saturating_add(millis(inner.lease)));
+        // Only claims still ours (by owner; a finished entry has none).
+        let filter = doc! { "_id": { "$in": oids }, "processed": { "$ne": true }, "_claim.owner": worker };
+        inner.call("renewing claims", |client| {
+            inner.entries(client).update_many(filter, doc! { "$set": { "_claim.expires": expires } }).run()
+        })?;
+        Ok(())
+    }
+
+    fn foreign_claims(&self, worker: &str, query: &BatchQuery) -> Result<ForeignClaims, StoreError> {
+        let inner = &self.inner;
+        let mut filter = doc! {
+            "processed": { "$ne": true },
+            "_claim.expires": { "$gt": DateTime::now() },
+            "_claim.owner": { "$ne": worker },
+        };
+        if !query.include_skipped {
+            filter.insert("skip", doc! { "$ne": true });
+        }
+        if let Some(typtag) = &query.typtag {
+            filter.extend(typtag_is(typtag));
+        }
+        // Live claims are few (a batch per archiver), so they are read and
+        // summed up here rather than with an aggregation.
+        let claims: Vec<Document> = inner.call("listing other archivers' claims", |client| {
+            inner.entries(client).find(filter).projection(doc! { "_claim": 1 }).run()?.collect()
+        })?;
+        let mut owners = std::collections::BTreeSet::new();
+        let mut earliest = None::<i64>;
+        for claim in claims.iter().filter_map(|d| d.get_document("_claim").ok()) {
+            if let Ok(owner) = claim.get_str("owner") {
+                owners.insert(owner.to_owned());
+            }
+            if let Ok(expires) = claim.get_datetime("expires") {
+                let ms = expires.timestamp_millis();
+                earliest = Some(earliest.map_or(ms, |e| e.min(ms)));
+            }
+        }
+        Ok(ForeignClaims { owners: owners.into_iter().collect(), earliest_expiry_ms: earliest })
+    }
+
+    fn expire_claims(&self, owners: &[String]) -> Result<u64, StoreError> {
+        let inner = &self.inner;
+        if owners.is_empty() {
+            return Ok(0);
+        }
+        let filter = doc! { "processed": { "$ne": true }, "_claim.owner": { "$in": owners } };
+        let result = inner.call("ending the claims of a dead archiver", |client| {
+            inner.entries(client).update_many(filter, doc! { "$unset": { "_claim": "" } }).run()
+        })?;
+        Ok(result.modified_count)
+    }
+}
+
+impl LakeAdmin for MongoLake {
     fn unskip(&self, typtag: Option<&str>) -> Result<u64, StoreError> {
         let inner = &self.inner;
         let mut filter = doc! { "processed": false, "skip": true };
@@ -559,13 +614,7 @@ impl CacheLake for MongoLake {
 
     fn submit(&self, entry: &NewEntry, blob: &[u8]) -> Result<EntryId, StoreError> {
         let inner = &self.inner;
-        // Refused as by the embedded store: a NaN would sort before every entry.
-        if !entry.timestamp.is_finite() {
-            return Err(StoreError::new(
-                BACKEND,
-                format!("submitting an entry: timestamp {} is not finite", entry.timestamp),
-            ));
-        }
+        entry.validate().map_err(|why| StoreError::refused(BACKEND, format!("submitting an entry: {why}")))?;
         let fid = inner.bucket.put(&inner.conn, &entry.name, blob)?;
         let id = ObjectId::new();
         // The fields and types the CYBEX-P API writes (reference §1).
@@ -590,14 +639,14 @@ impl CacheLake for MongoLake {
 
     fn entries(&self, filter: &EntryFilter) -> Result<Vec<CacheEntry>, StoreError> {
         let inner = &self.inner;
-        // `processed`, `unprocessed` (waiting) and `skipped` split the
-        // entries as `queue_depth` counts them; anything else is a state.
-        let query = match filter.state.as_deref() {
+        // Processed, unprocessed (waiting) and skipped split the entries as
+        // `queue_depth` counts them.
+        let query = match &filter.state {
             None => doc! {},
-            Some("processed") => doc! { "processed": true },
-            Some("unprocessed") => doc! { "processed": false, "skip": { "$ne": true } },
-            Some("skipped") => doc! { "processed": false, "skip": true },
-            Some(state) => doc! { "state": state },
+            Some(EntryState::Processed) => doc! { "processed": true },
+            Some(EntryState::Unprocessed) => doc! { "processed": false, "skip": { "$ne": true } },
+            Some(EntryState::Skipped) => doc! { "processed": false, "skip": true },
+            Some(EntryState::State(state)) => doc! { "state": state },
         };
         let docs: Vec<Document> = inner.call("listing entries", |client| {
             inner.entries(client).find(query).sort(doc! { "timestamp": 1, "_id": 1 }).run()?.collect()

@@ -1,10 +1,14 @@
 //! MongoDB storage: the CYBEX-P cache data lake and the TAHOE archive on the
 //! very collections the Python API and analytics use (reference §1, §4, §5).
 //!
-//! - [`MongoLake`] implements [`CacheLake`](cybexp_lake::CacheLake) on
-//!   `cache_db.file_entries` and the GridFS bucket `fs` beside it.
+//! - [`MongoLake`] implements [`CacheLake`](cybexp_lake::CacheLake) and
+//!   [`LakeAdmin`](cybexp_lake::LakeAdmin) on `cache_db.file_entries` and the
+//!   GridFS bucket `fs` beside it.
 //! - [`MongoArchive`] implements [`ArchiveStore`](cybexp_lake::ArchiveStore)
 //!   on `tahoe_db.instance`, unique by `_hash`.
+//!
+//! [`MongoConfig`] is the `[store]` section that names them; its
+//! [`open`](MongoConfig::open) opens both.
 //!
 //! Both use the driver's synchronous API: the seams are synchronous (the
 //! pipeline runs on OS threads because RSA dominates) and the driver runs its
@@ -43,8 +47,10 @@
 //!
 //! # Outages
 //! A failure of the server (unreachable, timed out, not primary, a write
-//! concern error...) is a [`StoreError`]: nothing
-//! is marked and the pipeline retries with back-off. After a network-level
+//! concern error...) is a [`StoreError`]: nothing is marked and the pipeline
+//! retries with back-off. One that means the server could not be reached is
+//! of kind [`Unavailable`](cybexp_lake::StoreErrorKind::Unavailable); server
+//! errors are told apart by their codes, never by their messages. After a network-level
 //! failure the store fails fast for a moment (module `health`) instead of
 //! letting every call of a batch wait out the server selection timeout, and
 //! claims it could not release are released once the server answers again.
@@ -57,6 +63,7 @@
 
 mod archive;
 mod blobs;
+mod config;
 mod convert;
 mod health;
 mod lake;
@@ -67,17 +74,25 @@ use std::time::{Duration, Instant};
 
 use cybexp_lake::StoreError;
 use mongodb::bson::Document;
+use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::event::EventHandler;
 use mongodb::event::sdam::SdamEvent;
 use mongodb::options::{Acknowledgment, ClientOptions, WriteConcern};
 use mongodb::sync::Client;
 
 pub use crate::archive::MongoArchive;
+pub use crate::config::MongoConfig;
 pub use crate::convert::{data_from_json, data_to_json};
 pub use crate::lake::MongoLake;
 pub use mongodb;
 
 pub(crate) const BACKEND: &str = "mongodb";
+
+/// Server error code DuplicateKey (E11000).
+pub(crate) const DUPLICATE_KEY: i32 = 11000;
+/// Server error code NamespaceNotFound: e.g. listing the indexes of a
+/// collection that does not exist yet.
+pub(crate) const NAMESPACE_NOT_FOUND: i32 = 26;
 
 /// Default lease of a claim.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
@@ -100,7 +115,12 @@ pub struct LakeTarget {
 
 impl LakeTarget {
     pub fn new(uri: impl Into<String>) -> LakeTarget {
-        LakeTarget { uri: uri.into(), db: "cache_db".into(), coll: "file_entries".into(), bucket: "fs".into() }
+        LakeTarget {
+            uri: uri.into(),
+            db: config::DEFAULT_CACHE_DB.into(),
+            coll: config::DEFAULT_CACHE_COLL.into(),
+            bucket: config::DEFAULT_CACHE_BUCKET.into(),
+        }
     }
 }
 
@@ -114,7 +134,11 @@ pub struct ArchiveTarget {
 
 impl ArchiveTarget {
     pub fn new(uri: impl Into<String>) -> ArchiveTarget {
-        ArchiveTarget { uri: uri.into(), db: "tahoe_db".into(), coll: "instance".into() }
+        ArchiveTarget {
+            uri: uri.into(),
+            db: config::DEFAULT_ARCHIVE_DB.into(),
+            coll: config::DEFAULT_ARCHIVE_COLL.into(),
+        }
     }
 }
 
@@ -136,7 +160,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { lease: DEFAULT_LEASE, write_concern: None, journal: None, create_claim_index: true }
+        Options {
+            lease: DEFAULT_LEASE,
+            write_concern: None,
+            journal: None,
+            create_claim_index: config::DEFAULT_CREATE_CLAIM_INDEX,
+        }
     }
 }
 
@@ -234,9 +263,9 @@ pub const RECONNECT_AFTER: Duration = Duration::from_secs(60);
 
 impl Connection {
     fn open(uri: &str, options: &Options) -> Result<Connection, StoreError> {
-        let mut client_options = ClientOptions::parse(uri)
-            .run()
-            .map_err(|e| StoreError::new(BACKEND, format!("invalid MongoDB URI: {}", redact(&e.to_string(), uri))))?;
+        let mut client_options = ClientOptions::parse(uri).run().map_err(|e| {
+            StoreError::refused(BACKEND, format!("invalid MongoDB URI: {}", redact(&e.to_string(), uri)))
+        })?;
         if client_options.server_selection_timeout.is_none() {
             client_options.server_selection_timeout = Some(DEFAULT_SERVER_SELECTION_TIMEOUT);
         }
@@ -247,7 +276,7 @@ impl Connection {
         client_options.write_concern = write_concern.clone();
         let hosts = client_options.hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(",");
         let current = CurrentClient::build(&client_options, 0)
-            .map_err(|e| StoreError::new(BACKEND, format!("creating the MongoDB client: {e}")))?;
+            .map_err(|e| StoreError::other(BACKEND, format!("creating the MongoDB client: {e}")))?;
         Ok(Connection {
             client: Arc::new(ClientSlot { options: client_options, current: RwLock::new(current) }),
             write_concern,
@@ -294,17 +323,7 @@ impl Connection {
         what: &str,
         op: impl FnOnce(&Client) -> mongodb::error::Result<T>,
     ) -> Result<T, StoreError> {
-        self.call_classified(what, op).map_err(|(e, _)| e)
-    }
-
-    /// [`Self::call`], telling an outage (`true`) from an error the server
-    /// answered with.
-    pub(crate) fn call_classified<T>(
-        &self,
-        what: &str,
-        op: impl FnOnce(&Client) -> mongodb::error::Result<T>,
-    ) -> Result<T, (StoreError, bool)> {
-        self.call_raw(what, op).map_err(|e| (e, true))?.map_err(|e| (store_error(what, &e), health::is_outage(&e)))
+        self.call_raw(what, op)?.map_err(|e| store_error(what, &e))
     }
 
     /// [`Self::call`], handing back the driver's own result (for callers
@@ -341,14 +360,14 @@ fn effective_write_concern(
             "majority" => Acknowledgment::Majority,
             n if n.parse::<u32>().is_ok() => Acknowledgment::Nodes(n.parse().unwrap_or(1)),
             tag if !tag.is_empty() => Acknowledgment::Custom(tag.to_owned()),
-            _ => return Err(StoreError::new(BACKEND, "write_concern is empty")),
+            _ => return Err(StoreError::refused(BACKEND, "write_concern is empty")),
         });
     }
     if options.journal.is_some() {
         wc.journal = options.journal;
     }
     if matches!(wc.w, Some(Acknowledgment::Nodes(0))) {
-        return Err(StoreError::new(
+        return Err(StoreError::refused(
             BACKEND,
             "unacknowledged writes (w=0) are not supported: the archiver must see each write succeed",
         ));
@@ -356,22 +375,32 @@ fn effective_write_concern(
     Ok(if wc == WriteConcern::default() { None } else { Some(wc) })
 }
 
-/// A driver error as a [`StoreError`], with what was being done.
+/// A driver error as a [`StoreError`], with what was being done:
+/// [`Unavailable`](cybexp_lake::StoreErrorKind::Unavailable) when the server
+/// could not be reached, else [`Other`](cybexp_lake::StoreErrorKind::Other).
 pub(crate) fn store_error(what: &str, e: &mongodb::error::Error) -> StoreError {
-    StoreError::new(BACKEND, format!("{what}: {e}"))
+    let message = format!("{what}: {e}");
+    if health::is_outage(e) { StoreError::unavailable(BACKEND, message) } else { StoreError::other(BACKEND, message) }
 }
 
-/// Removes the password of `uri` from a message, should the driver quote it.
+/// Whether the server answered `e` with the error `code` (a command error,
+/// a write error, or a write concern error).
+pub(crate) fn has_code(e: &mongodb::error::Error, code: i32) -> bool {
+    match e.kind.as_ref() {
+        ErrorKind::Command(command) => command.code == code,
+        ErrorKind::Write(WriteFailure::WriteError(write)) => write.code == code,
+        ErrorKind::Write(WriteFailure::WriteConcernError(concern)) => concern.code == code,
+        _ => false,
+    }
+}
+
+/// Removes the password of `uri` from a message, should the driver quote it
+/// (found by the rule that hides it in descriptions,
+/// [`cybexp_lake::redact_credentials`]).
 fn redact(message: &str, uri: &str) -> String {
-    let Some(rest) = uri.split_once("://").map(|(_, rest)| rest) else {
-        return message.to_owned();
-    };
-    let Some((userinfo, _)) = rest.split_once('@') else {
-        return message.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((_, password)) if !password.is_empty() => message.replace(password, "***"),
-        _ => message.to_owned(),
+    match cybexp_lake::url_password(uri) {
+        Some(password) => message.replace(password, "***"),
+        None => message.to_owned(),
     }
 }
 
@@ -389,7 +418,9 @@ mod tests {
         assert_eq!(effective_write_concern(None, &options).unwrap().unwrap().w, Some(Acknowledgment::Nodes(2)));
         assert_eq!(effective_write_concern(None, &Options::default()).unwrap(), None);
         let options = Options { write_concern: Some("0".into()), ..Options::default() };
-        assert!(effective_write_concern(None, &options).unwrap_err().to_string().contains("w=0"));
+        let err = effective_write_concern(None, &options).unwrap_err();
+        assert!(err.to_string().contains("w=0"));
+        assert_eq!(err.kind, cybexp_lake::StoreErrorKind::Refused);
     }
 
     #[test]
@@ -412,9 +443,33 @@ mod tests {
     }
 
     #[test]
+    fn server_errors_are_told_apart_by_code() {
+        use mongodb::error::{CommandError, Error, WriteError};
+        let command: CommandError = mongodb::bson::from_document(mongodb::bson::doc! {
+            "code": NAMESPACE_NOT_FOUND, "codeName": "NamespaceNotFound", "errmsg": "no such thing",
+        })
+        .unwrap();
+        let e: Error = ErrorKind::Command(command).into();
+        assert!(has_code(&e, NAMESPACE_NOT_FOUND));
+        assert!(!has_code(&e, DUPLICATE_KEY));
+        assert_eq!(store_error("listing", &e).kind, cybexp_lake::StoreErrorKind::Other);
+        let write: WriteError =
+            mongodb::bson::from_document(mongodb::bson::doc! { "code": DUPLICATE_KEY, "errmsg": "dup" }).unwrap();
+        let e: Error = ErrorKind::Write(WriteFailure::WriteError(write)).into();
+        assert!(has_code(&e, DUPLICATE_KEY));
+        // A message that merely mentions a code is not that code.
+        assert!(!has_code(&Error::custom("E11000 duplicate key"), DUPLICATE_KEY));
+        let io: Error = std::io::Error::from(std::io::ErrorKind::ConnectionRefused).into();
+        assert_eq!(store_error("claiming", &io).kind, cybexp_lake::StoreErrorKind::Unavailable);
+    }
+
+    #[test]
     fn passwords_are_redacted() {
         assert_eq!(redact("bad s3cret here", "mongodb://u:s3cret@h/"), "bad *** here");
         assert_eq!(redact("no secret", "mongodb://h/"), "no secret");
+        // The userinfo ends at the last `@`, as `redact_credentials` has it.
+        assert_eq!(redact("bad p@w here", "mongodb://a%40b:p@w@h/db"), "bad *** here");
+        assert_eq!(redact("bad pw", "mongodb://u@h/"), "bad pw");
     }
 
     #[test]
@@ -428,8 +483,10 @@ mod tests {
         use cybexp_lake::{ArchiveStore, CacheLake};
         assert_eq!(lake.describe(), "mongodb://127.0.0.1:1/cache_db.file_entries (GridFS fs)");
         assert_eq!(archive.describe(), "mongodb://127.0.0.1:1/tahoe_db.instance");
-        assert!(
-            open(&LakeTarget::new("postgres://x"), &ArchiveTarget::new("mongodb://h"), &Options::default()).is_err()
-        );
+        let err = open(&LakeTarget::new("postgres://x"), &ArchiveTarget::new("mongodb://h"), &Options::default())
+            .err()
+            .unwrap();
+        assert_eq!(err.kind, cybexp_lake::StoreErrorKind::Refused);
+        assert!(err.message.starts_with("invalid MongoDB URI"), "{err}");
     }
 }

@@ -21,18 +21,13 @@ impl ArchiveStore for SqliteStore {
         SqliteStore::describe(self)
     }
 
-    fn store(&self, doc: &RawDocument) -> Result<Stored, StoreError> {
-        // Autocommit: durable (synchronous=FULL) when this returns, before
-        // the pipeline records the outcome.
-        let conn = self.conn()?;
-        insert(&conn, doc)
-    }
-
     fn store_batch(&self, docs: &[RawDocument]) -> Result<Vec<Stored>, StoreError> {
         if docs.is_empty() {
             return Ok(Vec::new());
         }
-        // One transaction, one fsync for the whole batch.
+        // One transaction, one fsync for the whole batch (`store`, a batch of
+        // one, too): durable (synchronous=FULL) when this returns, before the
+        // pipeline records the outcome.
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("storing documents")?;
         let stored = docs.iter().map(|doc| insert(&tx, doc)).collect::<Result<Vec<_>, _>>()?;

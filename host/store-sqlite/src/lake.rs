@@ -1,7 +1,8 @@
-//! `CacheLake` on the `entries` and `blobs` tables.
+//! `CacheLake` and `LakeAdmin` on the `entries` and `blobs` tables.
 
 use cybexp_lake::{
-    BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, NewEntry, Outcome, QueueDepth, StoreError,
+    BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, EntryState, ForeignClaims, LakeAdmin, NewEntry,
+    Outcome, QueueDepth, StoreError,
 };
 use rusqlite::types::{Type, ValueRef};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
@@ -42,12 +43,12 @@ fn apply_in(tx: &rusqlite::Transaction<'_>, id: &EntryId, outcome: &Outcome) -> 
         .optional()
         .ctx(what)?;
     let Some((processed, refs_text)) = current else {
-        return Err(StoreError::new(BACKEND, format!("{what}: no entry {id}")));
+        return Err(StoreError::refused(BACKEND, format!("{what}: no entry {id}")));
     };
     match outcome {
         Outcome::Success { hash } => {
             let mut refs: Vec<String> = serde_json::from_str(&refs_text)
-                .map_err(|e| StoreError::new(BACKEND, format!("{what}: entry {id} has unreadable refs: {e}")))?;
+                .map_err(|e| StoreError::other(BACKEND, format!("{what}: entry {id} has unreadable refs: {e}")))?;
             if !refs.contains(hash) {
                 refs.push(hash.clone());
             }
@@ -86,11 +87,11 @@ fn apply_in(tx: &rusqlite::Transaction<'_>, id: &EntryId, outcome: &Outcome) -> 
 
 /// The row id behind an [`EntryId`] this store handed out.
 fn row_id(id: &EntryId) -> Result<i64, StoreError> {
-    id.0.parse().map_err(|_| StoreError::new(BACKEND, format!("entry id {id:?} is not an SQLite entry id")))
+    id.0.parse().map_err(|_| StoreError::refused(BACKEND, format!("entry id {id:?} is not an SQLite entry id")))
 }
 
 fn refs_json(refs: &[String]) -> Result<String, StoreError> {
-    serde_json::to_string(refs).map_err(|e| StoreError::new(BACKEND, format!("encoding refs: {e}")))
+    serde_json::to_string(refs).map_err(|e| StoreError::other(BACKEND, format!("encoding refs: {e}")))
 }
 
 impl CacheLake for SqliteStore {
@@ -173,10 +174,6 @@ impl CacheLake for SqliteStore {
         }
     }
 
-    fn apply_outcome(&self, id: &EntryId, outcome: &Outcome) -> Result<(), StoreError> {
-        self.apply_outcomes(&[(id.clone(), outcome.clone())])
-    }
-
     fn apply_outcomes(&self, outcomes: &[(EntryId, Outcome)]) -> Result<(), StoreError> {
         let what = "recording outcomes";
         let mut conn = self.conn()?;
@@ -199,6 +196,79 @@ impl CacheLake for SqliteStore {
         Ok(())
     }
 
+    fn renew(&self, worker: &str, ids: &[EntryId]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let rows = ids.iter().map(row_id).collect::<Result<Vec<_>, _>>()?;
+        let expires = now_ms().saturating_add(duration_ms(self.lease));
+        let what = "renewing claims";
+        let mut conn = self.conn()?;
+        // One transaction (one fsync) for the batch; only claims still ours.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(what)?;
+        {
+            let mut renew = tx
+                .prepare_cached(
+                    "UPDATE entries SET claim_expires = ?1 \
+                     WHERE id = ?2 AND claim_owner = ?3 AND processed = 0",
+                )
+                .ctx(what)?;
+            for rowid in rows {
+                renew.execute(params![expires, rowid, worker]).ctx(what)?;
+            }
+        }
+        tx.commit().ctx(what)
+    }
+
+    fn foreign_claims(&self, worker: &str, query: &BatchQuery) -> Result<ForeignClaims, StoreError> {
+        let mut sql = String::from(
+            "SELECT claim_owner, min(claim_expires) FROM entries \
+             WHERE processed = 0 AND claim_expires > ?1 AND claim_owner IS NOT NULL AND claim_owner != ?2",
+        );
+        if !query.include_skipped {
+            sql.push_str(" AND skip = 0");
+        }
+        sql.push_str(if query.typtag.is_some() { " AND typtag = ?3" } else { " AND ?3 IS NULL" });
+        sql.push_str(" GROUP BY claim_owner ORDER BY claim_owner");
+        let what = "listing other archivers' claims";
+        let conn = self.conn()?;
+        let mut select = conn.prepare_cached(&sql).ctx(what)?;
+        let rows = select
+            .query_map(params![now_ms(), worker, query.typtag], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))
+            .ctx(what)?
+            .collect::<rusqlite::Result<Vec<(String, i64)>>>()
+            .ctx(what)?;
+        Ok(ForeignClaims {
+            earliest_expiry_ms: rows.iter().map(|(_, expires)| *expires).min(),
+            owners: rows.into_iter().map(|(owner, _)| owner).collect(),
+        })
+    }
+
+    fn expire_claims(&self, owners: &[String]) -> Result<u64, StoreError> {
+        if owners.is_empty() {
+            return Ok(0);
+        }
+        let what = "ending the claims of a dead archiver";
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(what)?;
+        let mut freed = 0;
+        {
+            let mut expire = tx
+                .prepare_cached(
+                    "UPDATE entries SET claim_owner = NULL, claim_expires = NULL \
+                     WHERE claim_owner = ?1 AND processed = 0",
+                )
+                .ctx(what)?;
+            for owner in owners {
+                freed += expire.execute([owner]).ctx(what)? as u64;
+            }
+        }
+        tx.commit().ctx(what)?;
+        Ok(freed)
+    }
+}
+
+impl LakeAdmin for SqliteStore {
     fn unskip(&self, typtag: Option<&str>) -> Result<u64, StoreError> {
         let conn = self.conn()?;
         let changed = conn
@@ -224,16 +294,11 @@ impl CacheLake for SqliteStore {
     }
 
     fn submit(&self, entry: &NewEntry, blob: &[u8]) -> Result<EntryId, StoreError> {
-        // SQLite stores NaN as NULL; refuse it rather than fail on NOT NULL.
-        if !entry.timestamp.is_finite() {
-            return Err(StoreError::new(
-                BACKEND,
-                format!("submitting an entry: timestamp {} is not finite", entry.timestamp),
-            ));
-        }
         let what = "submitting an entry";
+        // Refused before SQLite sees it (it would store a NaN as NULL).
+        entry.validate().map_err(|why| StoreError::refused(BACKEND, format!("{what}: {why}")))?;
         let size = i64::try_from(blob.len())
-            .map_err(|_| StoreError::new(BACKEND, format!("{what}: blob of {} bytes is too large", blob.len())))?;
+            .map_err(|_| StoreError::refused(BACKEND, format!("{what}: blob of {} bytes is too large", blob.len())))?;
         let mut conn = self.conn()?;
         // Blob and entry land together or not at all.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(what)?;
@@ -251,15 +316,14 @@ impl CacheLake for SqliteStore {
     }
 
     fn entries(&self, filter: &EntryFilter) -> Result<Vec<CacheEntry>, StoreError> {
-        // `processed`, `unprocessed` (waiting: not processed, not skipped)
-        // and `skipped` split the entries in three, as `queue_depth` counts
-        // them; anything else is a `state` value.
-        let (condition, state) = match filter.state.as_deref() {
+        // Processed, unprocessed (waiting: not processed, not skipped) and
+        // skipped split the entries in three, as `queue_depth` counts them.
+        let (condition, state) = match &filter.state {
             None => ("?1 IS NULL", None),
-            Some("processed") => ("processed = 1 AND ?1 IS NULL", None),
-            Some("unprocessed") => ("processed = 0 AND skip = 0 AND ?1 IS NULL", None),
-            Some("skipped") => ("processed = 0 AND skip = 1 AND ?1 IS NULL", None),
-            Some(state) => ("state = ?1", Some(state)),
+            Some(EntryState::Processed) => ("processed = 1 AND ?1 IS NULL", None),
+            Some(EntryState::Unprocessed) => ("processed = 0 AND skip = 0 AND ?1 IS NULL", None),
+            Some(EntryState::Skipped) => ("processed = 0 AND skip = 1 AND ?1 IS NULL", None),
+            Some(EntryState::State(state)) => ("state = ?1", Some(state.as_str())),
         };
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE {condition} ORDER BY timestamp, id");
         let what = "listing entries";

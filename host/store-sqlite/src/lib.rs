@@ -1,8 +1,9 @@
 //! The embedded default storage backend: the cache data lake (reference §1,
 //! §5) and the archive (reference §4) in one SQLite file.
 //!
-//! One [`SqliteStore`] implements both [`CacheLake`](cybexp_lake::CacheLake)
-//! and [`ArchiveStore`](cybexp_lake::ArchiveStore); clones share one small
+//! One [`SqliteStore`] implements [`CacheLake`](cybexp_lake::CacheLake),
+//! [`LakeAdmin`](cybexp_lake::LakeAdmin) and
+//! [`ArchiveStore`](cybexp_lake::ArchiveStore); clones share one small
 //! connection pool, and several processes may open the same file (SQLite's
 //! own locking keeps them apart).
 //!
@@ -26,8 +27,9 @@
 //! SQLite allows one writer at a time. A call waits for another connection's
 //! lock up to the busy timeout (default [`DEFAULT_BUSY_TIMEOUT`]), trying
 //! every few milliseconds (see `pool::busy_handler` for why not SQLite's own
-//! back-off), then fails with a [`StoreError`]: a database failure, which the
-//! pipeline retries. Readers never wait for writers (WAL).
+//! back-off), then fails with a [`StoreError`] of kind
+//! [`Unavailable`](cybexp_lake::StoreErrorKind::Unavailable): a database
+//! failure, which the pipeline retries. Readers never wait for writers (WAL).
 //!
 //! # Outcomes (reference §5)
 //! - SUCCESS: `processed = 1`, the hash added to `refs` once ($addToSet), and
@@ -50,9 +52,9 @@ mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use cybexp_lake::StoreError;
+use cybexp_lake::{StoreError, StoreErrorKind};
 use rusqlite::ErrorCode;
 
 use crate::pool::{Conn, Pool};
@@ -150,14 +152,14 @@ fn create_file(path: &Path) -> Result<(), StoreError> {
         _ => PathBuf::from("."),
     };
     if !parent.is_dir() {
-        return Err(StoreError::new(
+        return Err(StoreError::refused(
             BACKEND,
             format!("cannot open {}: directory {} does not exist", path.display(), parent.display()),
         ));
     }
     if let Ok(meta) = std::fs::metadata(path) {
         if !meta.is_file() {
-            return Err(StoreError::new(BACKEND, format!("cannot open {}: not a regular file", path.display())));
+            return Err(StoreError::refused(BACKEND, format!("cannot open {}: not a regular file", path.display())));
         }
         return Ok(());
     }
@@ -172,24 +174,28 @@ fn create_file(path: &Path) -> Result<(), StoreError> {
         Ok(_) => Ok(()),
         // Another process created it in between: fine, SQLite opens it.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(StoreError::new(BACKEND, format!("cannot create {}: {e}", path.display()))),
+        Err(e) => Err(StoreError::other(BACKEND, format!("cannot create {}: {e}", path.display()))),
     }
 }
 
 /// Adds what was being done, and a hint for the errors an operator can act
-/// on, to a SQLite error.
+/// on, to a SQLite error. A lock still held after the busy timeout is
+/// [`Unavailable`](cybexp_lake::StoreErrorKind::Unavailable) (the next try
+/// may get it); a file that is not a database is refused; the rest are
+/// other failures.
 pub(crate) fn sql_error(what: &str, e: rusqlite::Error) -> StoreError {
-    let hint = match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-            " (still locked by another connection after the busy timeout; will be retried)"
-        }
-        Some(ErrorCode::DiskFull) => " (disk full)",
-        Some(ErrorCode::ReadOnly) => " (database file or directory is read-only)",
-        Some(ErrorCode::NotADatabase) => " (the file is not an SQLite database)",
-        Some(ErrorCode::DatabaseCorrupt) => " (the database file is damaged)",
-        _ => "",
+    let (kind, hint) = match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => (
+            StoreErrorKind::Unavailable,
+            " (still locked by another connection after the busy timeout; will be retried)",
+        ),
+        Some(ErrorCode::DiskFull) => (StoreErrorKind::Other, " (disk full)"),
+        Some(ErrorCode::ReadOnly) => (StoreErrorKind::Other, " (database file or directory is read-only)"),
+        Some(ErrorCode::NotADatabase) => (StoreErrorKind::Refused, " (the file is not an SQLite database)"),
+        Some(ErrorCode::DatabaseCorrupt) => (StoreErrorKind::Other, " (the database file is damaged)"),
+        _ => (StoreErrorKind::Other, ""),
     };
-    StoreError::new(BACKEND, format!("{what}: {e}{hint}"))
+    StoreError { backend: BACKEND, kind, message: format!("{what}: {e}{hint}") }
 }
 
 /// `.ctx("doing x")` on a rusqlite result.
@@ -205,7 +211,7 @@ impl<T> Ctx<T> for rusqlite::Result<T> {
 
 /// Wall-clock Unix milliseconds: leases must mean the same across processes.
 pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
+    cybexp_lake::clock::now_epoch_ms()
 }
 
 pub(crate) fn duration_ms(d: Duration) -> i64 {

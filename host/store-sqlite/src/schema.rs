@@ -78,7 +78,7 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
             .ctx(&format!("switching {shown} to WAL"))?;
         if !journal.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::new(
+            return Err(StoreError::refused(
                 BACKEND,
                 format!(
                     "{shown}: SQLite could not use WAL mode here (journal mode is {journal}); is it on a network file system?"
@@ -101,7 +101,7 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
             )
             .ctx(&what)?;
         if tables > 0 {
-            return Err(StoreError::new(
+            return Err(StoreError::refused(
                 BACKEND,
                 format!("{shown} is an SQLite database of another application (it has tables but no cybexp schema)"),
             ));
@@ -111,12 +111,12 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         tx.pragma_update(None, "application_id", APPLICATION_ID).ctx(&create)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION).ctx(&create)?;
     } else if app_id != APPLICATION_ID {
-        return Err(StoreError::new(
+        return Err(StoreError::refused(
             BACKEND,
             format!("{shown} is an SQLite database of another application (application_id {app_id:#x})"),
         ));
     } else if version > SCHEMA_VERSION {
-        return Err(StoreError::new(
+        return Err(StoreError::refused(
             BACKEND,
             format!(
                 "{shown} has schema version {version}, newer than this build knows ({SCHEMA_VERSION}); \
@@ -124,7 +124,7 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
             ),
         ));
     } else if version != SCHEMA_VERSION {
-        return Err(StoreError::new(BACKEND, format!("{shown} has unknown schema version {version}")));
+        return Err(StoreError::refused(BACKEND, format!("{shown} has unknown schema version {version}")));
     }
     tx.commit().ctx(&what)
 }
@@ -133,10 +133,10 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
 fn open_error(path: &Path, what: &str, e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => {
-            StoreError::new(BACKEND, format!("{} is not an SQLite database", path.display()))
+            StoreError::refused(BACKEND, format!("{} is not an SQLite database", path.display()))
         }
         Some(ErrorCode::DatabaseCorrupt) => {
-            StoreError::new(BACKEND, format!("{} is a damaged SQLite database: {e}", path.display()))
+            StoreError::other(BACKEND, format!("{} is a damaged SQLite database: {e}", path.display()))
         }
         _ => sql_error(what, e),
     }

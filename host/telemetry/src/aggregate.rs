@@ -11,7 +11,9 @@ use cybexp_status::{
     ErrorRecord, Histogram, History, Identity, ParserStats, Queue, QueueSample, RateWindow, Rates, TyptagStats,
 };
 
-use crate::{Counters, Event, Kind, Options, QueueDepth};
+use cybexp_lake::QueueDepth;
+
+use crate::{Counters, Detail, Kind, Options};
 
 /// Where typtags beyond [`Options::max_typtags`] are counted.
 pub const OTHER_TYPTAG: &str = "(other)";
@@ -103,13 +105,13 @@ impl Aggregate {
         self.typtags.entry(key).or_insert_with_key(|key| TyptagStats { typtag: key.clone(), ..Default::default() })
     }
 
-    pub(crate) fn apply(&mut self, event: Event) {
-        if matches!(event, Event::Stop) {
+    pub(crate) fn apply(&mut self, event: Detail) {
+        if matches!(event, Detail::Stop) {
             return;
         }
         self.events += 1;
         match event {
-            Event::Outcome { at_ms, typtag, entry, kind } => {
+            Detail::Outcome { at_ms, typtag, entry, kind } => {
                 let stats = self.typtag(typtag.clone());
                 stats.last_seen_ms = stats.last_seen_ms.max(at_ms);
                 match kind {
@@ -124,8 +126,8 @@ impl Aggregate {
                     }
                 }
             }
-            Event::Retried { typtag } => self.typtag(typtag).retried += 1,
-            Event::Parsed { parser, fuel, elapsed_us } => {
+            Detail::Retried { typtag } => self.typtag(typtag).retried += 1,
+            Detail::Parsed { parser, fuel, elapsed_us } => {
                 let stats = self.parsers.entry(parser).or_insert_with_key(|name| ParserStats {
                     name: name.clone(),
                     parse_time: Histogram::with_bounds(PARSE_TIME_BOUNDS_US),
@@ -136,8 +138,8 @@ impl Aggregate {
                 stats.fuel_max = stats.fuel_max.max(fuel);
                 stats.parse_time.observe(elapsed_us);
             }
-            Event::PollFailed { at_ms, message } => self.last_poll_error = Some((message, at_ms)),
-            Event::Stop => {}
+            Detail::PollFailed { at_ms, message } => self.last_poll_error = Some((message, at_ms)),
+            Detail::Stop => {}
         }
     }
 
@@ -243,8 +245,8 @@ mod tests {
         Aggregate::new(Identity { workers: 2, ..Default::default() }, &[], options)
     }
 
-    fn success(typtag: &str) -> Event {
-        Event::Outcome { at_ms: 1, typtag: typtag.into(), entry: String::new(), kind: Kind::Success }
+    fn success(typtag: &str) -> Detail {
+        Detail::Outcome { at_ms: 1, typtag: typtag.into(), entry: String::new(), kind: Kind::Success }
     }
 
     #[test]
@@ -266,7 +268,7 @@ mod tests {
         let mut agg = aggregate(Options { recent_errors: 3, ..Options::default() });
         for i in 0..10 {
             let kind = Kind::Error { cause: "blob.missing".into(), message: None };
-            agg.apply(Event::Outcome { at_ms: i, typtag: "t".into(), entry: i.to_string(), kind });
+            agg.apply(Detail::Outcome { at_ms: i, typtag: "t".into(), entry: i.to_string(), kind });
         }
         let ids: Vec<&str> = agg.recent_errors.iter().map(|e| e.entry.as_str()).collect();
         assert_eq!(ids, ["9", "8", "7"]);
@@ -323,7 +325,7 @@ mod tests {
     fn parser_costs_fill_the_histogram() {
         let mut agg = aggregate(Options::default());
         for (fuel, us) in [(100, 90), (300, 4_000), (200, 7_000_000)] {
-            agg.apply(Event::Parsed { parser: "cowrie".into(), fuel, elapsed_us: us });
+            agg.apply(Detail::Parsed { parser: "cowrie".into(), fuel, elapsed_us: us });
         }
         let p = &agg.parsers["cowrie"];
         assert_eq!((p.calls, p.fuel_total, p.fuel_max, p.fuel_mean()), (3, 600, 300, Some(200)));

@@ -17,6 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use cybexp_lake::{ErrorCause, Outcome, QueueDepth};
 use cybexp_status::{Identity, LoopState, Snapshot, TelemetryHealth, Workers};
 
 pub mod aggregate;
@@ -55,35 +56,15 @@ impl Default for Options {
     }
 }
 
-/// Entries waiting in the lake.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct QueueDepth {
-    pub waiting: u64,
-    pub skipped: u64,
-}
-
 /// Asks the lake for its queue depth; runs on the queue thread only.
 pub type QueueSampler = Box<dyn FnMut() -> Result<QueueDepth, String> + Send>;
-
-/// What an entry ended as, for [`Probe::outcome`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome<'a> {
-    Success,
-    NotSupported,
-    /// `message` only when it cannot quote feed content (blob and decryption
-    /// failures); parser errors pass `None`.
-    Error {
-        cause: &'a str,
-        message: Option<&'a str>,
-    },
-}
 
 /// Longest typtag, cause or message kept (longer ones are cut).
 pub const MAX_TEXT_CHARS: usize = 200;
 
 /// A detail event, owned, on its way to the collector.
 #[derive(Debug)]
-pub(crate) enum Event {
+pub(crate) enum Detail {
     Outcome { at_ms: u64, typtag: String, entry: String, kind: Kind },
     Retried { typtag: String },
     Parsed { parser: String, fuel: u64, elapsed_us: u64 },
@@ -123,7 +104,7 @@ pub(crate) struct Counters {
 #[derive(Debug)]
 struct Shared {
     counters: Counters,
-    tx: Sender<Event>,
+    tx: Sender<Detail>,
 }
 
 /// The pipeline's handle: cheap to clone, every hook non-blocking. A
@@ -173,18 +154,18 @@ impl Probe {
     pub fn parsed(&self, parser: &str, fuel: u64, elapsed: Duration) {
         if let Some(shared) = &self.shared {
             let elapsed_us = elapsed.as_micros().min(u128::from(u64::MAX)) as u64;
-            shared.send(Event::Parsed { parser: cut(parser), fuel, elapsed_us });
+            shared.send(Detail::Parsed { parser: cut(parser), fuel, elapsed_us });
         }
     }
 
     /// An entry got its outcome (it is marked in the lake).
-    pub fn outcome(&self, typtag: &str, entry: &str, outcome: Outcome<'_>) {
+    pub fn outcome(&self, typtag: &str, entry: &str, outcome: &Outcome) {
         let Some(shared) = &self.shared else { return };
         let c = &shared.counters;
         let at_ms = now_ms();
         c.last_outcome_at_ms.store(at_ms, Ordering::Relaxed);
         let kind = match outcome {
-            Outcome::Success => {
+            Outcome::Success { .. } => {
                 c.success.fetch_add(1, Ordering::Relaxed);
                 Kind::Success
             }
@@ -194,19 +175,22 @@ impl Probe {
             }
             Outcome::Error { cause, message } => {
                 c.error.fetch_add(1, Ordering::Relaxed);
-                Kind::Error { cause: cut(cause), message: message.map(cut) }
+                // A parser's reason may quote feed content: like the log, the
+                // dashboard gets its cause only.
+                let message = (!matches!(cause, ErrorCause::Parser(_))).then(|| cut(message));
+                Kind::Error { cause: cut(&cause.code()), message }
             }
         };
         // Only errors are listed by entry id; skip the allocation otherwise.
         let entry = if matches!(kind, Kind::Error { .. }) { cut(entry) } else { String::new() };
-        shared.send(Event::Outcome { at_ms, typtag: cut(typtag), entry, kind });
+        shared.send(Detail::Outcome { at_ms, typtag: cut(typtag), entry, kind });
     }
 
     /// An entry was released for a retry (a database failure).
     pub fn retried(&self, typtag: &str) {
         if let Some(shared) = &self.shared {
             shared.counters.retried.fetch_add(1, Ordering::Relaxed);
-            shared.send(Event::Retried { typtag: cut(typtag) });
+            shared.send(Detail::Retried { typtag: cut(typtag) });
         }
     }
 
@@ -223,13 +207,13 @@ impl Probe {
         c.next_poll_at_ms.store(now.saturating_add(sleep.as_millis() as u64), Ordering::Relaxed);
         if let Some(message) = error {
             c.poll_errors.fetch_add(1, Ordering::Relaxed);
-            shared.send(Event::PollFailed { at_ms: now, message: cut(message) });
+            shared.send(Detail::PollFailed { at_ms: now, message: cut(message) });
         }
     }
 }
 
 impl Shared {
-    fn send(&self, event: Event) {
+    fn send(&self, event: Detail) {
         match self.tx.try_send(event) {
             Ok(()) => {
                 self.counters.sent.fetch_add(1, Ordering::Relaxed);
@@ -426,7 +410,7 @@ impl Telemetry {
 impl Drop for Telemetry {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        let _ = self.hub.shared.tx.try_send(Event::Stop);
+        let _ = self.hub.shared.tx.try_send(Detail::Stop);
         if let Some(queue) = self.queue.take() {
             queue.thread().unpark();
             let _ = queue.join();
@@ -440,7 +424,7 @@ impl Drop for Telemetry {
 /// Longest batch of events applied under one lock.
 const DRAIN_BATCH: usize = 1024;
 
-fn collect(hub: &Hub, rx: &Receiver<Event>, stop: &AtomicBool) {
+fn collect(hub: &Hub, rx: &Receiver<Detail>, stop: &AtomicBool) {
     let tick = Duration::from_secs(1);
     let mut next_tick = Instant::now() + tick;
     let mut batch = Vec::with_capacity(DRAIN_BATCH);
@@ -495,6 +479,14 @@ fn sample_queue(hub: &Hub, mut sampler: QueueSampler, interval: Duration, stop: 
 mod tests {
     use super::*;
 
+    fn success() -> Outcome {
+        Outcome::Success { hash: "ab".into() }
+    }
+
+    fn error(cause: ErrorCause, message: &str) -> Outcome {
+        Outcome::Error { cause, message: message.into() }
+    }
+
     pub(crate) fn setup(options: Options) -> Setup {
         Setup {
             identity: Identity { workers: 2, started_at_ms: now_ms(), ..Default::default() },
@@ -509,7 +501,7 @@ mod tests {
     fn disabled_probe_does_nothing() {
         let probe = Probe::disabled();
         let _busy = probe.busy();
-        probe.outcome("t", "e", Outcome::Success);
+        probe.outcome("t", "e", &success());
         probe.polled(1, Duration::from_secs(2), Some("x"));
         assert!(!probe.is_enabled());
     }
@@ -524,10 +516,10 @@ mod tests {
             std::thread::sleep(Duration::from_millis(2));
         }
         probe.parsed("json", 1234, Duration::from_micros(700));
-        probe.outcome("feed", "1", Outcome::Success);
-        probe.outcome("feed", "2", Outcome::Error { cause: "parser.fuel", message: None });
-        probe.outcome("other", "3", Outcome::NotSupported);
-        probe.outcome("feed", "4", Outcome::Error { cause: "decrypt.auth", message: Some("tag mismatch") });
+        probe.outcome("feed", "1", &success());
+        probe.outcome("feed", "2", &error(ErrorCause::Parser("fuel".into()), "quotes the feed"));
+        probe.outcome("other", "3", &Outcome::NotSupported);
+        probe.outcome("feed", "4", &error(ErrorCause::Decrypt("auth".into()), "tag mismatch"));
         probe.retried("feed");
         probe.polled(3, Duration::from_secs(8), Some("sqlite store unavailable: locked"));
         assert!(telemetry.flush(Duration::from_secs(5)));
@@ -565,7 +557,7 @@ mod tests {
         let probe = Probe { shared: Some(Arc::new(Shared { counters: Counters::default(), tx })) };
         let started = Instant::now();
         for i in 0..1_000 {
-            probe.outcome("feed", &i.to_string(), Outcome::Success);
+            probe.outcome("feed", &i.to_string(), &success());
         }
         assert!(started.elapsed() < Duration::from_secs(1), "hooks must not block");
         let c = &probe.shared.as_ref().unwrap().counters;
@@ -581,7 +573,7 @@ mod tests {
         let guard = hub.state(); // the collector cannot apply anything meanwhile
         let probe = telemetry.probe();
         for i in 0..100 {
-            probe.outcome("feed", &i.to_string(), Outcome::Success);
+            probe.outcome("feed", &i.to_string(), &success());
         }
         drop(guard);
         assert!(telemetry.flush(Duration::from_secs(5)));

@@ -5,14 +5,20 @@
 //! Names follow the conventions: `cybexp_archive_` prefix, `_total` for
 //! counters, base units (`_seconds`), a histogram for parse time, gauges for
 //! the queue and the backoff, `_info` gauges (value 1) for identity.
+//!
+//! Hand-written, not the `prometheus` or `prometheus-client` crates: every
+//! value is read from one [`Snapshot`] at scrape time, so their registry of
+//! live metric objects would be a second copy of the telemetry to keep in
+//! step; the text format is two comment lines and a few samples per family,
+//! and `tests/tests/dashboard.rs` checks it with `promtool check metrics`.
 
 use std::fmt::{Display, Write as _};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cybexp_status::Snapshot;
 
@@ -171,6 +177,14 @@ pub fn render(s: &Snapshot) -> String {
 }
 
 /// The running listener; dropping it stops it.
+///
+/// Each connection is answered on its own thread, at most
+/// [`MAX_CONNECTIONS`] at once, and each has [`REQUEST_DEADLINE`] for the
+/// whole exchange (reading the request and writing the answer), so a client
+/// that trickles bytes neither holds the listener nor outlives the deadline.
+/// A connection beyond the cap is answered `503` at once by the accepting
+/// thread and closed. Threads, not an async runtime: scrapes are rare, and
+/// the cap bounds the threads (`tests/endpoints.rs` checks both bounds).
 pub struct MetricsServer {
     addr: SocketAddr,
     listener: TcpListener,
@@ -178,10 +192,27 @@ pub struct MetricsServer {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Per-connection bound on reading the request and writing the answer.
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// The bound on one whole exchange: reading the request and writing the
+/// answer. Half Prometheus's default 10 s scrape timeout.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+/// Connections answered at once; more are told `503` and closed. A scraper
+/// or two plus a curl need far fewer; a flood gets no more threads than this.
+pub const MAX_CONNECTIONS: usize = 8;
+/// How long the accepting thread spends telling an extra connection `503`
+/// (a fresh socket's send buffer takes it at once; this only bounds a
+/// pathological peer).
+const BUSY_WRITE_TIMEOUT: Duration = Duration::from_millis(100);
 /// Longest request head read.
 const MAX_HEAD: usize = 8 << 10;
+
+/// Gives back a connection slot when a connection's thread ends (or fails to start).
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 impl MetricsServer {
     /// Listens on `addr` (port 0 picks one: see [`MetricsServer::local_addr`]).
@@ -193,17 +224,7 @@ impl MetricsServer {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let stop = stop.clone();
-            std::thread::Builder::new().name("metrics".into()).spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    // One at a time: scrapes are rare, and each is bounded by IO_TIMEOUT.
-                    if let Ok(stream) = stream {
-                        let _ = answer(&hub, stream);
-                    }
-                }
-            })?
+            std::thread::Builder::new().name("metrics".into()).spawn(move || accept_loop(&hub, &listener, &stop))?
         };
         Ok(MetricsServer { addr, listener: wake, stop, thread: Some(thread) })
     }
@@ -211,6 +232,50 @@ impl MetricsServer {
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
+}
+
+fn accept_loop(hub: &Hub, listener: &TcpListener, stop: &AtomicBool) {
+    let active = Arc::new(AtomicUsize::new(0));
+    for stream in listener.incoming() {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(mut stream) = stream else {
+            // E.g. out of file descriptors: do not spin on it.
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::AcqRel);
+            let _ = busy(&mut stream);
+            continue;
+        }
+        let deadline = Instant::now() + REQUEST_DEADLINE;
+        let slot = Slot(active.clone());
+        let hub = hub.clone();
+        // A failed spawn drops the closure: the slot comes back, the client sees a close.
+        let _ = std::thread::Builder::new().name("metrics-conn".into()).spawn(move || {
+            let _slot = slot;
+            let _ = answer(&hub, stream, deadline);
+        });
+    }
+}
+
+fn busy(stream: &mut TcpStream) -> io::Result<()> {
+    stream.set_write_timeout(Some(BUSY_WRITE_TIMEOUT))?;
+    let body = b"busy: too many metrics connections\n";
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    // Closing with unread bytes sends a reset, which may discard the answer
+    // at the peer: read off what has arrived, without waiting for more.
+    stream.shutdown(std::net::Shutdown::Write)?;
+    stream.set_nonblocking(true)?;
+    while matches!(stream.read(&mut [0u8; 1024]), Ok(1..)) {}
+    Ok(())
 }
 
 impl Drop for MetricsServer {
@@ -223,19 +288,27 @@ impl Drop for MetricsServer {
     }
 }
 
-fn answer(hub: &Hub, mut stream: TcpStream) -> io::Result<()> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+/// What is left until `deadline`, or `TimedOut` once it has passed.
+fn remaining(deadline: Instant) -> io::Result<Duration> {
+    match deadline.checked_duration_since(Instant::now()) {
+        Some(left) if !left.is_zero() => Ok(left),
+        _ => Err(io::Error::new(io::ErrorKind::TimedOut, "metrics request deadline passed")),
+    }
+}
+
+fn answer(hub: &Hub, mut stream: TcpStream, deadline: Instant) -> io::Result<()> {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
+        // Each read may wait only for what is left of the whole request's time.
+        stream.set_read_timeout(Some(remaining(deadline)?))?;
         let n = stream.read(&mut buf)?;
         if n == 0 {
             break;
         }
         head.extend_from_slice(&buf[..n]);
         if head.len() > MAX_HEAD {
-            return respond(&mut stream, "431 Request Header Fields Too Large", "text/plain", b"", false);
+            return respond(&mut stream, deadline, "431 Request Header Fields Too Large", "text/plain", b"", false);
         }
     }
     let head = String::from_utf8_lossy(&head);
@@ -243,27 +316,44 @@ fn answer(hub: &Hub, mut stream: TcpStream) -> io::Result<()> {
     let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
     let path = target.split('?').next().unwrap_or_default();
     let head_only = method == "HEAD";
+    let stream = &mut stream;
     match (method, path) {
         ("GET" | "HEAD", "/metrics") => {
             let body = render(&hub.snapshot());
-            respond(&mut stream, "200 OK", CONTENT_TYPE, body.as_bytes(), head_only)
+            respond(stream, deadline, "200 OK", CONTENT_TYPE, body.as_bytes(), head_only)
         }
         ("GET" | "HEAD", "/") => {
-            respond(&mut stream, "200 OK", "text/plain", b"cybexp-archive: metrics at /metrics\n", head_only)
+            respond(stream, deadline, "200 OK", "text/plain", b"cybexp-archive: metrics at /metrics\n", head_only)
         }
-        ("GET" | "HEAD", _) => respond(&mut stream, "404 Not Found", "text/plain", b"not found\n", head_only),
-        _ => respond(&mut stream, "405 Method Not Allowed", "text/plain", b"GET only\n", false),
+        ("GET" | "HEAD", _) => respond(stream, deadline, "404 Not Found", "text/plain", b"not found\n", head_only),
+        _ => respond(stream, deadline, "405 Method Not Allowed", "text/plain", b"GET only\n", false),
     }
 }
 
-fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &[u8], head_only: bool) -> io::Result<()> {
+fn respond(
+    stream: &mut TcpStream,
+    deadline: Instant,
+    status: &str,
+    content_type: &str,
+    body: &[u8],
+    head_only: bool,
+) -> io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    stream.write_all(head.as_bytes())?;
-    if !head_only {
-        stream.write_all(body)?;
+    let body = if head_only { &[][..] } else { body };
+    for mut piece in [head.as_bytes(), body] {
+        // `write_all` would bound each write, not the whole: write by hand.
+        while !piece.is_empty() {
+            stream.set_write_timeout(Some(remaining(deadline)?))?;
+            match stream.write(piece) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => piece = &piece[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
     stream.flush()
 }

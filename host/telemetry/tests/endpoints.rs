@@ -5,13 +5,14 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use cybexp_lake::{ErrorCause, Outcome};
 use cybexp_status::protocol::{self, Body};
 use cybexp_status::{Connection, Identity, ParserIdentity};
 use cybexp_telemetry::prometheus::{self, MetricsServer, check};
 use cybexp_telemetry::server::{SocketOptions, StatusServer};
-use cybexp_telemetry::{Options, Outcome, Probe, Setup, Telemetry, now_ms};
+use cybexp_telemetry::{Options, Probe, Setup, Telemetry, now_ms};
 
 fn telemetry() -> Telemetry {
     let identity = Identity {
@@ -39,9 +40,10 @@ fn telemetry() -> Telemetry {
 fn some_traffic(probe: &Probe) {
     probe.parsed("json", 5_000, Duration::from_micros(300));
     probe.parsed("json", 7_000, Duration::from_millis(30));
-    probe.outcome("feed", "1", Outcome::Success);
-    probe.outcome("feed", "2", Outcome::Error { cause: "parser.trap", message: None });
-    probe.outcome("we\"ird\\typ\ntag", "3", Outcome::NotSupported);
+    probe.outcome("feed", "1", &Outcome::Success { hash: "ab".into() });
+    let trap = Outcome::Error { cause: ErrorCause::Parser("trap".into()), message: "unreachable".into() };
+    probe.outcome("feed", "2", &trap);
+    probe.outcome("we\"ird\\typ\ntag", "3", &Outcome::NotSupported);
     probe.retried("feed");
 }
 
@@ -197,6 +199,97 @@ fn metrics_endpoint_serves_a_valid_exposition() {
     assert!(head.starts_with("HTTP/1.1 405"), "{head}");
     let (head, body) = http(server.local_addr(), "HEAD /metrics HTTP/1.1\r\n\r\n");
     assert!(head.starts_with("HTTP/1.1 200") && body.is_empty(), "{head}");
+}
+
+/// One scrape with its own bound, timed: `Err` when it did not finish in `limit`.
+fn timed_scrape(addr: SocketAddr, limit: Duration) -> Result<(String, Duration), String> {
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(limit)).unwrap();
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(|e| format!("after {:?}: {e}", started.elapsed()))?;
+    Ok((response, started.elapsed()))
+}
+
+#[test]
+fn a_slow_client_blocks_no_scrape_and_is_cut_off_at_the_request_deadline() {
+    let t = telemetry();
+    let server = MetricsServer::start(t.hub(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr();
+
+    // A byte every 200 ms of a head that never ends: each read is quick, the request is not.
+    let slow = TcpStream::connect(addr).unwrap();
+    let started = Instant::now();
+    let trickle = {
+        let mut slow = slow.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut bytes = b"GET /metrics HTTP/1.1\r\n".iter().chain(std::iter::repeat(&b'x'));
+            while started.elapsed() < Duration::from_secs(15) {
+                if slow.write_all(&[*bytes.next().unwrap()]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+    };
+
+    std::thread::sleep(Duration::from_millis(500));
+    for _ in 0..3 {
+        let (response, took) = timed_scrape(addr, Duration::from_secs(3)).expect("a scrape waited on the slow client");
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(took < Duration::from_secs(2), "a scrape took {took:?} beside a slow client");
+    }
+
+    // The server hangs up on the slow client once its whole request's time is up.
+    slow.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut answer = Vec::new();
+    let _ = (&slow).read_to_end(&mut answer);
+    let cut_after = started.elapsed();
+    assert!(
+        cut_after >= prometheus::REQUEST_DEADLINE - Duration::from_millis(200)
+            && cut_after < prometheus::REQUEST_DEADLINE + Duration::from_millis(1500),
+        "the slow client was cut off after {cut_after:?}, the deadline is {:?}",
+        prometheus::REQUEST_DEADLINE
+    );
+    assert!(answer.is_empty(), "an unfinished request gets no answer: {:?}", String::from_utf8_lossy(&answer));
+    trickle.join().unwrap();
+}
+
+#[test]
+fn connections_beyond_the_cap_are_told_busy_at_once() {
+    let t = telemetry();
+    let server = MetricsServer::start(t.hub(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = server.local_addr();
+    // A flood of idle connections takes every slot...
+    let idle: Vec<TcpStream> = (0..prometheus::MAX_CONNECTIONS).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    // ... so the next one (accepted after them, in order) is answered 503 at once, not queued.
+    let started = Instant::now();
+    let mut extra = TcpStream::connect(addr).unwrap();
+    extra.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut response = String::new();
+    extra.read_to_string(&mut response).expect("the extra connection was not answered");
+    assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+    assert!(started.elapsed() < Duration::from_secs(1), "503 took {:?}", started.elapsed());
+    // A scraper that sent its request first is answered (or, if its request
+    // arrived after the answer, reset) at once too: never left waiting.
+    let started = Instant::now();
+    match timed_scrape(addr, Duration::from_secs(2)) {
+        Ok((response, _)) => assert!(response.starts_with("HTTP/1.1 503"), "{response}"),
+        Err(e) => assert!(e.contains("reset"), "{e}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(1), "the second extra took {:?}", started.elapsed());
+    // Once the flood hangs up its slots come back, long before the deadline.
+    drop(idle);
+    let started = Instant::now();
+    loop {
+        let (response, _) = timed_scrape(addr, Duration::from_secs(2)).unwrap();
+        if response.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(2), "still busy after the flood left: {response}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]

@@ -1,0 +1,170 @@
+//! From config to working parts: the stores, the keyring, the sandbox and
+//! the pipeline, built the same way for every command.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context as _, Result, bail};
+use cybexp_keys::{Keyring, Perms};
+use cybexp_lake::{ArchiveStore, LakeAdmin};
+use cybexp_sandbox::{EngineOptions, Sandbox};
+use cybexp_store_sqlite::SqliteStore;
+use cybexp_telemetry::Probe;
+
+use crate::config::{self, Config, StoreConfig};
+use crate::pipeline::{Pipeline, Processor};
+
+/// The two seams, as the configured backend provides them. The lake is its
+/// admin face (tooling and the dashboard's queue depth); the pipeline gets
+/// its hot-path face.
+#[derive(Clone)]
+pub struct Stores {
+    pub lake: Arc<dyn LakeAdmin>,
+    pub archive: Arc<dyn ArchiveStore>,
+}
+
+/// The config and where the data dir is, resolved once per invocation.
+pub struct Settings {
+    pub config: Config,
+    /// `--data-dir` or the config's; else resolved from the environment
+    /// when a command needs it ([`Settings::data_dir`]).
+    data_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    pub fn load(config_file: Option<&Path>, data_dir: Option<&Path>) -> Result<Settings> {
+        let config = match config_file {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        Ok(Settings { config, data_dir: data_dir.map(Path::to_owned) })
+    }
+
+    /// A setup with this config and data dir (the demo's).
+    pub fn new(config: Config, data_dir: PathBuf) -> Settings {
+        Settings { config, data_dir: Some(data_dir) }
+    }
+
+    /// The data dir (see [`config::data_dir`]).
+    pub fn data_dir(&self) -> Result<PathBuf> {
+        config::data_dir(self.data_dir.as_deref(), &self.config)
+    }
+
+    pub fn keys_dir(&self) -> Result<PathBuf> {
+        Ok(self.data_dir()?.join("keys"))
+    }
+
+    /// The status socket (see [`config::socket_path`]).
+    pub fn socket_path(&self, cli: Option<&Path>) -> Result<PathBuf> {
+        config::socket_path(cli, &self.config, || self.data_dir())
+    }
+
+    /// Opens the configured backend: the cache lake and the archive store.
+    pub fn open_stores(&self) -> Result<Stores> {
+        let lease = self.config.pipeline.lease();
+        match &self.config.store {
+            StoreConfig::Sqlite { path } => {
+                let path = match path {
+                    Some(path) => path.clone(),
+                    None => self.data_dir()?.join("archive.db"),
+                };
+                if let Some(parent) = path.parent() {
+                    create_private_dir(parent)?;
+                }
+                let store = Arc::new(SqliteStore::open(&path)?.with_lease(lease));
+                Ok(Stores { lake: store.clone(), archive: store })
+            }
+            StoreConfig::Mongodb(mongo) => {
+                let (lake, archive) = mongo.open(lease)?;
+                Ok(Stores { lake: Arc::new(lake), archive: Arc::new(archive) })
+            }
+        }
+    }
+
+    /// The private keys: config's files and credentials, else the key that
+    /// `keygen` put in the data dir.
+    pub fn keyring(&self, allow_insecure: bool) -> Result<Keyring> {
+        crate::hardening::protect_key_material();
+        let keys = &self.config.keys;
+        let perms =
+            if allow_insecure || keys.allow_insecure_permissions { Perms::AllowInsecure } else { Perms::Strict };
+        let mut ring = cybexp_keys::load_keyring(&keys.private, perms)?;
+        for name in &keys.credentials {
+            ring.push(cybexp_keys::load_credential(name, perms)?);
+        }
+        if ring.is_empty() {
+            let default = self.keys_dir()?.join("priv.pem");
+            if !default.exists() {
+                bail!(
+                    "no private key configured and none at {}: run `cybexp-archive keygen` or set keys.private",
+                    default.display()
+                );
+            }
+            ring.push(cybexp_keys::load_private_key(&default, perms)?);
+        }
+        for key in ring.keys() {
+            tracing::info!(key_id = %key.fingerprint(), bits = key.bits(), "private key loaded");
+        }
+        Ok(ring)
+    }
+
+    pub fn public_key(&self) -> Result<cybexp_keys::PublicKey> {
+        let path = match &self.config.keys.public {
+            Some(path) => path.clone(),
+            None => self.keys_dir()?.join("pub.pem"),
+        };
+        Ok(cybexp_keys::load_public_key(&path)?)
+    }
+
+    /// Built-in parsers (with config's limits) plus the configured files.
+    pub fn sandbox(&self) -> Result<Sandbox> {
+        let parsers = &self.config.parsers;
+        // The instance pool grows with the workers, so no worker ever waits
+        // for a slot (an exhausted pool would only cost retries).
+        let mut sandbox = Sandbox::new(EngineOptions::for_workers(self.config.pipeline.worker_count()))?;
+        sandbox.load_builtin_parsers(|name| parsers.get(name).map(|p| p.limits).unwrap_or_default())?;
+        for (name, parser) in parsers {
+            if let Some(file) = &parser.file {
+                sandbox.load_file(name, file, parser.limits)?;
+            }
+        }
+        for (typtag, route) in self.config.routes() {
+            if sandbox.parser(&route.parser).is_none() {
+                bail!("typtag {typtag:?} routes to parser {:?}, which is not loaded", route.parser);
+            }
+        }
+        Ok(sandbox)
+    }
+
+    /// The pipeline over `stores`, with telemetry off (the daemon hands it a
+    /// probe once its telemetry runs).
+    pub fn pipeline(&self, stores: &Stores, shutdown: Arc<AtomicBool>) -> Result<Pipeline> {
+        let processor =
+            Processor { keyring: self.keyring(false)?, sandbox: self.sandbox()?, routes: self.config.routes() };
+        Ok(Pipeline {
+            lake: stores.lake.clone(),
+            archive: stores.archive.clone(),
+            processor: Arc::new(processor),
+            workers: self.config.pipeline.worker_count(),
+            batch_size: self.config.pipeline.batch_size.max(1),
+            worker_id: cybexp_lake::Owner::this_process().to_string(),
+            heartbeat: self.config.pipeline.lease() / 3,
+            shutdown,
+            probe: Probe::disabled(),
+        })
+    }
+}
+
+/// Creates a directory (and parents) readable by its owner only.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))
+}
