@@ -1,0 +1,6 @@
+#![no_main]
+//! The `cowrie` parser (see `src/parsers.rs`).
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cybexp_archive_fuzz::parsers::check(
+    &cybexp_archive_fuzz::parsers::COWRIE,
+    data
+));
