@@ -75,17 +75,14 @@ impl ArchiveStore for Flaky {
 
 const ENTRIES: usize = 12;
 
-fn setup() -> (tempfile::TempDir, Arc<Flaky>, Pipeline) {
-    let dir = tempfile::tempdir().unwrap();
+/// The shared test key.
+fn test_key() -> PrivateKey {
     let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/envelope_rsa2048");
-    let key = PrivateKey::from_pem(&std::fs::read_to_string(shared.join("priv.pem")).unwrap()).unwrap();
-    let store = Arc::new(Flaky {
-        inner: SqliteStore::open(dir.path().join("flaky.db")).unwrap(),
-        fail_claim: AtomicBool::new(false),
-        fail_blob: AtomicBool::new(false),
-        fail_store: AtomicBool::new(false),
-        fail_outcomes: AtomicBool::new(false),
-    });
+    PrivateKey::from_pem(&std::fs::read_to_string(shared.join("priv.pem")).unwrap()).unwrap()
+}
+
+/// [`ENTRIES`] URL-feed entries sealed for `key`.
+fn submit_feeds(store: &SqliteStore, key: &PrivateKey) {
     for i in 0..ENTRIES {
         let text = format!("http://host{i}.example/phish\n");
         let blob = cybexp_keys::legacy::encrypt(key.public_key(), text.as_bytes()).unwrap();
@@ -96,8 +93,21 @@ fn setup() -> (tempfile::TempDir, Arc<Flaky>, Pipeline) {
             timezone: "UTC".into(),
             timestamp: i as f64,
         };
-        store.inner.submit(&entry, &blob).unwrap();
+        store.submit(&entry, &blob).unwrap();
     }
+}
+
+fn setup() -> (tempfile::TempDir, Arc<Flaky>, Pipeline) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = test_key();
+    let store = Arc::new(Flaky {
+        inner: SqliteStore::open(dir.path().join("flaky.db")).unwrap(),
+        fail_claim: AtomicBool::new(false),
+        fail_blob: AtomicBool::new(false),
+        fail_store: AtomicBool::new(false),
+        fail_outcomes: AtomicBool::new(false),
+    });
+    submit_feeds(&store.inner, &key);
     let processor = Processor::with_builtin_parsers(Keyring::from(vec![key])).unwrap();
     let pipeline = Pipeline::on_one_store(store.clone(), processor, 2, 5);
     (dir, store, pipeline)
@@ -209,21 +219,9 @@ fn the_daemon_loop_survives_an_outage_and_resumes_by_itself() {
 fn an_exhausted_sandbox_pool_releases_entries_and_marks_none_error() {
     use cybexp_sandbox::{EngineOptions, Limits, ParseInput, Sandbox};
     let dir = tempfile::tempdir().unwrap();
-    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/envelope_rsa2048");
-    let key = PrivateKey::from_pem(&std::fs::read_to_string(shared.join("priv.pem")).unwrap()).unwrap();
+    let key = test_key();
     let store = Arc::new(SqliteStore::open(dir.path().join("pool.db")).unwrap());
-    for i in 0..ENTRIES {
-        let text = format!("http://host{i}.example/phish\n");
-        let blob = cybexp_keys::legacy::encrypt(key.public_key(), text.as_bytes()).unwrap();
-        let entry = NewEntry {
-            name: format!("feed-{i}"),
-            orgid: "org".into(),
-            typtag: "openphish_feed".into(),
-            timezone: "UTC".into(),
-            timestamp: i as f64,
-        };
-        store.submit(&entry, &blob).unwrap();
-    }
+    submit_feeds(&store, &key);
     // One pool slot, held by a parser that spins until its deadline.
     let mut sandbox = Sandbox::new(EngineOptions { max_live_instances: 1, ..EngineOptions::default() }).unwrap();
     sandbox.load_builtin_parsers(|_| Limits::default()).unwrap();

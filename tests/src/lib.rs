@@ -430,3 +430,22 @@ pub fn assert_all_processed_once(archiver: &Archiver, n: usize) {
     let stored: std::collections::BTreeSet<String> = archive.documents().unwrap().into_iter().map(|d| d.hash).collect();
     assert_eq!(stored, hashes);
 }
+
+/// `n` distinct cowrie events (the first vector with its offset changed),
+/// sealed with the shared test key as the API seals them.
+pub fn cowrie_entries(archiver: &Archiver, n: usize) -> Vec<(cybexp_lake::NewEntry, Vec<u8>)> {
+    let key = archiver.public_key();
+    let template = vector_cases("vectors/raw_documents.json")[0]["plaintext"].as_str().unwrap().to_owned();
+    assert!(template.contains("\"offset\": 8187"));
+    (0..n)
+        .map(|i| {
+            let plaintext = template.replace("\"offset\": 8187", &format!("\"offset\": {i}"));
+            let blob = cybexp_keys::legacy::encrypt(&key, plaintext.as_bytes()).unwrap();
+            let entry = cybexp_lake::NewEntry {
+                timestamp: 1_700_000_000.0 + i as f64,
+                ..new_entry("unr-honeypot", &format!("event-{i}"))
+            };
+            (entry, blob)
+        })
+        .collect()
+}

@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cybexp_tests::{Archiver, Backend, Daemon, new_entry, vector_cases};
+use cybexp_tests::{Archiver, Backend, Daemon, cowrie_entries};
 
 const ENTRIES: usize = 2_000;
 
@@ -39,21 +39,6 @@ fn a_daemon_killed_six_times_finishes_soon_after_its_last_restart() {
 #[test]
 fn mongodb_a_daemon_killed_six_times_finishes_soon_after_its_last_restart() {
     killed_daemon_recovers(Backend::Mongo);
-}
-
-/// Cowrie entries (a production vector with the offset varied), sealed for
-/// `archiver`, as many as asked.
-fn cowrie_entries(archiver: &Archiver, n: usize) -> Vec<(cybexp_lake::NewEntry, Vec<u8>)> {
-    let key = archiver.public_key();
-    let template = vector_cases("vectors/raw_documents.json")[0]["plaintext"].as_str().unwrap().to_owned();
-    assert!(template.contains("\"offset\": 8187"));
-    (0..n)
-        .map(|i| {
-            let plaintext = template.replace("\"offset\": 8187", &format!("\"offset\": {i}"));
-            let blob = cybexp_keys::legacy::encrypt(&key, plaintext.as_bytes()).unwrap();
-            (new_entry("unr-honeypot", &format!("event-{i}")), blob)
-        })
-        .collect()
 }
 
 /// The daemon is SIGKILLed six times at random moments and restarted each
@@ -116,17 +101,7 @@ fn sigkill_at_random_moments(backend: Backend) {
     // Short leases, so the claims of a killed run come back quickly.
     std::fs::write(&archiver.config, config.replace("[pipeline]\n", "[pipeline]\nlease_secs = 1\n")).unwrap();
 
-    let key = archiver.public_key();
-    let template = vector_cases("vectors/raw_documents.json")[0]["plaintext"].as_str().unwrap().to_owned();
-    assert!(template.contains("\"offset\": 8187"));
-    let entries: Vec<_> = (0..ENTRIES)
-        .map(|i| {
-            let plaintext = template.replace("\"offset\": 8187", &format!("\"offset\": {i}"));
-            let blob = cybexp_keys::legacy::encrypt(&key, plaintext.as_bytes()).unwrap();
-            (new_entry("unr-honeypot", &format!("event-{i}")), blob)
-        })
-        .collect();
-    archiver.submit_many(&entries);
+    archiver.submit_many(&cowrie_entries(&archiver, ENTRIES));
     let store = archiver.lake();
 
     let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;

@@ -6,29 +6,10 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use cybexp_lake::{ArchiveStore, LakeAdmin, NewEntry};
+use cybexp_lake::{ArchiveStore, LakeAdmin};
 use cybexp_tests::mongo::{self, PrivateServer, TestDbs};
-use cybexp_tests::{Archiver, Backend, Daemon, shared_dir, vector_cases};
+use cybexp_tests::{Archiver, Backend, Daemon, cowrie_entries, shared_dir, vector_cases};
 use serde_json::Value;
-
-/// `n` distinct cowrie events (the first vector with its offset changed),
-/// sealed with the shared test key as the API seals them.
-fn cowrie_entries(archiver: &Archiver, n: usize) -> Vec<(NewEntry, Vec<u8>)> {
-    let key = archiver.public_key();
-    let template = vector_cases("vectors/raw_documents.json")[0]["plaintext"].as_str().unwrap().to_owned();
-    assert!(template.contains("\"offset\": 8187"));
-    (0..n)
-        .map(|i| {
-            let plaintext = template.replace("\"offset\": 8187", &format!("\"offset\": {i}"));
-            let blob = cybexp_keys::legacy::encrypt(&key, plaintext.as_bytes()).unwrap();
-            let entry = NewEntry {
-                timestamp: 1_700_000_000.0 + i as f64,
-                ..cybexp_tests::new_entry("unr-honeypot", &format!("event-{i}"))
-            };
-            (entry, blob)
-        })
-        .collect()
-}
 
 /// Every entry processed once, one document each, and no claim left behind.
 fn assert_all_processed_once(archiver: &Archiver, n: usize) {
