@@ -68,7 +68,8 @@ fn killed_daemon_recovers(backend: Backend) {
             assert!(Instant::now() < deadline, "the daemon made no progress in 60 s:\n{}", daemon.log());
             std::thread::sleep(Duration::from_millis(5));
         }
-        std::thread::sleep(Duration::from_millis(rng.below(300)));
+        // Soon after its first outcomes: a killed daemon usually holds a batch.
+        std::thread::sleep(Duration::from_millis(rng.below(100)));
         daemon.kill();
     }
     let left = store.queue_depth().unwrap().waiting;
@@ -76,6 +77,11 @@ fn killed_daemon_recovers(backend: Backend) {
 
     let restarted = Instant::now();
     let daemon = Daemon::spawn(&archiver, "info");
+    // Up and with its signal handlers in place before it may be stopped.
+    while !daemon.log().contains("archiver started") {
+        assert!(restarted.elapsed() < LIMIT, "the daemon did not start:\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
     while store.queue_depth().unwrap().waiting > 0 {
         assert!(
             restarted.elapsed() < LIMIT,
