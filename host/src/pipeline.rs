@@ -107,6 +107,17 @@ impl Processor {
         self.routes.get(typtag)
     }
 
+    /// The longest blob worth reading for `route`: what its parser takes in,
+    /// plus the envelope around it. Anything longer could only end as
+    /// `input_too_large` after a download and a decryption.
+    pub fn max_blob_bytes(&self, route: &Route) -> u64 {
+        match self.sandbox.parser(&route.parser) {
+            Some(parser) => (parser.limits.max_input_bytes as u64).saturating_add(ENVELOPE_ALLOWANCE),
+            // Not loaded: the sandbox says so (a retry), not the blob's size.
+            None => u64::MAX,
+        }
+    }
+
     /// Decrypts `blob` and parses it with the entry's parser.
     pub fn process(&self, entry: &CacheEntry, blob: &[u8]) -> Processed<'_> {
         match self.route(&entry.typtag) {
@@ -158,6 +169,11 @@ pub fn parse_failure(error: &ParseError) -> Outcome {
     Outcome::Error { cause: ErrorCause::Parser(error.reason().to_owned()), message: error.to_string() }
 }
 
+/// Room for the envelope around a plaintext: the RSA-wrapped key (512 bytes
+/// at RSA-4096, 2 KiB at 16384 bits), nonce, tag and the v2 header, with
+/// plenty to spare.
+pub const ENVELOPE_ALLOWANCE: u64 = 64 << 10;
+
 /// ERROR outcome for a blob that cannot be read; `None` when the failure is
 /// the database's (retry, mark nothing).
 pub fn blob_failure(error: BlobError) -> Result<Outcome, StoreError> {
@@ -168,6 +184,12 @@ pub fn blob_failure(error: BlobError) -> Result<Outcome, StoreError> {
         BlobError::Corrupt(why) => {
             Ok(Outcome::Error { cause: ErrorCause::CorruptBlob, message: format!("blob corrupt: {why}") })
         }
+        BlobError::TooLarge { size, limit } => Ok(Outcome::Error {
+            cause: ErrorCause::OversizedBlob,
+            message: format!(
+                "blob of {size} bytes exceeds the {limit}-byte limit (the parser's max_input_bytes plus the envelope)"
+            ),
+        }),
         BlobError::Store(e) => Err(e),
     }
 }
@@ -316,7 +338,7 @@ impl Pipeline {
         let Some(route) = self.processor.route(&entry.typtag) else {
             return Work::Mark(Outcome::NotSupported);
         };
-        let blob = match self.lake.read_blob(entry) {
+        let blob = match self.lake.read_blob(entry, self.processor.max_blob_bytes(route)) {
             Ok(blob) => blob,
             Err(e) => {
                 return match blob_failure(e) {

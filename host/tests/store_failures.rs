@@ -34,9 +34,9 @@ impl CacheLake for Flaky {
         down(&self.fail_claim)?;
         self.inner.claim_batch(worker, query)
     }
-    fn read_blob(&self, entry: &CacheEntry) -> Result<Vec<u8>, BlobError> {
+    fn read_blob(&self, entry: &CacheEntry, max_bytes: u64) -> Result<Vec<u8>, BlobError> {
         down(&self.fail_blob)?;
-        self.inner.read_blob(entry)
+        self.inner.read_blob(entry, max_bytes)
     }
     fn apply_outcomes(&self, outcomes: &[(EntryId, Outcome)]) -> Result<(), StoreError> {
         down(&self.fail_outcomes)?;

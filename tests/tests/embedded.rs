@@ -15,6 +15,7 @@ cybexp_tests::on_both_backends!(
     hostile_and_broken_entries_end_as_classified_errors,
     missing_blob_is_bad_data,
     truncated_blob_is_bad_data,
+    oversized_blob_is_bad_data_before_it_is_read,
     dump_cache_filters_by_state,
 );
 
@@ -204,6 +205,42 @@ fn truncated_blob_is_bad_data(backend: Backend, test: &str) {
     assert_eq!(entry["cause"], "blob.corrupt");
     assert!(entry["error"].as_str().unwrap().starts_with("blob corrupt"), "{entry}");
     assert!(archiver.dump("archive").is_empty());
+}
+
+/// A blob longer than its parser's `max_input_bytes` plus the envelope is
+/// refused from its recorded length (never downloaded or decrypted); a
+/// smaller one in the same batch and one for another parser still pass.
+fn oversized_blob_is_bad_data_before_it_is_read(backend: Backend, test: &str) {
+    let extra = "[parsers.json.limits]\nmax_input_bytes = 1000\n";
+    let Some(archiver) = Archiver::on_with(backend, test, extra) else { return };
+    let store = archiver.lake();
+    let key = archiver.public_key();
+    // 1000 bytes of plaintext is the limit: a blob of exactly the limit
+    // plus the envelope allowance (64 KiB) would still be read.
+    let big = format!("[\"{}\"]", "x".repeat(70_000));
+    let small = format!("[\"{}\"]", "x".repeat(900));
+    store
+        .submit(&new_entry("generic-json", "big"), &cybexp_keys::legacy::encrypt(&key, big.as_bytes()).unwrap())
+        .unwrap();
+    store
+        .submit(&new_entry("generic-json", "small"), &cybexp_keys::legacy::encrypt(&key, small.as_bytes()).unwrap())
+        .unwrap();
+    let urls: String = (0..3_000).map(|i| format!("http://host{i}.example/phish\n")).collect();
+    assert!(urls.len() > 70_000);
+    store
+        .submit(&new_entry("openphish_feed", "urls"), &cybexp_keys::legacy::encrypt(&key, urls.as_bytes()).unwrap())
+        .unwrap();
+    drop(store);
+    archiver.ok(&["once"]);
+    let entries = by_name(&archiver.dump("cache"));
+    let big = &entries["big"];
+    assert_eq!(big["skip"], true, "{big}");
+    assert_eq!(big["state"], "bad_data", "{big}");
+    assert_eq!(big["cause"], "blob.too_large", "{big}");
+    assert!(big["error"].as_str().unwrap().contains("exceeds the 66536-byte limit"), "{big}");
+    assert_eq!(entries["small"]["processed"], true, "{}", entries["small"]);
+    // url-list keeps its own (default) limit: the same size passes there.
+    assert_eq!(entries["urls"]["processed"], true, "{}", entries["urls"]);
 }
 
 fn dump_cache_filters_by_state(backend: Backend, test: &str) {

@@ -9,7 +9,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cybexp_lake::test_support::{self, Fixture, LEASE, ids, new_entry, query};
+use cybexp_lake::test_support::{self, ANY_SIZE, Fixture, LEASE, ids, new_entry, query};
 use cybexp_lake::{
     ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, LakeAdmin, NewEntry, Outcome,
     RawDocument, StoreErrorKind, Stored,
@@ -121,9 +121,9 @@ fn submit_writes_what_the_api_writes() {
     let entry = only(&lake, &id);
     assert_eq!(entry.id.0.len(), 24, "ObjectId hex");
     assert_eq!(entry.blob_ref, Some(fid.to_hex()));
-    assert_eq!(lake.read_blob(&entry).unwrap(), blob, "read directly");
+    assert_eq!(lake.read_blob(&entry, ANY_SIZE).unwrap(), blob, "read directly");
     let claimed = lake.claim_batch("w", &query(5)).unwrap();
-    assert_eq!(lake.read_blob(&claimed[0]).unwrap(), blob, "read ahead at claim time");
+    assert_eq!(lake.read_blob(&claimed[0], ANY_SIZE).unwrap(), blob, "read ahead at claim time");
     assert_eq!(lake.entries(&EntryFilter::default()).unwrap().len(), 1);
 }
 
@@ -163,7 +163,7 @@ fn a_typtag_filter_reads_both_spellings() {
     let got = lake.claim_batch("w", &legacy).unwrap();
     assert_eq!(ids(&got), vec![EntryId(old.to_hex()), new]);
     assert_eq!(got[0].typtag, "legacy-feed");
-    assert!(matches!(lake.read_blob(&got[0]), Err(BlobError::Missing(_))), "no fid at all");
+    assert!(matches!(lake.read_blob(&got[0], ANY_SIZE), Err(BlobError::Missing(_))), "no fid at all");
 }
 
 #[test]
@@ -236,7 +236,7 @@ fn damaged_gridfs_files_are_missing_or_corrupt() {
         _ => "corrupt",
     };
 
-    let check = |entry: &CacheEntry, name: &str, how: &str| match (lake.read_blob(entry), expect(name)) {
+    let check = |entry: &CacheEntry, name: &str, how: &str| match (lake.read_blob(entry, ANY_SIZE), expect(name)) {
         (Err(BlobError::Missing(why)), "missing") | (Err(BlobError::Corrupt(why)), "corrupt") => {
             assert!(!why.is_empty());
         }
@@ -252,6 +252,27 @@ fn damaged_gridfs_files_are_missing_or_corrupt() {
     for (name, id) in &cases {
         check(claimed.iter().find(|e| &e.id == id).unwrap(), name, "read ahead");
     }
+}
+
+/// The limit is decided from the files document: one that claims a
+/// terabyte (its chunks are not there) is TooLarge, not Corrupt, so no
+/// chunk was asked for. Directly and with the batch that claims it.
+#[test]
+fn an_oversized_gridfs_file_is_refused_before_its_chunks_are_read() {
+    let Some((dbs, lake, _)) = setup("an_oversized_gridfs_file_is_refused_before_its_chunks_are_read") else {
+        return;
+    };
+    let id = lake.submit(&new_entry("t", 1.0), b"abcdef").unwrap();
+    let fid = raw_entry(&dbs, &id).get_object_id("fid").unwrap();
+    let files: Collection<Document> = dbs.cache().collection("fs.files");
+    files.update_one(doc! { "_id": fid }, doc! { "$set": { "length": 1i64 << 40 } }).run().unwrap();
+    let expect_too_large = |result: Result<Vec<u8>, BlobError>, how: &str| match result {
+        Err(BlobError::TooLarge { size, limit }) => assert_eq!((size, limit), (1 << 40, 1 << 20), "{how}"),
+        other => panic!("{how}: expected TooLarge, got {:?}", other.map(|b| b.len())),
+    };
+    expect_too_large(lake.read_blob(&only(&lake, &id), 1 << 20), "direct");
+    let claimed = lake.claim_batch("w", &query(5)).unwrap();
+    expect_too_large(lake.read_blob(&claimed[0], 1 << 20), "after the claim");
 }
 
 #[test]

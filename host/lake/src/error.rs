@@ -69,6 +69,9 @@ pub enum BlobError {
     Missing(String),
     #[error("blob corrupt: {0}")]
     Corrupt(String),
+    /// Longer than the caller can use; refused before any of it is read.
+    #[error("blob of {size} bytes exceeds the {limit}-byte limit")]
+    TooLarge { size: u64, limit: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -113,6 +113,9 @@ pub enum ErrorCause {
     MissingBlob,
     /// The blob exists but cannot be read back whole.
     CorruptBlob,
+    /// The blob is longer than its parser may take in (plus the envelope):
+    /// refused before it is read, so large files cannot exhaust memory.
+    OversizedBlob,
     /// The archive refused the document for good ([`Stored::Refused`]).
     Unstorable,
     /// Decryption failed; the class is `format`, `key`, `auth` or `utf8`.
@@ -126,7 +129,9 @@ impl ErrorCause {
     /// The `state` value written to the cache entry.
     pub fn state(&self) -> &'static str {
         match self {
-            ErrorCause::MissingBlob | ErrorCause::CorruptBlob | ErrorCause::Unstorable => "bad_data",
+            ErrorCause::MissingBlob | ErrorCause::CorruptBlob | ErrorCause::OversizedBlob | ErrorCause::Unstorable => {
+                "bad_data"
+            }
             ErrorCause::Decrypt(_) => "decrypt_failed",
             ErrorCause::Parser(_) => "parse_failed",
         }
@@ -137,6 +142,7 @@ impl ErrorCause {
         match self {
             ErrorCause::MissingBlob => "blob.missing".into(),
             ErrorCause::CorruptBlob => "blob.corrupt".into(),
+            ErrorCause::OversizedBlob => "blob.too_large".into(),
             ErrorCause::Unstorable => "archive.refused".into(),
             ErrorCause::Decrypt(class) => format!("decrypt.{class}"),
             ErrorCause::Parser(reason) => format!("parser.{reason}"),
@@ -228,8 +234,10 @@ pub trait CacheLake: Send + Sync {
     /// archiver) come back.
     fn claim_batch(&self, worker: &str, query: &BatchQuery) -> Result<Vec<CacheEntry>, StoreError>;
 
-    /// The encrypted blob of an entry.
-    fn read_blob(&self, entry: &CacheEntry) -> Result<Vec<u8>, BlobError>;
+    /// The encrypted blob of an entry. A blob longer than `max_bytes` is
+    /// [`BlobError::TooLarge`], decided from its recorded length before any
+    /// of its bytes are fetched.
+    fn read_blob(&self, entry: &CacheEntry, max_bytes: u64) -> Result<Vec<u8>, BlobError>;
 
     /// Records the outcomes on their entries and drops their claims, in one
     /// transaction or bulk write. On error, some may have been applied (each

@@ -19,6 +19,8 @@ use crate::{
 
 /// The lease of [`Fixture::open`] unless a check needs a short one.
 pub const LEASE: Duration = Duration::from_secs(300);
+/// A `read_blob` limit no test blob reaches.
+pub const ANY_SIZE: u64 = u64::MAX;
 
 /// One backend's store for one check: empty when the check starts.
 pub trait Fixture {
@@ -80,6 +82,7 @@ macro_rules! store_conformance_tests {
             unskip_queues_skipped_entries_again_and_shows_the_cause,
             entry_filters_and_queue_depth,
             blobs_read_back_and_missing_ones_say_so,
+            a_blob_over_the_limit_is_too_large,
             duplicate_documents_are_already_present,
             a_nan_timestamp_is_refused,
             a_crash_between_store_and_outcome_is_retried_safely,
@@ -274,6 +277,7 @@ pub fn error_records_state_short_error_and_cause<F: Fixture>(f: &F) {
     for (cause, state, code) in [
         (ErrorCause::MissingBlob, "bad_data", "blob.missing"),
         (ErrorCause::CorruptBlob, "bad_data", "blob.corrupt"),
+        (ErrorCause::OversizedBlob, "bad_data", "blob.too_large"),
         (ErrorCause::Unstorable, "bad_data", "archive.refused"),
         (ErrorCause::Parser("fuel".into()), "parse_failed", "parser.fuel"),
     ] {
@@ -541,18 +545,38 @@ pub fn blobs_read_back_and_missing_ones_say_so<F: Fixture>(f: &F) {
     let id = lake.submit(&new_entry("t", 1.0), &bytes).unwrap();
     let listed = entry(f, &lake, &id);
     assert!(listed.blob_ref.is_some());
-    assert_eq!(lake.read_blob(&listed).unwrap(), bytes, "read directly");
+    assert_eq!(lake.read_blob(&listed, ANY_SIZE).unwrap(), bytes, "read directly");
     let claimed = lake.claim_batch("w", &query(5)).unwrap();
     assert_eq!(ids(&claimed), vec![id]);
-    assert_eq!(lake.read_blob(&claimed[0]).unwrap(), bytes, "read after the claim");
+    assert_eq!(lake.read_blob(&claimed[0], ANY_SIZE).unwrap(), bytes, "read after the claim");
 
     let with_ref = |r: Option<String>| CacheEntry { blob_ref: r, ..listed.clone() };
     for blob_ref in [None, Some(f.absent_id().0), Some(f.malformed_id().0.0)] {
-        match lake.read_blob(&with_ref(blob_ref.clone())) {
+        match lake.read_blob(&with_ref(blob_ref.clone()), ANY_SIZE) {
             Err(BlobError::Missing(reason)) => assert!(!reason.is_empty()),
             other => panic!("{blob_ref:?}: expected Missing, got {:?}", other.map(|b| b.len())),
         }
     }
+}
+
+/// The limit is inclusive and applies to read-ahead blobs too.
+pub fn a_blob_over_the_limit_is_too_large<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let bytes = vec![7u8; 70_000];
+    let id = lake.submit(&new_entry("t", 1.0), &bytes).unwrap();
+    let listed = entry(f, &lake, &id);
+    assert_eq!(lake.read_blob(&listed, 70_000).unwrap(), bytes, "exactly at the limit");
+    match lake.read_blob(&listed, 69_999) {
+        Err(BlobError::TooLarge { size: 70_000, limit: 69_999 }) => {}
+        other => panic!("expected TooLarge, got {:?}", other.map(|b| b.len())),
+    }
+    let claimed = lake.claim_batch("w", &query(5)).unwrap();
+    assert_eq!(ids(&claimed), vec![id]);
+    match lake.read_blob(&claimed[0], 1_000) {
+        Err(BlobError::TooLarge { size: 70_000, limit: 1_000 }) => {}
+        other => panic!("after the claim: expected TooLarge, got {:?}", other.map(|b| b.len())),
+    }
+    assert_eq!(lake.read_blob(&claimed[0], 70_000).unwrap(), bytes, "still readable within the limit");
 }
 
 pub fn duplicate_documents_are_already_present<F: Fixture>(f: &F) {
@@ -612,7 +636,7 @@ pub fn a_crash_between_store_and_outcome_is_retried_safely<F: Fixture>(f: &F) {
     thread::sleep(lease.saturating_sub(claimed_at.elapsed()) + Duration::from_millis(100));
     let batch = lake.claim_batch("rerun", &query(1)).unwrap();
     assert_eq!(ids(&batch), vec![id.clone()]);
-    assert_eq!(lake.read_blob(&batch[0]).unwrap(), b"blob");
+    assert_eq!(lake.read_blob(&batch[0], ANY_SIZE).unwrap(), b"blob");
     assert_eq!(archive.store(&document("h")).unwrap(), Stored::AlreadyPresent);
     lake.apply_outcome(&id, &Outcome::Success { hash: "h".into() }).unwrap();
     assert_eq!(archive.count().unwrap(), 1);

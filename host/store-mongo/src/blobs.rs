@@ -25,11 +25,12 @@ use mongodb::sync::{Client, Collection};
 
 use crate::Connection;
 
-/// Why a blob cannot be read (both are ERROR outcomes, `bad_data`).
+/// Why a blob cannot be read (all are ERROR outcomes, `bad_data`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum BlobFailure {
     Missing(String),
     Corrupt(String),
+    TooLarge { size: u64, limit: u64 },
 }
 
 pub(crate) type BlobResult = Result<Vec<u8>, BlobFailure>;
@@ -152,9 +153,13 @@ impl Bucket {
         Ok(parts.into_iter().map(|(id, parts)| (id, parts.finish())).collect())
     }
 
-    /// Reads one file: files document, then chunks.
-    pub(crate) fn read_one(&self, conn: &Connection, id: ObjectId) -> Result<BlobResult, StoreError> {
+    /// Reads one file: files document, then chunks, unless the files
+    /// document says it is longer than `max_bytes`.
+    pub(crate) fn read_one(&self, conn: &Connection, id: ObjectId, max_bytes: u64) -> Result<BlobResult, StoreError> {
         let info = match self.files(conn, &[id])?.remove(&id) {
+            Some(Ok(info)) if info.length > max_bytes => {
+                return Ok(Err(BlobFailure::TooLarge { size: info.length, limit: max_bytes }));
+            }
             Some(Ok(info)) => info,
             Some(Err(failure)) => return Ok(Err(failure)),
             None => return Ok(Err(BlobFailure::Missing(format!("no file {id}")))),

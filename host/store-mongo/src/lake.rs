@@ -446,7 +446,7 @@ impl CacheLake for MongoLake {
         Ok(claimed)
     }
 
-    fn read_blob(&self, entry: &CacheEntry) -> Result<Vec<u8>, BlobError> {
+    fn read_blob(&self, entry: &CacheEntry, max_bytes: u64) -> Result<Vec<u8>, BlobError> {
         let inner = &self.inner;
         let Some(blob_ref) = &entry.blob_ref else {
             return Err(BlobError::Missing(format!("entry {} has no GridFS file id (fid)", entry.id)));
@@ -456,12 +456,17 @@ impl CacheLake for MongoLake {
         };
         let ahead = ObjectId::parse_str(&entry.id.0).ok().and_then(|id| lock(&inner.prefetched).remove(&id));
         let result = match ahead {
+            // Read ahead without knowing the limit: applied here instead.
+            Some((read_fid, Ok(bytes))) if read_fid == fid && bytes.len() as u64 > max_bytes => {
+                Err(BlobFailure::TooLarge { size: bytes.len() as u64, limit: max_bytes })
+            }
             Some((read_fid, result)) if read_fid == fid => result,
-            _ => inner.bucket.read_one(&inner.conn, fid)?,
+            _ => inner.bucket.read_one(&inner.conn, fid, max_bytes)?,
         };
         result.map_err(|failure| match failure {
             BlobFailure::Missing(why) => BlobError::Missing(why),
             BlobFailure::Corrupt(why) => BlobError::Corrupt(why),
+            BlobFailure::TooLarge { size, limit } => BlobError::TooLarge { size, limit },
         })
     }
 

@@ -144,7 +144,7 @@ impl CacheLake for SqliteStore {
         Ok(entries)
     }
 
-    fn read_blob(&self, entry: &CacheEntry) -> Result<Vec<u8>, BlobError> {
+    fn read_blob(&self, entry: &CacheEntry, max_bytes: u64) -> Result<Vec<u8>, BlobError> {
         let Some(blob_ref) = &entry.blob_ref else {
             return Err(BlobError::Missing(format!("entry {} has no blob reference", entry.id)));
         };
@@ -153,24 +153,40 @@ impl CacheLake for SqliteStore {
         };
         let what = "reading a blob";
         let conn = self.conn()?;
-        let mut select = conn.prepare_cached("SELECT size, bytes FROM blobs WHERE id = ?1").ctx(what)?;
+        // The bytes are selected only when the recorded size is within the
+        // limit, so an oversized blob is never loaded.
+        let limit = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+        let mut select = conn
+            .prepare_cached(
+                "SELECT size, CASE WHEN size <= ?2 AND length(bytes) <= ?2 THEN bytes END, length(bytes) \
+                 FROM blobs WHERE id = ?1",
+            )
+            .ctx(what)?;
         let found = select
-            .query_row([blob_id], |row| {
+            .query_row(params![blob_id, limit], |row| {
                 let size: Option<i64> = row.get_ref(0)?.as_i64_or_null().ok().flatten();
-                Ok(match row.get_ref(1)? {
-                    ValueRef::Blob(bytes) => match size {
-                        Some(size) if usize::try_from(size).ok() == Some(bytes.len()) => Ok(bytes.to_vec()),
-                        _ => Err(format!("blob {blob_id} holds {} bytes, its size says {size:?}", bytes.len())),
-                    },
-                    other => Err(format!("blob {blob_id} holds {:?}, not bytes", other.data_type())),
+                let stored: Option<i64> = row.get_ref(2)?.as_i64_or_null().ok().flatten();
+                Ok(match (row.get_ref(1)?, size) {
+                    (ValueRef::Blob(bytes), Some(size)) if usize::try_from(size).ok() == Some(bytes.len()) => {
+                        Ok(bytes.to_vec())
+                    }
+                    (ValueRef::Null, Some(size)) if size > limit => {
+                        Err(BlobError::TooLarge { size: size.unsigned_abs(), limit: max_bytes })
+                    }
+                    (ValueRef::Blob(_) | ValueRef::Null, size) => Err(BlobError::Corrupt(format!(
+                        "blob {blob_id} holds {} bytes, its size says {size:?}",
+                        stored.map_or("no".to_owned(), |n| n.to_string())
+                    ))),
+                    (other, _) => {
+                        Err(BlobError::Corrupt(format!("blob {blob_id} holds {:?}, not bytes", other.data_type())))
+                    }
                 })
             })
             .optional()
             .ctx(what)?;
         match found {
             None => Err(BlobError::Missing(format!("no blob {blob_id}"))),
-            Some(Ok(bytes)) => Ok(bytes),
-            Some(Err(reason)) => Err(BlobError::Corrupt(reason)),
+            Some(result) => result,
         }
     }
 

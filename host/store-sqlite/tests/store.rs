@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cybexp_lake::test_support::{self, Fixture, document as doc, ids, new_entry, query};
+use cybexp_lake::test_support::{self, ANY_SIZE, Fixture, document as doc, ids, new_entry, query};
 use cybexp_lake::{
     ArchiveStore, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, LakeAdmin, Outcome, StoreErrorKind, Stored,
 };
 use cybexp_store_sqlite::{APPLICATION_ID, SCHEMA_VERSION, SqliteStore, StoreOptions};
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use tempfile::TempDir;
 
 /// A store file of its own in a temporary directory, created by the first
@@ -153,7 +153,7 @@ fn schema_is_created_and_survives_reopen() {
     let entries = store.entries(&EntryFilter::default()).unwrap();
     assert_eq!(ids(&entries), vec![id.clone()]);
     assert_eq!(entries[0].blob_ref.as_deref().map(|_| ()), Some(()));
-    assert_eq!(store.read_blob(&entries[0]).unwrap(), b"blob");
+    assert_eq!(store.read_blob(&entries[0], ANY_SIZE).unwrap(), b"blob");
     assert_eq!(store.documents().unwrap(), vec![doc("aa")]);
     // A second handle on an open file is fine too.
     let other = SqliteStore::open(&path).unwrap();
@@ -311,11 +311,11 @@ fn vanished_or_corrupt_blobs_say_so() {
     let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     let id = store.submit(&new_entry("t", 1.0), &bytes).unwrap();
     let entry = only(&store, &id);
-    assert_eq!(store.read_blob(&entry).unwrap(), bytes);
+    assert_eq!(store.read_blob(&entry, ANY_SIZE).unwrap(), bytes);
     let with_ref = |r: &str| CacheEntry { blob_ref: Some(r.into()), ..entry.clone() };
-    assert!(matches!(store.read_blob(&with_ref("not-a-row")), Err(BlobError::Missing(_))));
+    assert!(matches!(store.read_blob(&with_ref("not-a-row"), ANY_SIZE), Err(BlobError::Missing(_))));
     raw(&path).execute("DELETE FROM blobs WHERE id = ?1", [entry.blob_ref.as_deref().unwrap()]).unwrap();
-    assert!(matches!(store.read_blob(&entry), Err(BlobError::Missing(_))));
+    assert!(matches!(store.read_blob(&entry, ANY_SIZE), Err(BlobError::Missing(_))));
 
     // A blob that does not read back whole.
     let id = store.submit(&new_entry("t", 2.0), b"abcdef").unwrap();
@@ -323,9 +323,25 @@ fn vanished_or_corrupt_blobs_say_so() {
     raw(&path)
         .execute("UPDATE blobs SET bytes = X'616263' WHERE id = ?1", [entry.blob_ref.as_deref().unwrap()])
         .unwrap();
-    match store.read_blob(&entry) {
+    match store.read_blob(&entry, ANY_SIZE) {
         Err(BlobError::Corrupt(reason)) => assert!(reason.contains("3 bytes"), "{reason}"),
         other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+/// The limit is decided from the recorded size: a row that claims a
+/// terabyte is refused without its bytes being read (they would not match).
+#[test]
+fn an_oversized_blob_is_refused_from_its_recorded_size() {
+    let (_dir, path, store) = fresh();
+    let id = store.submit(&new_entry("t", 1.0), b"abcdef").unwrap();
+    let entry = only(&store, &id);
+    raw(&path)
+        .execute("UPDATE blobs SET size = ?1 WHERE id = ?2", params![1i64 << 40, entry.blob_ref.as_deref().unwrap()])
+        .unwrap();
+    match store.read_blob(&entry, 1 << 20) {
+        Err(BlobError::TooLarge { size, limit }) => assert_eq!((size, limit), (1 << 40, 1 << 20)),
+        other => panic!("expected TooLarge, got {other:?}"),
     }
 }
 
