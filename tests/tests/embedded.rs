@@ -262,3 +262,41 @@ fn dump_cache_filters_by_state(backend: Backend, test: &str) {
     assert_eq!(only("not_supported"), ["unsupported"]);
     assert!(only("unprocessed").is_empty());
 }
+
+/// A 15 MB feed of 140,000 small events is SUCCESS under the default
+/// budgets (fuel and deadline grow with the input), next to a 60-byte
+/// nesting bomb that is still ERROR. Embedded store only: MongoDB's 16 MiB
+/// document limit would refuse the document (`archive.refused`).
+#[test]
+fn a_15_mb_feed_passes_the_default_budgets_and_a_nesting_bomb_does_not() {
+    let archiver = cybexp_tests::Archiver::new();
+    let key = archiver.public_key();
+    let mut feed = String::from("[");
+    for i in 0..140_000u32 {
+        let sep = if i == 0 { "" } else { ", " };
+        feed.push_str(&format!(
+            r#"{sep}{{"src_ip": "192.0.{}.{}", "user": "root{i}", "password": "hunter{}", "session": "s{i:08x}", "ok": false}}"#,
+            i / 256 % 256,
+            i % 256,
+            i % 97
+        ));
+    }
+    feed.push(']');
+    assert!(feed.len() >= 15_000_000, "{} bytes", feed.len());
+    let bomb = format!("{}{}", "[".repeat(30), "]".repeat(30));
+    let store = archiver.lake();
+    for (name, text) in [("feed", &feed), ("bomb", &bomb)] {
+        store
+            .submit(&new_entry("generic-json", name), &cybexp_keys::legacy::encrypt(&key, text.as_bytes()).unwrap())
+            .unwrap();
+    }
+    drop(store);
+    let summary: Value = serde_json::from_str(archiver.ok(&["once", "--json"]).trim()).unwrap();
+    assert_eq!((summary["success"].as_u64(), summary["error"].as_u64()), (Some(1), Some(1)), "{summary}");
+    let entries = by_name(&archiver.dump("cache"));
+    assert_eq!(entries["feed"]["processed"], true, "{}", entries["feed"]);
+    assert_eq!(entries["bomb"]["state"], "parse_failed", "{}", entries["bomb"]);
+    let stored = archiver.archive().documents().unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].data_json.len() >= 13_000_000, "the whole feed is in the document");
+}

@@ -40,13 +40,22 @@ pub const TEST_GUESTS_DIR: &str = env!("CYBEXP_TEST_GUESTS_DIR");
 pub const PERF_MAP_ENV: &str = "CYBEXP_SANDBOX_PERFMAP";
 
 /// Budgets for one parser; every call gets all of them afresh.
+///
+/// Fuel and the deadline are a base plus an allowance per byte of input
+/// ([`Limits::for_input`]): a large feed of many small events gets room in
+/// proportion to its size, while a small input (a nesting bomb that
+/// would blow up exponentially) is held to the base.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
-    /// Fuel (roughly: wasm instructions) per event.
+    /// Fuel (roughly: wasm instructions) per event, whatever its size.
     pub fuel: u64,
+    /// Fuel added per byte of input.
+    pub fuel_per_input_byte: u64,
     /// Wall-clock budget per event, in milliseconds (epoch granularity).
     pub deadline_ms: u64,
+    /// Milliseconds added per MiB of input.
+    pub deadline_ms_per_input_mib: u64,
     /// Linear memory an instance may grow to, in bytes.
     pub max_memory_bytes: usize,
     pub max_table_elements: usize,
@@ -58,11 +67,28 @@ pub struct Limits {
     pub max_output_bytes: usize,
 }
 
+impl Limits {
+    /// The budgets for an input of `input_bytes`: base plus allowance.
+    pub fn for_input(&self, input_bytes: usize) -> Limits {
+        let bytes = input_bytes as u64;
+        let fuel = self.fuel.saturating_add(self.fuel_per_input_byte.saturating_mul(bytes));
+        let per_mib = self.deadline_ms_per_input_mib.saturating_mul(bytes).div_ceil(1 << 20);
+        Limits { fuel, deadline_ms: self.deadline_ms.saturating_add(per_mib), ..*self }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
+        // Per byte: the json parser spends ~630 fuel per byte on a 13 MB
+        // feed of 100,000 small events (the costliest shape measured; the
+        // canonical form and the hash walk every value), ~75 ms per MB.
+        // The allowances are ~3× and ~6× that, so a 16 MiB input may use
+        // 3.8e10 fuel and 13 s; a small input keeps the base alone.
         Limits {
             fuel: 4_000_000_000,
+            fuel_per_input_byte: 2_000,
             deadline_ms: 5_000,
+            deadline_ms_per_input_mib: 500,
             max_memory_bytes: 256 << 20,
             max_table_elements: 10_000,
             max_instances: 16,
@@ -397,6 +423,7 @@ impl Sandbox {
             let error = ParseError::InputTooLarge { size: event.plaintext.len(), limit: limits.max_input_bytes };
             return (Err(error), CallStats::default());
         }
+        let limits = limits.for_input(event.plaintext.len());
         let started = Instant::now();
         let mut store = self.store(limits);
         let wit_event = wit::Event {
@@ -471,4 +498,23 @@ fn classify_trap(error: &wasmtime::Error, limiter: &GuestLimiter) -> ParseError 
 
 fn first_line(error: &wasmtime::Error) -> String {
     format!("{error}").lines().next().unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_are_the_base_plus_the_allowance_for_the_input() {
+        let limits = Limits::default();
+        assert_eq!(limits.for_input(0), limits, "an empty input gets the base");
+        let mib = limits.for_input(1 << 20);
+        assert_eq!(mib.fuel, limits.fuel + (limits.fuel_per_input_byte << 20));
+        assert_eq!(mib.deadline_ms, limits.deadline_ms + limits.deadline_ms_per_input_mib);
+        assert_eq!(limits.for_input(1).deadline_ms, limits.deadline_ms + 1, "part of a MiB rounds up");
+        assert_eq!(mib.max_input_bytes, limits.max_input_bytes, "the caps stay");
+        let huge = Limits { fuel: u64::MAX - 1, deadline_ms: u64::MAX - 1, ..limits };
+        assert_eq!(huge.for_input(usize::MAX).fuel, u64::MAX, "saturates");
+        assert_eq!(huge.for_input(usize::MAX).deadline_ms, u64::MAX);
+    }
 }
