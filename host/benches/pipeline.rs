@@ -4,10 +4,15 @@
 //! off by the real pipeline (claim, blob, decrypt, sandboxed parse, store,
 //! mark) with one worker per core, then with one worker. The ceiling is the
 //! RSA-OAEP unwrap rate alone times the cores: RSA dominates the cost.
+//! Each run prints its CPU and wall time per event by stage. Then more
+//! workers than cores, and a large backlog (`BENCH_BACKLOG`, default
+//! 100,000 entries) with its events/s and peak RSS.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
+use cybexp_archive::pipeline::{StageClock, StageTotal};
 use cybexp_keys::{Keyring, PrivateKey};
 use cybexp_lake::{BatchQuery, LakeAdmin};
 
@@ -17,8 +22,10 @@ const ENTRIES: usize = 2_000;
 
 fn run(key_pem: &str, blobs: &[Vec<u8>], workers: usize) -> f64 {
     let dir = tempfile::tempdir().unwrap();
-    let (pipeline, store) = common::pipeline(key_pem, workers, dir.path());
+    let (mut pipeline, store) = common::pipeline(key_pem, workers, dir.path());
     common::submit_all(&store, blobs);
+    let clock = Arc::new(StageClock::default());
+    pipeline.stages = Some(clock.clone());
     let query = BatchQuery { limit: pipeline.batch_size, ..BatchQuery::default() };
     let (start, cpu_start) = (Instant::now(), cpu_seconds());
     let summary = pipeline.run_until_empty(&query, |_| {}).unwrap();
@@ -31,7 +38,37 @@ fn run(key_pem: &str, blobs: &[Vec<u8>], workers: usize) -> f64 {
         100.0 * cpu / (elapsed * cores as f64),
         1e3 * cpu / blobs.len() as f64
     );
+    print_stages(&clock.totals(), blobs.len(), cpu);
     blobs.len() as f64 / elapsed
+}
+
+/// Per event: CPU and wall time of each stage, and what no stage covers
+/// (threads, channels, scheduling, allocation outside the stages).
+fn print_stages(totals: &[StageTotal], events: usize, cpu_seconds: f64) {
+    let per_event = |d: std::time::Duration| 1e6 * d.as_secs_f64() / events as f64;
+    let mut line = String::from("    per event, µs CPU (wall):");
+    let mut covered = 0.0;
+    for total in totals.iter().filter(|t| t.calls > 0) {
+        covered += per_event(total.cpu);
+        line.push_str(&format!(" {} {:.1} ({:.1}),", total.stage.name(), per_event(total.cpu), per_event(total.wall)));
+    }
+    let other = 1e6 * cpu_seconds / events as f64 - covered;
+    println!("{line} other {other:.1}");
+}
+
+/// Peak resident memory of this process since the last reset, in MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok());
+    kib.unwrap_or(0.0) / 1024.0
+}
+
+/// Resets the peak (Linux: `5` to clear_refs), so a run's own peak shows.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// User + system CPU seconds of this process so far (Linux; 0 elsewhere).
@@ -109,4 +146,30 @@ fn main() {
     );
     let results: BTreeMap<usize, f64> = rates.iter().map(|(w, r)| (*w, median(r))).collect();
     println!("speed-up {cores} workers vs 1: {:.2}x", results[&cores] / results[&1]);
+
+    // More workers than cores: the single writer must not be the limit.
+    let many = cores * 4;
+    let ceiling_now = ceiling();
+    let rate = run(&key_pem, &blobs, many);
+    println!(
+        "pipeline, {many} workers on {cores} cores: {rate:>8.0} events/s = {:.2} of the ceiling",
+        rate / ceiling_now
+    );
+
+    // A large backlog: does the cost per event grow with it?
+    let backlog: usize = std::env::var("BENCH_BACKLOG").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    if backlog > 0 {
+        let key = PrivateKey::from_pem(&key_pem).unwrap();
+        let sealing = Instant::now();
+        let big = common::sealed_cowrie_events(&key, backlog);
+        println!("backlog of {backlog}: sealed in {:.1} s", sealing.elapsed().as_secs_f64());
+        reset_peak_rss();
+        let before = peak_rss_mib();
+        let rate = run(&key_pem, &big, cores);
+        println!(
+            "pipeline, backlog of {backlog}, {cores} workers: {rate:>8.0} events/s, peak RSS {:.0} MiB (the sealed blobs alone: {:.0} MiB, {before:.0} MiB before the run)",
+            peak_rss_mib(),
+            big.iter().map(Vec::len).sum::<usize>() as f64 / (1 << 20) as f64
+        );
+    }
 }

@@ -152,6 +152,7 @@ impl Settings {
             heartbeat: self.config.pipeline.lease() / 3,
             shutdown,
             probe: Probe::disabled(),
+            stages: None,
         })
     }
 }

@@ -11,6 +11,8 @@
 //! This module imports no other module of the daemon: its stores, processor
 //! and telemetry probe are handed in (see `context.rs`).
 
+mod stages;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +28,7 @@ use cybexp_lake::{
 use cybexp_sandbox::{CallStats, ParseError, ParseInput, ParsedDocument, Sandbox};
 use cybexp_telemetry::Probe;
 use serde::{Deserialize, Serialize};
+pub use stages::{Stage, StageClock, StageTotal};
 
 /// Which parser handles a typtag, and the raw `sub_type` it produces.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,6 +284,8 @@ pub struct Pipeline {
     /// Where the pipeline reports what it does (disabled unless the daemon
     /// runs its telemetry); every hook is non-blocking.
     pub probe: Probe,
+    /// Time per stage, when someone wants to know (the pipeline bench).
+    pub stages: Option<Arc<StageClock>>,
 }
 
 impl Pipeline {
@@ -302,6 +307,7 @@ impl Pipeline {
             heartbeat: Duration::from_secs(20),
             shutdown: Arc::new(AtomicBool::new(false)),
             probe: Probe::disabled(),
+            stages: None,
         }
     }
 }
@@ -338,7 +344,9 @@ impl Pipeline {
         let Some(route) = self.processor.route(&entry.typtag) else {
             return Work::Mark(Outcome::NotSupported);
         };
-        let blob = match self.lake.read_blob(entry, self.processor.max_blob_bytes(route)) {
+        let clock = self.stages.as_deref();
+        let read = || self.lake.read_blob(entry, self.processor.max_blob_bytes(route));
+        let blob = match StageClock::time(clock, Stage::BlobRead, read) {
             Ok(blob) => blob,
             Err(e) => {
                 return match blob_failure(e) {
@@ -347,9 +355,15 @@ impl Pipeline {
                 };
             }
         };
-        let processed = self.processor.process_routed(route, entry, &blob);
+        let processed = StageClock::time(clock, Stage::Decrypt, || self.processor.process_routed(route, entry, &blob));
         if let Some(call) = processed.call {
-            self.probe.parsed(call.parser, call.stats.fuel_used, call.stats.elapsed);
+            // The parse ran inside the decrypt stage's timing: move it over.
+            if let Some(clock) = clock {
+                clock.subtract(Stage::Decrypt, call.stats.elapsed, call.stats.elapsed);
+                clock.add(Stage::Parse, call.stats.elapsed, call.stats.elapsed);
+            }
+            let telemetry = || self.probe.parsed(call.parser, call.stats.fuel_used, call.stats.elapsed);
+            StageClock::time(clock, Stage::Telemetry, telemetry);
         }
         match processed.step {
             Step::Finish(outcome) => Work::Mark(outcome),
@@ -372,7 +386,7 @@ impl Pipeline {
         }
         if !docs.is_empty() {
             let batch: Vec<RawDocument> = docs.iter().map(|(_, doc)| doc.clone()).collect();
-            match self.archive.store_batch(&batch) {
+            match StageClock::time(self.stages.as_deref(), Stage::Store, || self.archive.store_batch(&batch)) {
                 Ok(results) => marks.extend(docs.into_iter().zip(results).map(|((entry, doc), stored)| {
                     let outcome = match stored {
                         Stored::Refused(why) => Outcome::Error { cause: ErrorCause::Unstorable, message: why },
@@ -391,14 +405,14 @@ impl Pipeline {
             return;
         }
         let outcomes: Vec<(EntryId, Outcome)> = marks.iter().map(|(e, o)| (e.id.clone(), o.clone())).collect();
-        match self.lake.apply_outcomes(&outcomes) {
-            Ok(()) => {
+        match StageClock::time(self.stages.as_deref(), Stage::Mark, || self.lake.apply_outcomes(&outcomes)) {
+            Ok(()) => StageClock::time(self.stages.as_deref(), Stage::Telemetry, || {
                 for (entry, outcome) in marks {
                     log_outcome(&entry, &outcome);
                     self.probe.outcome(&entry.typtag, &entry.id.0, &outcome);
                     summary.record(&EntryResult::Marked(outcome));
                 }
-            }
+            }),
             Err(e) => {
                 for (entry, _) in &marks {
                     summary.record(&self.release(entry, EntryResult::Retry(e.clone().into())));
@@ -423,7 +437,8 @@ impl Pipeline {
     /// this thread writes what they finish in groups, so workers never wait
     /// for the database and each group costs one durable write per seam.
     pub fn run_batch(&self, query: &BatchQuery) -> Result<(usize, Summary), StoreError> {
-        let entries = self.lake.claim_batch(&self.worker_id, query)?;
+        let entries =
+            StageClock::time(self.stages.as_deref(), Stage::Claim, || self.lake.claim_batch(&self.worker_id, query))?;
         let claimed = entries.len();
         let mut summary = Summary::default();
         if entries.is_empty() {
@@ -443,7 +458,8 @@ impl Pipeline {
             // and released entries are not renewed (the store checks).
             scope.spawn(|| {
                 while let Err(RecvTimeoutError::Timeout) = heartbeat_stopped.recv_timeout(self.heartbeat) {
-                    if let Err(e) = self.lake.renew(&self.worker_id, &claimed_ids) {
+                    let renew = || self.lake.renew(&self.worker_id, &claimed_ids);
+                    if let Err(e) = StageClock::time(self.stages.as_deref(), Stage::Renew, renew) {
                         tracing::warn!(error = %e, "could not renew the batch's leases");
                     }
                 }
