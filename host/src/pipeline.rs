@@ -131,7 +131,18 @@ impl Processor {
 
     /// [`Self::process`] with the route already looked up.
     pub fn process_routed<'a>(&self, route: &'a Route, entry: &CacheEntry, blob: &[u8]) -> Processed<'a> {
-        let plaintext = match self.keyring.decrypt(blob) {
+        self.process_timed(route, entry, blob, None)
+    }
+
+    /// [`Self::process_routed`], timing decryption and the parse on `clock`.
+    fn process_timed<'a>(
+        &self,
+        route: &'a Route,
+        entry: &CacheEntry,
+        blob: &[u8],
+        clock: Option<&StageClock>,
+    ) -> Processed<'a> {
+        let plaintext = match StageClock::time(clock, Stage::Decrypt, || self.keyring.decrypt(blob)) {
             Ok(plaintext) => plaintext,
             Err(e) => {
                 let cause = ErrorCause::Decrypt(e.class().as_str().to_owned());
@@ -145,7 +156,7 @@ impl Processor {
             sub_type: &route.sub_type,
             plaintext: &plaintext,
         };
-        let (result, stats) = self.sandbox.parse(&route.parser, &input);
+        let (result, stats) = StageClock::time(clock, Stage::Parse, || self.sandbox.parse(&route.parser, &input));
         let step = match result {
             Ok(doc) => Step::Store(raw_document(doc, &entry.orgid, &entry.timezone)),
             Err(ParseError::NotSupported(_)) => Step::Finish(Outcome::NotSupported),
@@ -355,13 +366,8 @@ impl Pipeline {
                 };
             }
         };
-        let processed = StageClock::time(clock, Stage::Decrypt, || self.processor.process_routed(route, entry, &blob));
+        let processed = self.processor.process_timed(route, entry, &blob, clock);
         if let Some(call) = processed.call {
-            // The parse ran inside the decrypt stage's timing: move it over.
-            if let Some(clock) = clock {
-                clock.subtract(Stage::Decrypt, call.stats.elapsed, call.stats.elapsed);
-                clock.add(Stage::Parse, call.stats.elapsed, call.stats.elapsed);
-            }
             let telemetry = || self.probe.parsed(call.parser, call.stats.fuel_used, call.stats.elapsed);
             StageClock::time(clock, Stage::Telemetry, telemetry);
         }

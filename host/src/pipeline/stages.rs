@@ -86,20 +86,11 @@ impl StageClock {
         out
     }
 
-    /// Adds a duration measured elsewhere (CPU taken as equal to wall: the
-    /// sandbox reports its call's wall time, and a parse is pure CPU).
-    pub fn add(&self, stage: Stage, wall: Duration, cpu: Duration) {
+    fn add(&self, stage: Stage, wall: Duration, cpu: Duration) {
         let totals = &self.totals[stage as usize];
         totals.wall_ns.fetch_add(wall.as_nanos() as u64, Ordering::Relaxed);
         totals.cpu_ns.fetch_add(cpu.as_nanos() as u64, Ordering::Relaxed);
         totals.calls.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Takes `cpu` off a stage (a nested stage measured inside it).
-    pub fn subtract(&self, stage: Stage, wall: Duration, cpu: Duration) {
-        let totals = &self.totals[stage as usize];
-        totals.wall_ns.fetch_sub(wall.as_nanos() as u64, Ordering::Relaxed);
-        totals.cpu_ns.fetch_sub(cpu.as_nanos() as u64, Ordering::Relaxed);
     }
 
     pub fn totals(&self) -> Vec<StageTotal> {
