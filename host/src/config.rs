@@ -35,6 +35,8 @@ pub struct Config {
     pub status: StatusConfig,
     /// The Prometheus listener; off unless `listen` is set.
     pub metrics: MetricsConfig,
+    /// The parser sandbox's compiled-artifact cache.
+    pub sandbox: SandboxConfig,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -144,6 +146,24 @@ pub struct MetricsConfig {
     pub allow_non_loopback: bool,
 }
 
+/// `[sandbox]` in the config.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Keep the compiled parsers on disk, so a start deserializes them
+    /// instead of compiling them again.
+    pub cache: bool,
+    /// Default: systemd's `$CACHE_DIRECTORY`, else
+    /// `$XDG_CACHE_HOME/cybexp-archive`, else `~/.cache/cybexp-archive`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig { cache: true, cache_dir: None }
+    }
+}
+
 fn deserialize_mode<'de, D: serde::Deserializer<'de>>(de: D) -> Result<u32, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -244,6 +264,43 @@ fn data_dir_from(cli: Option<&Path>, config: &Config, env: impl Fn(&str) -> Opti
     }
 }
 
+/// The artifact cache directory, `None` when `[sandbox] cache = false` or
+/// nothing resolves: config's `cache_dir`, then systemd's
+/// `$CACHE_DIRECTORY`, then `$XDG_CACHE_HOME/cybexp-archive`, then
+/// `~/.cache/cybexp-archive`. Empty or relative environment values are
+/// ignored, as for the data dir.
+pub fn cache_dir(config: &Config) -> Option<PathBuf> {
+    cache_dir_from(config, |name| std::env::var_os(name)).map(|(dir, source)| real_cache_dir(dir, source))
+}
+
+/// With DynamicUser=, systemd's `/var/cache/NAME` is a symlink (made by
+/// systemd, in root's `/var/cache`) to `/var/cache/private/NAME`. The cache
+/// refuses a symlink, so for `$CACHE_DIRECTORY` take systemd's word and use
+/// the directory it points to. Any other symlink stays refused.
+fn real_cache_dir(dir: PathBuf, source: &str) -> PathBuf {
+    if source == "CACHE_DIRECTORY" && dir.is_symlink() {
+        return std::fs::canonicalize(&dir).unwrap_or(dir);
+    }
+    dir
+}
+
+/// The cache directory and what named it (`config` or the variable).
+fn cache_dir_from(config: &Config, env: impl Fn(&str) -> Option<OsString>) -> Option<(PathBuf, &'static str)> {
+    if !config.sandbox.cache {
+        return None;
+    }
+    if let Some(dir) = &config.sandbox.cache_dir {
+        return Some((dir.clone(), "config"));
+    }
+    if let Some(dir) = systemd_directory("CACHE_DIRECTORY", env("CACHE_DIRECTORY")) {
+        return Some((dir, "CACHE_DIRECTORY"));
+    }
+    if let Some(base) = absolute_dir("XDG_CACHE_HOME", env("XDG_CACHE_HOME")) {
+        return Some((base.join("cybexp-archive"), "XDG_CACHE_HOME"));
+    }
+    absolute_dir("HOME", env("HOME")).map(|home| (home.join(".cache/cybexp-archive"), "HOME"))
+}
+
 /// The first directory of a systemd `$X_DIRECTORY` variable (it may list
 /// several, colon-separated), if it is absolute.
 fn systemd_directory(name: &str, value: Option<OsString>) -> Option<PathBuf> {
@@ -326,6 +383,7 @@ mod tests {
         let config: Config = toml::from_str(include_str!("../../dist/archiver.toml")).unwrap();
         assert_eq!(config.keys.credentials, ["archive-key.pem"]);
         assert_eq!(config.pipeline, PipelineConfig::default());
+        assert_eq!(config.sandbox, SandboxConfig::default());
     }
 
     #[test]
@@ -456,6 +514,69 @@ mod tests {
         config.status.socket = Some("/conf.sock".into());
         assert_eq!(socket_path_from(None, &config, runtime, data).unwrap(), Path::new("/conf.sock"));
         assert_eq!(socket_path_from(cli, &config, None, data).unwrap(), Path::new("/cli.sock"));
+    }
+
+    #[test]
+    fn sandbox_section_defaults_and_refuses_unknown_keys() {
+        let config: Config = toml::from_str("").unwrap();
+        assert_eq!(config.sandbox, SandboxConfig { cache: true, cache_dir: None });
+        let config: Config = toml::from_str("[sandbox]\ncache = false\n").unwrap();
+        assert!(!config.sandbox.cache);
+        let config: Config = toml::from_str("[sandbox]\ncache_dir = \"/var/cache/x\"\n").unwrap();
+        assert_eq!(config.sandbox, SandboxConfig { cache: true, cache_dir: Some("/var/cache/x".into()) });
+        let err = toml::from_str::<Config>("[sandbox]\ncache_directory = \"/x\"\n").unwrap_err();
+        assert!(err.to_string().contains("cache_directory"), "{err}");
+    }
+
+    #[test]
+    fn cache_dir_precedence_ignores_empty_and_relative_environment() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v))
+        };
+        let config = Config::default();
+        let dir = |vars| cache_dir_from(&config, env(vars));
+        let found = |path: &str, source| Some((PathBuf::from(path), source));
+        let all = &[("CACHE_DIRECTORY", "/var/cache/a:/var/cache/b"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")];
+        assert_eq!(dir(all), found("/var/cache/a", "CACHE_DIRECTORY"), "systemd's first directory");
+        assert_eq!(dir(&[("XDG_CACHE_HOME", "/x"), ("HOME", "/h")]), found("/x/cybexp-archive", "XDG_CACHE_HOME"));
+        assert_eq!(dir(&[("HOME", "/h")]), found("/h/.cache/cybexp-archive", "HOME"));
+        assert_eq!(
+            dir(&[("CACHE_DIRECTORY", ""), ("XDG_CACHE_HOME", "rel"), ("HOME", "/h")]),
+            found("/h/.cache/cybexp-archive", "HOME"),
+            "empty and relative values are ignored"
+        );
+        assert_eq!(
+            dir(&[("CACHE_DIRECTORY", "cache:/var/cache/b"), ("XDG_CACHE_HOME", "")]),
+            None,
+            "a relative first CACHE_DIRECTORY entry is not used, nor an empty XDG_CACHE_HOME"
+        );
+        assert_eq!(dir(&[]), None, "nothing resolvable: no cache, not an error");
+        assert_eq!(dir(&[("HOME", "relative/home")]), None, "a relative HOME is not used");
+
+        let configured = Config {
+            sandbox: SandboxConfig { cache: true, cache_dir: Some("/conf/cache".into()) },
+            ..Config::default()
+        };
+        assert_eq!(cache_dir_from(&configured, env(all)), found("/conf/cache", "config"));
+        let off = Config {
+            sandbox: SandboxConfig { cache: false, cache_dir: Some("/conf/cache".into()) },
+            ..Config::default()
+        };
+        assert_eq!(cache_dir_from(&off, env(all)), None, "cache = false wins over everything");
+        assert_eq!(cache_dir(&off), None);
+    }
+
+    #[test]
+    fn systemds_cache_directory_symlink_is_resolved_and_no_other() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("private/cybexp-archive");
+        std::fs::create_dir_all(&real).unwrap();
+        let link = tmp.path().join("cybexp-archive");
+        std::os::unix::fs::symlink("private/cybexp-archive", &link).unwrap();
+        assert_eq!(real_cache_dir(link.clone(), "CACHE_DIRECTORY"), real.canonicalize().unwrap());
+        assert_eq!(real_cache_dir(link.clone(), "config"), link, "left for the cache to refuse");
+        assert_eq!(real_cache_dir(link.clone(), "HOME"), link);
+        assert_eq!(real_cache_dir(real.clone(), "CACHE_DIRECTORY"), real);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context as _, Result, bail};
 use cybexp_keys::{Keyring, Perms};
 use cybexp_lake::{ArchiveStore, LakeAdmin};
-use cybexp_sandbox::{EngineOptions, Sandbox};
+use cybexp_sandbox::{ArtifactCache, CacheProblemKind, EngineOptions, Sandbox};
 use cybexp_store_sqlite::SqliteStore;
 use cybexp_telemetry::Probe;
 
@@ -117,24 +117,49 @@ impl Settings {
         Ok(cybexp_keys::load_public_key(&path)?)
     }
 
-    /// Built-in parsers (with config's limits) plus the configured files.
+    /// Built-in parsers (with config's limits) plus the configured files,
+    /// through the artifact cache unless it is off or unusable.
     pub fn sandbox(&self) -> Result<Sandbox> {
         let parsers = &self.config.parsers;
         // The instance pool grows with the workers, so no worker ever waits
         // for a slot (an exhausted pool would only cost retries).
         let mut sandbox = Sandbox::new(EngineOptions::for_workers(self.config.pipeline.worker_count()))?;
+        sandbox.set_cache(self.artifact_cache());
         sandbox.load_builtin_parsers(|name| parsers.get(name).map(|p| p.limits).unwrap_or_default())?;
         for (name, parser) in parsers {
             if let Some(file) = &parser.file {
                 sandbox.load_file(name, file, parser.limits)?;
             }
         }
+        log_cache_outcome(&sandbox);
         for (typtag, route) in self.config.routes() {
             if sandbox.parser(&route.parser).is_none() {
                 bail!("typtag {typtag:?} routes to parser {:?}, which is not loaded", route.parser);
             }
         }
         Ok(sandbox)
+    }
+
+    /// The artifact cache, if on and usable: a cache that cannot be had is
+    /// a warning and a compile, never a failed start.
+    fn artifact_cache(&self) -> Option<ArtifactCache> {
+        if !self.config.sandbox.cache {
+            return None;
+        }
+        let Some(dir) = config::cache_dir(&self.config) else {
+            tracing::warn!(
+                "no directory for the parser artifact cache (no CACHE_DIRECTORY, XDG_CACHE_HOME or absolute HOME): \
+                 compiling the parsers; set [sandbox] cache_dir, or cache = false"
+            );
+            return None;
+        };
+        match ArtifactCache::open(&dir) {
+            Ok(cache) => Some(cache),
+            Err(error) => {
+                tracing::warn!(%error, "not using the parser artifact cache: compiling the parsers");
+                None
+            }
+        }
     }
 
     /// The pipeline over `stores`, with telemetry off (the daemon hands it a
@@ -155,6 +180,27 @@ impl Settings {
             stages: None,
         })
     }
+}
+
+/// What the artifact cache did, for the log: a count, and a warning for
+/// each artifact that was damaged or could not be written.
+fn log_cache_outcome(sandbox: &Sandbox) {
+    let Some(cache) = sandbox.cache() else { return };
+    for problem in sandbox.cache_problems() {
+        match problem.kind {
+            CacheProblemKind::Rejected => tracing::warn!(%problem, "parser artifact recompiled"),
+            CacheProblemKind::WriteFailed => tracing::warn!(%problem, "parser artifact not cached"),
+        }
+    }
+    let stats = sandbox.cache_stats();
+    tracing::debug!(
+        dir = %cache.dir().display(),
+        compiled = stats.compiled,
+        cache_hits = stats.cache_hits,
+        rejected = stats.rejected,
+        write_failures = stats.write_failures,
+        "parser artifact cache"
+    );
 }
 
 /// Creates a directory (and parents) readable by its owner only.

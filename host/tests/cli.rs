@@ -138,3 +138,95 @@ fn parse_exit_codes() {
     let out = archiver(&["parse", "--parser", "json", "--sub-type", "x", "--orgid", "o", s(&bomb)]);
     assert_eq!(out.status.code(), Some(4));
 }
+
+/// `parse` with the artifact cache in `$XDG_CACHE_HOME` (no systemd
+/// `$CACHE_DIRECTORY`), logging the cache's account; returns the output.
+fn parse_with_cache(xdg_cache: &Path, extra: &[&str], file: &Path) -> Output {
+    let mut args = extra.to_vec();
+    args.extend(["parse", "--parser", "json", "--orgid", "o", s(file)]);
+    Command::new(env!("CARGO_BIN_EXE_cybexp-archive"))
+        .args(&args)
+        .env("CYBEXP_LOG", "warn,cybexp_archive::context=debug")
+        .env("NO_COLOR", "1")
+        .env("XDG_CACHE_HOME", xdg_cache)
+        .env_remove("CACHE_DIRECTORY")
+        .env_remove("CYBEXP_ARCHIVE_CONFIG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn parse_fills_the_artifact_cache_then_compiles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let xdg = dir.path().join("xdg");
+    let file = dir.path().join("small.json");
+    std::fs::write(&file, "{\"a\":1}").unwrap();
+    let data = dir.path().join("data");
+    let data_dir = ["--data-dir", s(&data)];
+
+    let cold = parse_with_cache(&xdg, &data_dir, &file);
+    let stderr = String::from_utf8_lossy(&cold.stderr);
+    assert!(cold.status.success(), "{stderr}");
+    assert!(stderr.contains("compiled=4 cache_hits=0"), "{stderr}");
+    let cache = xdg.join("cybexp-archive");
+    assert_eq!(mode(&cache), 0o700);
+    let artifacts: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(artifacts.len(), 4, "{artifacts:?}");
+    assert!(artifacts.iter().all(|p| p.extension().is_some_and(|e| e == "cwasm") && mode(p) == 0o600), "{artifacts:?}");
+
+    let warm = parse_with_cache(&xdg, &data_dir, &file);
+    let stderr = String::from_utf8_lossy(&warm.stderr);
+    assert!(warm.status.success(), "{stderr}");
+    assert!(stderr.contains("compiled=0 cache_hits=4"), "{stderr}");
+    assert!(!stderr.contains("WARN"), "{stderr}");
+    assert_eq!(warm.stdout, cold.stdout);
+
+    // A damaged artifact: a warning, a compile, the same document.
+    let mut bytes = std::fs::read(&artifacts[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&artifacts[0], bytes).unwrap();
+    let damaged = parse_with_cache(&xdg, &data_dir, &file);
+    let stderr = String::from_utf8_lossy(&damaged.stderr);
+    assert!(damaged.status.success(), "{stderr}");
+    assert!(stderr.contains("WARN") && stderr.contains("recompiled") && stderr.contains("damaged"), "{stderr}");
+    assert!(stderr.contains("compiled=1 cache_hits=3 rejected=1"), "{stderr}");
+    assert_eq!(damaged.stdout, cold.stdout);
+}
+
+#[test]
+fn a_refused_or_disabled_artifact_cache_never_fails_the_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("small.json");
+    std::fs::write(&file, "{\"a\":1}").unwrap();
+    let data = dir.path().join("data");
+
+    // Group-writable: refused with a warning, compiled without it.
+    let xdg = dir.path().join("xdg");
+    let cache = xdg.join("cybexp-archive");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o770)).unwrap();
+    let out = parse_with_cache(&xdg, &["--data-dir", s(&data)], &file);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("not using the parser artifact cache") && stderr.contains("writable by group"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0, "nothing written there");
+
+    // cache = false: no directory, no warning.
+    let config = dir.path().join("archiver.toml");
+    let off = dir.path().join("off");
+    std::fs::write(&config, "[sandbox]\ncache = false\n").unwrap();
+    let out = parse_with_cache(&off, &["--data-dir", s(&data), "--config", s(&config)], &file);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("WARN") && !off.exists(), "{stderr}");
+
+    // A configured cache_dir wins over the environment.
+    let configured = dir.path().join("configured");
+    std::fs::write(&config, format!("[sandbox]\ncache_dir = {:?}\n", s(&configured))).unwrap();
+    let out = parse_with_cache(&off, &["--data-dir", s(&data), "--config", s(&config)], &file);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_dir(&configured).unwrap().count(), 4);
+    assert!(!off.exists());
+}

@@ -4,7 +4,9 @@
 //! - a call to a parser that does nothing (fresh instance from the pool,
 //!   argument copy-in, result copy-out): the sandbox's own overhead;
 //! - the cowrie parser on the 16 production samples, sandboxed and native;
-//! - the json parser on a 1 MiB JSON document, sandboxed and native.
+//! - the json parser on a 1 MiB JSON document, sandboxed and native;
+//! - start-up: a sandbox with the built-in parsers loaded, compiled (no
+//!   cache, and an empty artifact cache) vs from a warm artifact cache.
 //!
 //! `cargo bench -p cybexp-sandbox -- cowrie` runs only the cases whose label
 //! contains "cowrie" (for `perf record`; see `PERF_MAP_ENV`).
@@ -12,7 +14,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cybexp_sandbox::{EngineOptions, Limits, ParseInput, Sandbox};
+use cybexp_sandbox::{ArtifactCache, EngineOptions, Limits, ParseInput, Sandbox};
 
 fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort();
@@ -41,6 +43,11 @@ fn time(iterations: usize, mut f: impl FnMut()) -> (Duration, Duration) {
 
 fn report(label: &str, (median, p99): (Duration, Duration)) {
     println!("{label:<44} median {:>10.1} µs   p99 {:>10.1} µs", micros(median), micros(p99));
+}
+
+fn report_ms(label: &str, runs: usize, (median, max): (Duration, Duration)) {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!("{label:<44} median {:>10.2} ms   max {:>10.2} ms   ({runs} runs)", ms(median), ms(max));
 }
 
 fn event<'a>(sub_type: &'a str, plaintext: &'a str) -> ParseInput<'a> {
@@ -84,6 +91,10 @@ fn main() {
     }
     if wanted("1 MiB JSON") {
         big_json_cases(&sandbox, &cowrie);
+    }
+    drop(sandbox);
+    if wanted("start-up") {
+        startup_cases();
     }
 }
 
@@ -130,4 +141,47 @@ fn big_json_cases(sandbox: &Sandbox, cowrie: &[String]) {
         big_sandboxed.0.as_secs_f64() / big_native.0.as_secs_f64(),
         stats.fuel_used
     );
+}
+
+/// Wall time of `Sandbox::new` plus loading the built-in parsers: what a
+/// process start pays for its parsers.
+fn startup_cases() {
+    let start = |cache: Option<ArtifactCache>| {
+        let started = Instant::now();
+        let mut sandbox = Sandbox::new(EngineOptions::default()).unwrap();
+        sandbox.set_cache(cache);
+        sandbox.load_builtin_parsers(|_| Limits::default()).unwrap();
+        (started.elapsed(), sandbox.cache_stats())
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let compiled = median_and_max(5, || {
+        let (elapsed, stats) = start(None);
+        assert_eq!(stats.compiled, 4);
+        elapsed
+    });
+    report_ms("start-up, compiled (no cache)", 5, compiled);
+    let mut fresh = 0;
+    let cold = median_and_max(5, || {
+        fresh += 1;
+        let cache = ArtifactCache::open(tmp.path().join(format!("cold-{fresh}"))).unwrap();
+        let (elapsed, stats) = start(Some(cache));
+        assert_eq!((stats.compiled, stats.cache_hits), (4, 0));
+        elapsed
+    });
+    report_ms("start-up, cold (empty cache, writes it)", 5, cold);
+    let warm_dir = tmp.path().join("cold-1");
+    let warm = median_and_max(21, || {
+        let (elapsed, stats) = start(Some(ArtifactCache::open(&warm_dir).unwrap()));
+        assert_eq!((stats.compiled, stats.cache_hits), (0, 4));
+        elapsed
+    });
+    report_ms("start-up, warm cache (nothing compiled)", 21, warm);
+    println!("  → warm/compiled {:.3}x", warm.0.as_secs_f64() / compiled.0.as_secs_f64());
+}
+
+/// Median and maximum of `n` runs, no warm-up (a start is cold by nature).
+fn median_and_max(n: usize, mut once: impl FnMut() -> Duration) -> (Duration, Duration) {
+    let mut samples: Vec<_> = (0..n).map(|_| once()).collect();
+    samples.sort();
+    (samples[n / 2], samples[n - 1])
 }

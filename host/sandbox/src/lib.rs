@@ -5,6 +5,8 @@
 //! Components are compiled once ([`Sandbox::load`]) and pre-instantiated; each
 //! event gets a fresh instance from the pooling allocator, so a trapped or
 //! over-budget instance is simply dropped and the next event starts clean.
+//! With an [`ArtifactCache`] ([`Sandbox::set_cache`]) a load takes what an
+//! earlier process compiled from disk instead of compiling it again.
 //! The `parser` world imports nothing, so a component that asks for WASI (or
 //! anything else) fails to load: a parser can compute and nothing more.
 
@@ -15,10 +17,16 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy, ResourceLimiter,
     Store, Trap,
+};
+
+mod cache;
+pub use cache::{
+    ARTIFACT_EXTENSION, ArtifactCache, CacheDirError, CacheProblem, CacheProblemKind, CacheStats, component_digest,
+    engine_key,
 };
 
 mod bindings {
@@ -222,6 +230,8 @@ pub struct ParserInfo {
     pub component_name: String,
     pub version: String,
     pub limits: Limits,
+    /// Hex SHA-256 of the component bytes.
+    pub component_sha256: String,
 }
 
 struct LoadedParser {
@@ -309,6 +319,7 @@ pub struct Sandbox {
     engine: Engine,
     options: EngineOptions,
     parsers: BTreeMap<String, LoadedParser>,
+    artifacts: cache::Artifacts,
     _ticker: EpochTicker,
 }
 
@@ -349,7 +360,40 @@ impl Sandbox {
         }
         let engine = Engine::new(&config).map_err(engine_error)?;
         let ticker = EpochTicker::start(engine.clone(), options.epoch_tick);
-        Ok(Sandbox { engine, options, parsers: BTreeMap::new(), _ticker: ticker })
+        Ok(Sandbox { engine, options, parsers: BTreeMap::new(), artifacts: Default::default(), _ticker: ticker })
+    }
+
+    /// This sandbox with `cache` for the compiled parsers (see [`ArtifactCache`]).
+    pub fn with_cache(mut self, cache: ArtifactCache) -> Self {
+        self.set_cache(Some(cache));
+        self
+    }
+
+    /// Loads from here on keep compiled parsers in `cache` and take them
+    /// from it; `None` compiles every load.
+    pub fn set_cache(&mut self, cache: Option<ArtifactCache>) {
+        self.artifacts.set_cache(&self.engine, cache);
+    }
+
+    pub fn cache(&self) -> Option<&ArtifactCache> {
+        self.artifacts.cache()
+    }
+
+    /// Where the artifact of a component (by [`component_digest`]) is kept
+    /// for this sandbox's engine; `None` without a cache.
+    pub fn artifact_path(&self, component_digest: &str) -> Option<std::path::PathBuf> {
+        self.artifacts.path(component_digest)
+    }
+
+    /// Compiles and cache hits of the loads so far.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.artifacts.stats()
+    }
+
+    /// What the cache could not do in the loads so far (each load still
+    /// succeeded): for the host to log.
+    pub fn cache_problems(&self) -> &[CacheProblem] {
+        self.artifacts.problems()
     }
 
     /// A sandbox with the built-in parsers loaded under default limits.
@@ -368,8 +412,9 @@ impl Sandbox {
         Ok(())
     }
 
-    /// Compiles a component, checks it imports nothing, pre-instantiates it
-    /// and asks it who it is. Replaces a parser already loaded under `name`.
+    /// Compiles a component (or takes it from the artifact cache), checks it
+    /// imports nothing, pre-instantiates it and asks it who it is. Replaces a
+    /// parser already loaded under `name`.
     pub fn load(&mut self, name: &str, component: &[u8], limits: Limits) -> Result<ParserInfo, LoadError> {
         let error = |message: String| LoadError { name: name.to_owned(), message };
         if limits.max_memory_bytes > self.options.max_memory_bytes {
@@ -378,8 +423,11 @@ impl Sandbox {
                 limits.max_memory_bytes, self.options.max_memory_bytes
             )));
         }
-        let component =
-            Component::new(&self.engine, component).map_err(|e| error(format!("not a valid component: {e:#}")))?;
+        let component_sha256 = component_digest(component);
+        let component = self
+            .artifacts
+            .component(&self.engine, name, &component_sha256, component)
+            .map_err(|e| error(format!("not a valid component: {e:#}")))?;
         let linker = Linker::<GuestState>::new(&self.engine);
         let instance_pre = linker
             .instantiate_pre(&component)
@@ -392,8 +440,13 @@ impl Sandbox {
             .instantiate(&mut store)
             .and_then(|parser| parser.call_info(&mut store))
             .map_err(|e| error(format!("calling info(): {e:#}")))?;
-        let info =
-            ParserInfo { name: name.to_owned(), component_name: wit_info.name, version: wit_info.version, limits };
+        let info = ParserInfo {
+            name: name.to_owned(),
+            component_name: wit_info.name,
+            version: wit_info.version,
+            limits,
+            component_sha256,
+        };
         self.parsers.insert(name.to_owned(), LoadedParser { info: info.clone(), pre });
         Ok(info)
     }
