@@ -25,6 +25,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "CYBEXP_LOG")]
     pub log: Option<String>,
 
+    /// Log format on stderr: `text`, or `json` (one object per line, for
+    /// log shippers) [default: the config's `log_format`, else text].
+    #[arg(long, global = true, env = "CYBEXP_LOG_FORMAT", value_enum)]
+    pub log_format: Option<crate::config::LogFormat>,
+
     #[command(subcommand)]
     pub command: Command,
 }

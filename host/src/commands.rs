@@ -20,6 +20,10 @@ pub const EXIT_ERROR: u8 = 4;
 /// Runs one subcommand.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let ctx = Settings::load(cli.config.as_deref(), cli.data_dir.as_deref())?;
+    // The demo prints its own account of every outcome.
+    let default_filter = if matches!(cli.command, Command::Demo { .. }) { "error" } else { "info" };
+    let format = cli.log_format.or(ctx.config.log_format).unwrap_or_default();
+    crate::logging::init(cli.log.as_deref(), default_filter, format);
     match cli.command {
         Command::Keygen { out, bits } => keygen(&out.map_or_else(|| ctx.keys_dir(), Ok)?, bits),
         Command::Encrypt { public, format, output, file } => encrypt(&public, format, output.as_deref(), &file),

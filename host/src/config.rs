@@ -37,6 +37,17 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The parser sandbox's compiled-artifact cache.
     pub sandbox: SandboxConfig,
+    /// `text` or `json`; `--log-format` wins.
+    pub log_format: Option<LogFormat>,
+}
+
+/// How the log on stderr is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

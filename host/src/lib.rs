@@ -15,6 +15,7 @@ mod dashboard;
 mod demo;
 mod document;
 mod hardening;
+mod logging;
 pub mod pipeline;
 mod signals;
 mod telemetry;

@@ -230,3 +230,43 @@ fn a_refused_or_disabled_artifact_cache_never_fails_the_start() {
     assert_eq!(std::fs::read_dir(&configured).unwrap().count(), 4);
     assert!(!off.exists());
 }
+
+/// `--log-format json` (or the config's `log_format`): every stderr line is
+/// one JSON object with the text format's fields; the default stays text.
+#[test]
+fn json_logs_are_one_object_per_line_with_the_same_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&["--data-dir", s(&data), "keygen", "--bits", "2048"]);
+    let run = |extra: &[&str], config: Option<&Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cybexp-archive"));
+        cmd.args(["--data-dir", s(&data), "--log", "info"]).args(extra).env_remove("CYBEXP_ARCHIVE_CONFIG");
+        cmd.env_remove("CYBEXP_LOG_FORMAT");
+        if let Some(config) = config {
+            cmd.args(["--config", s(config)]);
+        }
+        let out = cmd.arg("once").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let json_lines = |stderr: &str| {
+        let lines: Vec<serde_json::Value> =
+            stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}"))).collect();
+        assert!(!lines.is_empty());
+        lines
+    };
+    let lines = json_lines(&run(&["--log-format", "json"], None));
+    let loaded = lines.iter().find(|l| l["message"] == "private key loaded").expect("the key-loaded event");
+    assert_eq!(loaded["level"], "INFO");
+    assert_eq!(loaded["target"], "cybexp_archive::context");
+    assert_eq!(loaded["bits"], 2048);
+    assert_eq!(loaded["key_id"].as_str().map(str::len), Some(64));
+    assert!(loaded["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+
+    let config = dir.path().join("archiver.toml");
+    std::fs::write(&config, "log_format = \"json\"\n").unwrap();
+    json_lines(&run(&[], Some(&config)));
+    let text = run(&["--log-format", "text"], Some(&config));
+    assert!(text.lines().any(|l| l.contains(" INFO ") && l.contains("private key loaded")), "{text}");
+    assert!(text.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_err()), "the flag wins: {text}");
+}
