@@ -122,6 +122,26 @@ pub enum Command {
         #[arg(long)]
         state: Option<String>,
     },
+    /// Re-run one entry as the archiver would, changing nothing: read its
+    /// blob, decrypt, parse under the configured budgets, and print the
+    /// outcome, cause, fuel, time and hash beside what the entry recorded.
+    Replay {
+        /// The entry's id (as `dump cache` prints it).
+        entry: String,
+        /// Parse with this parser instead of the entry's route.
+        #[arg(long, conflicts_with = "parser_file")]
+        parser: Option<String>,
+        /// Parse with this component file (a parser being fixed), under the
+        /// budgets of the entry's parser.
+        #[arg(long, value_name = "FILE.wasm")]
+        parser_file: Option<PathBuf>,
+        /// Also print the decrypted plaintext (it may be sensitive).
+        #[arg(long)]
+        show_plaintext: bool,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// A throwaway key pair and data dir, the bundled samples (good, an
     /// unsupported typtag, hostile ones), and one archiver pass: see all
     /// three outcomes.

@@ -37,6 +37,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Once { force, typtag, json } => once(&ctx, force, typtag, json),
         Command::Run => daemon(&ctx),
         Command::Dump { what, state } => dump(&ctx, what, state),
+        Command::Replay { entry, parser, parser_file, show_plaintext, json } => {
+            crate::replay::run(&ctx, crate::replay::Request { entry, parser, parser_file, show_plaintext, json })
+        }
         Command::Demo { keep } => crate::demo::run(keep),
         Command::Top { socket, interval } => crate::dashboard::top(&ctx.socket_path(socket.as_deref())?, interval),
         Command::Status { socket, json } => crate::dashboard::status(&ctx.socket_path(socket.as_deref())?, json),
@@ -225,7 +228,8 @@ fn dump(ctx: &Settings, what: DumpWhat, state: Option<String>) -> Result<ExitCod
     let mut out = std::io::BufWriter::new(stdout.lock());
     match what {
         DumpWhat::Cache => {
-            let filter = EntryFilter { state: state.map(|s| s.parse::<EntryState>().unwrap_or_else(|e| match e {})) };
+            let state = state.map(|s| s.parse::<EntryState>().unwrap_or_else(|e| match e {}));
+            let filter = EntryFilter { state, id: None };
             for entry in stores.lake.entries(&filter)? {
                 writeln!(out, "{}", serde_json::to_string(&entry)?)?;
             }

@@ -17,6 +17,7 @@ mod document;
 mod hardening;
 mod logging;
 pub mod pipeline;
+mod replay;
 mod signals;
 mod telemetry;
 

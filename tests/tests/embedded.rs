@@ -16,6 +16,7 @@ cybexp_tests::on_both_backends!(
     missing_blob_is_bad_data,
     truncated_blob_is_bad_data,
     oversized_blob_is_bad_data_before_it_is_read,
+    replay_changes_nothing_and_reproduces_the_recorded_outcome,
     dump_cache_filters_by_state,
 );
 
@@ -241,6 +242,64 @@ fn oversized_blob_is_bad_data_before_it_is_read(backend: Backend, test: &str) {
     assert_eq!(entries["small"]["processed"], true, "{}", entries["small"]);
     // url-list keeps its own (default) limit: the same size passes there.
     assert_eq!(entries["urls"]["processed"], true, "{}", entries["urls"]);
+}
+
+/// `replay` reads the entry and its blob, decrypts and parses as the
+/// archiver would, and writes nothing: both stores are the same before and
+/// after. It reproduces the recorded cause (or hash), tries another parser
+/// or a component file, and prints the plaintext only when asked.
+fn replay_changes_nothing_and_reproduces_the_recorded_outcome(backend: Backend, test: &str) {
+    let Some(archiver) = Archiver::on(backend, test) else { return };
+    let store = archiver.lake();
+    let key = archiver.public_key();
+    let seal = |text: &[u8]| cybexp_keys::legacy::encrypt(&key, text).unwrap();
+    store.submit(&new_entry("unr-honeypot", "not cowrie"), &seal(b"{\"hello\": 1}")).unwrap();
+    store.submit(&new_entry("generic-json", "good"), &seal(b"{\"fine\": true}")).unwrap();
+    drop(store);
+    archiver.ok(&["once"]);
+    let before = (archiver.dump("cache"), archiver.dump("archive"));
+    let entries = by_name(&before.0);
+    let (bad, good) = (&entries["not cowrie"], &entries["good"]);
+    assert_eq!(bad["cause"], "parser.invalid_input");
+
+    let replay = |id: &Value, extra: &[&str]| -> (Option<i32>, Value) {
+        let mut args = vec!["replay", id.as_str().unwrap(), "--json"];
+        args.extend_from_slice(extra);
+        let out = archiver.run(&args);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let report = serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout} {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), report)
+    };
+    let (code, report) = replay(&bad["id"], &[]);
+    assert_eq!(code, Some(4), "{report}");
+    assert_eq!((report["outcome"].as_str(), report["cause"].as_str()), (Some("ERROR"), bad["cause"].as_str()));
+    assert_eq!(report["recorded"]["cause"], bad["cause"]);
+    assert_eq!(report["parser"], "cowrie");
+    assert!(report["fuel"].as_u64().unwrap() > 0, "{report}");
+    assert!(report.get("plaintext").is_none(), "no plaintext unless asked: {report}");
+
+    let (code, report) = replay(&good["id"], &["--show-plaintext"]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["outcome"], "SUCCESS");
+    assert_eq!(report["hash"], good["refs"][0], "the hash the archive holds");
+    assert_eq!(report["plaintext"], "{\"fine\": true}");
+
+    // The fix, tried before deploying it: another parser, or a component file.
+    let (code, report) = replay(&bad["id"], &["--parser", "json"]);
+    assert_eq!((code, report["outcome"].as_str()), (Some(0), Some("SUCCESS")), "{report}");
+    let json = cybexp_sandbox::BUILTIN_PARSERS.iter().find(|(name, _)| *name == "json").unwrap().1;
+    let file = archiver.dir.path().join("fixed.wasm");
+    std::fs::write(&file, json).unwrap();
+    let (code, report) = replay(&bad["id"], &["--parser-file", file.to_str().unwrap()]);
+    assert_eq!((code, report["outcome"].as_str()), (Some(0), Some("SUCCESS")), "{report}");
+    assert_eq!(report["sub_type"], "unr_honeypot", "the entry's route keeps its sub_type");
+
+    let unknown = archiver.run(&["replay", "no-such-entry"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no entry \"no-such-entry\""));
+
+    assert_eq!((archiver.dump("cache"), archiver.dump("archive")), before, "replay wrote nothing");
 }
 
 fn dump_cache_filters_by_state(backend: Backend, test: &str) {

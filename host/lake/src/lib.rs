@@ -208,6 +208,9 @@ pub struct QueueDepth {
 pub struct EntryFilter {
     /// `None`: every entry.
     pub state: Option<EntryState>,
+    /// Only this entry (`replay`); an id the store could never have handed
+    /// out matches nothing.
+    pub id: Option<EntryId>,
 }
 
 /// Whether [`ArchiveStore::store`] inserted the document.

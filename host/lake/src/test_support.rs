@@ -81,6 +81,7 @@ macro_rules! store_conformance_tests {
             claims_are_exclusive_across_handles_and_threads,
             unskip_queues_skipped_entries_again_and_shows_the_cause,
             entry_filters_and_queue_depth,
+            an_entry_is_found_by_its_id,
             blobs_read_back_and_missing_ones_say_so,
             a_blob_over_the_limit_is_too_large,
             duplicate_documents_are_already_present,
@@ -331,7 +332,7 @@ pub fn forced_reprocess_that_succeeds_clears_skip_state_and_error<F: Fixture>(f:
     lake.claim_batch("w1", &query(1)).unwrap();
     let failure = Outcome::Error { cause: ErrorCause::Parser("invalid_input".into()), message: "bad".into() };
     lake.apply_outcome(&id, &failure).unwrap();
-    let parse_failed = EntryFilter { state: Some(EntryState::State("parse_failed".into())) };
+    let parse_failed = EntryFilter { state: Some(EntryState::State("parse_failed".into())), id: None };
     assert_eq!(ids(&lake.entries(&parse_failed).unwrap()), vec![id.clone()]);
 
     assert_eq!(ids(&lake.claim_batch("w1", &force(1)).unwrap()), vec![id.clone()]);
@@ -527,7 +528,7 @@ pub fn entry_filters_and_queue_depth<F: Fixture>(f: &F) {
     ])
     .unwrap();
 
-    let by = |state: Option<EntryState>| ids(&lake.entries(&EntryFilter { state }).unwrap());
+    let by = |state: Option<EntryState>| ids(&lake.entries(&EntryFilter { state, id: None }).unwrap());
     let literal = |state: &str| Some(EntryState::State(state.into()));
     assert_eq!(by(None), vec![done.clone(), waiting.clone(), unsupported.clone(), failed.clone()]);
     assert_eq!(by(Some(EntryState::Processed)), vec![done]);
@@ -537,6 +538,22 @@ pub fn entry_filters_and_queue_depth<F: Fixture>(f: &F) {
     assert_eq!(by(literal("bad_data")), vec![failed]);
     assert_eq!(by(literal("no_such_state")), vec![]);
     assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 1, skipped: 2 });
+}
+
+/// One entry by id (what `replay` reads), with or without a state filter;
+/// an unknown or malformed id matches nothing and is no error.
+pub fn an_entry_is_found_by_its_id<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let first = lake.submit(&new_entry("t", 1.0), b"one").unwrap();
+    let second = lake.submit(&new_entry("t", 2.0), b"two").unwrap();
+    let by_id = |id: &EntryId, state: Option<EntryState>| {
+        ids(&lake.entries(&EntryFilter { state, id: Some(id.clone()) }).unwrap())
+    };
+    assert_eq!(by_id(&second, None), vec![second.clone()]);
+    assert_eq!(by_id(&first, Some(EntryState::Unprocessed)), vec![first.clone()]);
+    assert_eq!(by_id(&first, Some(EntryState::Processed)), vec![]);
+    assert_eq!(by_id(&f.absent_id(), None), vec![]);
+    assert_eq!(by_id(&f.malformed_id().0, None), vec![]);
 }
 
 pub fn blobs_read_back_and_missing_ones_say_so<F: Fixture>(f: &F) {

@@ -646,13 +646,17 @@ impl LakeAdmin for MongoLake {
         let inner = &self.inner;
         // Processed, unprocessed (waiting) and skipped split the entries as
         // `queue_depth` counts them.
-        let query = match &filter.state {
+        let mut query = match &filter.state {
             None => doc! {},
             Some(EntryState::Processed) => doc! { "processed": true },
             Some(EntryState::Unprocessed) => doc! { "processed": false, "skip": { "$ne": true } },
             Some(EntryState::Skipped) => doc! { "processed": false, "skip": true },
             Some(EntryState::State(state)) => doc! { "state": state },
         };
+        if let Some(id) = &filter.id {
+            let Ok(id) = ObjectId::parse_str(&id.0) else { return Ok(Vec::new()) };
+            query.insert("_id", id);
+        }
         let docs: Vec<Document> = inner.call("listing entries", |client| {
             inner.entries(client).find(query).sort(doc! { "timestamp": 1, "_id": 1 }).run()?.collect()
         })?;

@@ -341,11 +341,20 @@ impl LakeAdmin for SqliteStore {
             Some(EntryState::Skipped) => ("processed = 0 AND skip = 1 AND ?1 IS NULL", None),
             Some(EntryState::State(state)) => ("state = ?1", Some(state.as_str())),
         };
-        let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE {condition} ORDER BY timestamp, id");
+        let id = match &filter.id {
+            None => None,
+            Some(id) => match row_id(id) {
+                Ok(id) => Some(id),
+                Err(_) => return Ok(Vec::new()),
+            },
+        };
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM entries WHERE {condition} AND (?2 IS NULL OR id = ?2) ORDER BY timestamp, id"
+        );
         let what = "listing entries";
         let conn = self.conn()?;
         let mut select = conn.prepare_cached(&sql).ctx(what)?;
-        let rows = select.query_map([state], entry_from_row).ctx(what)?;
+        let rows = select.query_map(params![state, id], entry_from_row).ctx(what)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().ctx(what)
     }
 }

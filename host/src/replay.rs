@@ -1,0 +1,152 @@
+//! `replay ENTRY`: one entry through decryption and its parser, exactly as
+//! the archiver would handle it, with nothing written to either store. How
+//! a parser author checks a fix against the entry that failed.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use cybexp_lake::{CacheEntry, EntryFilter, EntryId, Outcome};
+use serde_json::json;
+
+use crate::commands::{EXIT_ERROR, EXIT_NOT_SUPPORTED};
+use crate::context::Settings;
+use crate::pipeline::{Processor, Route, Step, blob_failure};
+
+/// What `replay` was asked.
+pub struct Request {
+    pub entry: String,
+    pub parser: Option<String>,
+    pub parser_file: Option<PathBuf>,
+    pub show_plaintext: bool,
+    pub json: bool,
+}
+
+/// The name a `--parser-file` component is loaded under.
+const REPLAYED_PARSER: &str = "replay:file";
+
+pub fn run(ctx: &Settings, request: Request) -> Result<ExitCode> {
+    let stores = ctx.open_stores()?;
+    let filter = EntryFilter { state: None, id: Some(EntryId(request.entry.clone())) };
+    let Some(entry) = stores.lake.entries(&filter)?.into_iter().next() else {
+        bail!("no entry {:?} in {}", request.entry, stores.lake.describe());
+    };
+    let mut sandbox = ctx.sandbox()?;
+    let configured = ctx.config.routes().remove(&entry.typtag);
+    let route = match (&request.parser, &request.parser_file, configured) {
+        (Some(parser), _, configured) => Route {
+            parser: parser.clone(),
+            sub_type: configured.map_or_else(|| parser.clone(), |route| route.sub_type),
+        },
+        (None, Some(file), configured) => {
+            // The budgets of the parser it would replace, else the defaults.
+            let limits = configured
+                .as_ref()
+                .and_then(|route| sandbox.parser(&route.parser))
+                .map(|parser| parser.limits)
+                .unwrap_or_default();
+            sandbox.load_file(REPLAYED_PARSER, file, limits)?;
+            let sub_type = configured.map_or_else(|| entry.typtag.clone(), |route| route.sub_type);
+            Route { parser: REPLAYED_PARSER.into(), sub_type }
+        }
+        (None, None, Some(route)) => route,
+        (None, None, None) => {
+            report(&request, &entry, None, &Outcome::NotSupported, None, None);
+            return Ok(ExitCode::from(EXIT_NOT_SUPPORTED));
+        }
+    };
+    if sandbox.parser(&route.parser).is_none() {
+        bail!("no parser named {:?} is loaded", route.parser);
+    }
+    let processor = Processor {
+        keyring: ctx.keyring(false)?,
+        sandbox,
+        routes: BTreeMap::from([(entry.typtag.clone(), route.clone())]),
+    };
+    let blob = match stores.lake.read_blob(&entry, processor.max_blob_bytes(&route)) {
+        Ok(blob) => blob,
+        Err(e) => {
+            let outcome = blob_failure(e)?;
+            report(&request, &entry, Some(&route), &outcome, None, None);
+            return Ok(ExitCode::from(EXIT_ERROR));
+        }
+    };
+    let plaintext = if request.show_plaintext { processor.keyring.decrypt(&blob).ok() } else { None };
+    let processed = processor.process_routed(&route, &entry, &blob);
+    let outcome = match processed.step {
+        Step::Store(doc) => Outcome::Success { hash: doc.hash },
+        Step::Finish(outcome) => outcome,
+        Step::Retry(trouble) => bail!("the archiver's own trouble, not the entry's: {trouble}"),
+    };
+    let stats = processed.call.map(|call| call.stats);
+    report(&request, &entry, Some(&route), &outcome, stats, plaintext.as_deref());
+    Ok(match outcome {
+        Outcome::Success { .. } => ExitCode::SUCCESS,
+        Outcome::NotSupported => ExitCode::from(EXIT_NOT_SUPPORTED),
+        Outcome::Error { .. } => ExitCode::from(EXIT_ERROR),
+    })
+}
+
+fn report(
+    request: &Request,
+    entry: &CacheEntry,
+    route: Option<&Route>,
+    outcome: &Outcome,
+    stats: Option<cybexp_sandbox::CallStats>,
+    plaintext: Option<&str>,
+) {
+    let (cause, message, hash) = match outcome {
+        Outcome::Success { hash } => (None, None, Some(hash.as_str())),
+        Outcome::NotSupported => (None, None, None),
+        Outcome::Error { cause, message } => (Some(cause.code()), Some(message.as_str()), None),
+    };
+    let recorded = if entry.processed {
+        "SUCCESS".to_owned()
+    } else {
+        match (&entry.state, &entry.cause) {
+            (Some(state), Some(cause)) => format!("ERROR {cause} ({state})"),
+            (Some(state), None) => state.to_uppercase(),
+            _ => "nothing yet".to_owned(),
+        }
+    };
+    if request.json {
+        let mut out = json!({
+            "entry": entry.id.0,
+            "typtag": entry.typtag,
+            "parser": route.map(|r| r.parser.as_str()),
+            "sub_type": route.map(|r| r.sub_type.as_str()),
+            "outcome": outcome.label(),
+            "cause": cause,
+            "message": message,
+            "fuel": stats.map(|s| s.fuel_used),
+            "elapsed_us": stats.map(|s| s.elapsed.as_micros() as u64),
+            "hash": hash,
+            "recorded": { "processed": entry.processed, "state": entry.state, "cause": entry.cause, "refs": entry.refs },
+        });
+        if let Some(plaintext) = plaintext {
+            out["plaintext"] = json!(plaintext);
+        }
+        println!("{out}");
+        return;
+    }
+    println!("entry     {} (typtag {:?})", entry.id, entry.typtag);
+    if let Some(route) = route {
+        println!("parser    {} (sub_type {})", route.parser, route.sub_type);
+    }
+    println!("outcome   {}{}", outcome.label(), cause.as_deref().map(|c| format!(" {c}")).unwrap_or_default());
+    if let Some(message) = message {
+        println!("reason    {message}");
+    }
+    if let Some(stats) = stats {
+        println!("fuel      {}", stats.fuel_used);
+        println!("time      {:.3} ms", stats.elapsed.as_secs_f64() * 1e3);
+    }
+    if let Some(hash) = hash {
+        println!("hash      {hash}");
+    }
+    println!("recorded  {recorded}");
+    if let Some(plaintext) = plaintext {
+        println!("plaintext:\n{plaintext}");
+    }
+}
