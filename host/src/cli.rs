@@ -122,6 +122,27 @@ pub enum Command {
         #[arg(long)]
         state: Option<String>,
     },
+    /// Queue skipped entries again, chosen by cause, state, typtag and
+    /// upload time; the daemon picks them up. Safe while a daemon runs.
+    Requeue {
+        /// Cause prefix, e.g. `parser.` or `parser.fuel`.
+        #[arg(long)]
+        cause: Option<String>,
+        /// State value, e.g. `parse_failed`, `not_supported`.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        typtag: Option<String>,
+        /// Uploaded at or after TIME: RFC 3339 (`2026-12-01T00:00:00Z`) or epoch seconds.
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        since: Option<f64>,
+        /// Uploaded before TIME.
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        until: Option<f64>,
+        /// Print how many would be queued and a sample; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Re-run one entry as the archiver would, changing nothing: read its
     /// blob, decrypt, parse under the configured budgets, and print the
     /// outcome, cause, fuel, time and hash beside what the entry recorded.
@@ -188,4 +209,30 @@ pub struct PermsArgs {
     /// Accept a private key file readable by group or others.
     #[arg(long)]
     pub allow_insecure_key_permissions: bool,
+}
+
+/// A point in time for `--since`/`--until`: epoch seconds, or RFC 3339
+/// (a date and time, `Z` or no offset meaning UTC).
+fn parse_time(text: &str) -> Result<f64, String> {
+    if let Ok(seconds) = text.parse::<f64>() {
+        return if seconds.is_finite() { Ok(seconds) } else { Err("not a finite number".into()) };
+    }
+    let time = humantime::parse_rfc3339_weak(text.trim_end_matches('Z'))
+        .map_err(|e| format!("{e}: give epoch seconds or RFC 3339, e.g. 2026-12-01T00:00:00Z"))?;
+    let since_epoch = time.duration_since(std::time::UNIX_EPOCH).map_err(|_| "before 1970".to_owned())?;
+    Ok(since_epoch.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn times_are_epoch_seconds_or_rfc3339() {
+        assert_eq!(parse_time("1700000000.5"), Ok(1_700_000_000.5));
+        assert_eq!(parse_time("2023-11-14T22:13:20Z"), Ok(1_700_000_000.0));
+        assert_eq!(parse_time("2023-11-14 22:13:20"), Ok(1_700_000_000.0));
+        assert!(parse_time("yesterday").unwrap_err().contains("RFC 3339"));
+        assert!(parse_time("NaN").is_err());
+    }
 }

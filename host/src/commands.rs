@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use cybexp_keys::Perms;
-use cybexp_lake::{BatchQuery, EntryFilter, EntryState, NewEntry};
+use cybexp_lake::{BatchQuery, EntryFilter, EntryState, NewEntry, RequeueFilter};
 use cybexp_sandbox::{ParseError, ParseInput};
 
 use crate::cli::{Cli, Command, DumpWhat, Format, PermsArgs};
@@ -37,6 +37,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Once { force, typtag, json } => once(&ctx, force, typtag, json),
         Command::Run => daemon(&ctx),
         Command::Dump { what, state } => dump(&ctx, what, state),
+        Command::Requeue { cause, state, typtag, since, until, dry_run } => {
+            let filter = RequeueFilter { cause_prefix: cause, state, typtag, since, until };
+            requeue(&ctx, &filter, dry_run)
+        }
         Command::Replay { entry, parser, parser_file, show_plaintext, json } => {
             crate::replay::run(&ctx, crate::replay::Request { entry, parser, parser_file, show_plaintext, json })
         }
@@ -244,6 +248,31 @@ fn dump(ctx: &Settings, what: DumpWhat, state: Option<String>) -> Result<ExitCod
         }
     }
     out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How many entries `requeue --dry-run` lists.
+const REQUEUE_SAMPLE: usize = 10;
+
+fn requeue(ctx: &Settings, filter: &RequeueFilter, dry_run: bool) -> Result<ExitCode> {
+    let stores = ctx.open_stores()?;
+    let matching = stores.lake.skipped_matching(filter)?;
+    if dry_run {
+        println!("{} skipped entries match; nothing changed (without --dry-run they are queued again)", matching.len());
+        for entry in matching.iter().take(REQUEUE_SAMPLE) {
+            let cause = entry.cause.as_deref().or(entry.state.as_deref()).unwrap_or("-");
+            println!("  {}  {}  {}  {}", entry.id, entry.typtag, cause, entry.timestamp);
+        }
+        if matching.len() > REQUEUE_SAMPLE {
+            println!("  ... and {} more", matching.len() - REQUEUE_SAMPLE);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ids: Vec<_> = matching.iter().map(|e| e.id.clone()).collect();
+    let queued = stores.lake.unskip_ids(&ids)?;
+    // Fewer than matched: some were requeued or processed meanwhile.
+    println!("queued {queued} of {} matching skipped entries again", matching.len());
+    tracing::info!(queued, matched = matching.len(), "entries queued again");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -17,6 +17,7 @@ cybexp_tests::on_both_backends!(
     truncated_blob_is_bad_data,
     oversized_blob_is_bad_data_before_it_is_read,
     replay_changes_nothing_and_reproduces_the_recorded_outcome,
+    requeue_queues_exactly_the_chosen_skipped_entries,
     dump_cache_filters_by_state,
 );
 
@@ -300,6 +301,39 @@ fn replay_changes_nothing_and_reproduces_the_recorded_outcome(backend: Backend, 
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no entry \"no-such-entry\""));
 
     assert_eq!((archiver.dump("cache"), archiver.dump("archive")), before, "replay wrote nothing");
+}
+
+/// `requeue --cause parser.`: a dry run lists and changes nothing; the real
+/// one queues the parser failure only, which the next pass takes up again.
+fn requeue_queues_exactly_the_chosen_skipped_entries(backend: Backend, test: &str) {
+    let Some(archiver) = Archiver::on(backend, test) else { return };
+    let store = archiver.lake();
+    let key = archiver.public_key();
+    let seal = |text: &[u8]| cybexp_keys::legacy::encrypt(&key, text).unwrap();
+    store.submit(&new_entry("unr-honeypot", "not cowrie"), &seal(b"{\"hello\": 1}")).unwrap();
+    store.submit(&new_entry("generic-json", "garbage"), b"short").unwrap();
+    store.submit(&new_entry("nope", "unsupported"), &seal(b"1")).unwrap();
+    drop(store);
+    archiver.ok(&["once"]);
+    let before = archiver.dump("cache");
+    let dry = archiver.ok(&["requeue", "--cause", "parser.", "--dry-run"]);
+    assert!(dry.starts_with("1 skipped entries match; nothing changed"), "{dry}");
+    assert!(dry.contains("parser.invalid_input"), "{dry}");
+    assert_eq!(archiver.dump("cache"), before, "a dry run changes nothing");
+    assert!(
+        archiver.ok(&["requeue", "--since", "1970-01-01T00:00:00Z", "--typtag", "nope", "--dry-run"]).starts_with("1 ")
+    );
+
+    let done = archiver.ok(&["requeue", "--cause", "parser."]);
+    assert_eq!(done.trim(), "queued 1 of 1 matching skipped entries again");
+    let entries = by_name(&archiver.dump("cache"));
+    let requeued = &entries["not cowrie"];
+    assert_eq!((requeued["skip"].as_bool(), requeued["cause"].as_str()), (Some(false), None), "{requeued}");
+    assert_eq!(entries["garbage"]["cause"], "decrypt.format", "other causes stay skipped");
+    assert_eq!(entries["unsupported"]["state"], "not_supported");
+    let again: Value = serde_json::from_str(archiver.ok(&["once", "--json"]).trim()).unwrap();
+    assert_eq!(again["error"], 1, "only the requeued entry is worked again: {again}");
+    assert!(archiver.run(&["requeue", "--since", "yesterday"]).status.code() == Some(2), "a bad time is a usage error");
 }
 
 fn dump_cache_filters_by_state(backend: Backend, test: &str) {

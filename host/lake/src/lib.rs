@@ -213,6 +213,34 @@ pub struct EntryFilter {
     pub id: Option<EntryId>,
 }
 
+/// Which skipped entries `requeue` queues again; every condition given
+/// must hold.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RequeueFilter {
+    /// The cause starts with this (`parser.` for every parser failure).
+    pub cause_prefix: Option<String>,
+    /// The `state` value, e.g. `parse_failed`, `not_supported`.
+    pub state: Option<String>,
+    pub typtag: Option<String>,
+    /// Uploaded at or after (epoch seconds).
+    pub since: Option<f64>,
+    /// Uploaded before (epoch seconds).
+    pub until: Option<f64>,
+}
+
+impl RequeueFilter {
+    pub fn matches(&self, entry: &CacheEntry) -> bool {
+        let cause = |prefix: &String| entry.cause.as_deref().is_some_and(|c| c.starts_with(prefix.as_str()));
+        entry.skip
+            && !entry.processed
+            && self.cause_prefix.as_ref().is_none_or(cause)
+            && self.state.as_ref().is_none_or(|s| entry.state.as_ref() == Some(s))
+            && self.typtag.as_ref().is_none_or(|t| &entry.typtag == t)
+            && self.since.is_none_or(|since| entry.timestamp >= since)
+            && self.until.is_none_or(|until| entry.timestamp < until)
+    }
+}
+
 /// Whether [`ArchiveStore::store`] inserted the document.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Stored {
@@ -292,6 +320,17 @@ pub trait LakeAdmin: CacheLake {
     /// clears `skip`, `state`, `error` and `cause`. The operator's
     /// "reprocess" after deploying a parser; returns how many.
     fn unskip(&self, typtag: Option<&str>) -> Result<u64, StoreError>;
+
+    /// [`Self::unskip`] for exactly these entries: each is queued again
+    /// only if it is still skipped and unprocessed when the store gets to
+    /// it (one atomic update per entry), so a running daemon loses nothing.
+    fn unskip_ids(&self, ids: &[EntryId]) -> Result<u64, StoreError>;
+
+    /// The skipped entries `filter` selects, oldest first (`requeue`).
+    fn skipped_matching(&self, filter: &RequeueFilter) -> Result<Vec<CacheEntry>, StoreError> {
+        let skipped = self.entries(&EntryFilter { state: Some(EntryState::Skipped), id: None })?;
+        Ok(skipped.into_iter().filter(|entry| filter.matches(entry)).collect())
+    }
 
     fn queue_depth(&self) -> Result<QueueDepth, StoreError>;
 }

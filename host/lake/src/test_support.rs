@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::{
     ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, EntryState, ErrorCause,
-    LakeAdmin, NewEntry, Outcome, QueueDepth, RawDocument, StoreError, StoreErrorKind, Stored,
+    LakeAdmin, NewEntry, Outcome, QueueDepth, RawDocument, RequeueFilter, StoreError, StoreErrorKind, Stored,
 };
 
 /// The lease of [`Fixture::open`] unless a check needs a short one.
@@ -80,6 +80,7 @@ macro_rules! store_conformance_tests {
             a_renewed_lease_holds_and_foreign_claims_are_listed_and_expired,
             claims_are_exclusive_across_handles_and_threads,
             unskip_queues_skipped_entries_again_and_shows_the_cause,
+            requeue_filters_select_exactly_the_matching_skipped_entries,
             entry_filters_and_queue_depth,
             an_entry_is_found_by_its_id,
             blobs_read_back_and_missing_ones_say_so,
@@ -513,6 +514,67 @@ pub fn unskip_queues_skipped_entries_again_and_shows_the_cause<F: Fixture>(f: &F
     assert_eq!(lake.unskip(None).unwrap(), 1);
     assert!(!entry(f, &lake, &b).skip);
     assert_eq!(lake.unskip(None).unwrap(), 0);
+}
+
+/// `requeue`'s filters (cause prefix, state, typtag, upload time) select
+/// exactly the skipped entries they name, and only those are queued again.
+pub fn requeue_filters_select_exactly_the_matching_skipped_entries<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let error = |cause: ErrorCause| Outcome::Error { cause, message: "m".into() };
+    let cases = [
+        ("fuel", "cowrie", 10.0, error(ErrorCause::Parser("fuel".into()))),
+        ("invalid", "cowrie", 20.0, error(ErrorCause::Parser("invalid_input".into()))),
+        ("auth", "cowrie", 30.0, error(ErrorCause::Decrypt("auth".into()))),
+        ("unsupported", "misp", 40.0, Outcome::NotSupported),
+        ("json-fuel", "json", 50.0, error(ErrorCause::Parser("fuel".into()))),
+        ("done", "cowrie", 60.0, Outcome::Success { hash: "h".into() }),
+    ];
+    let mut id_of = std::collections::BTreeMap::new();
+    for (name, typtag, timestamp, outcome) in &cases {
+        let id = lake.submit(&new_entry(typtag, *timestamp), b"x").unwrap();
+        lake.apply_outcome(&id, outcome).unwrap();
+        id_of.insert(*name, id);
+    }
+    let waiting = lake.submit(&new_entry("cowrie", 70.0), b"x").unwrap();
+    let names = |filter: &RequeueFilter| -> Vec<&str> {
+        let chosen = ids(&lake.skipped_matching(filter).unwrap());
+        id_of.iter().filter(|(_, id)| chosen.contains(id)).map(|(name, _)| *name).collect()
+    };
+    let text = |s: &str| Some(s.to_owned());
+    assert_eq!(names(&RequeueFilter::default()), ["auth", "fuel", "invalid", "json-fuel", "unsupported"]);
+    assert_eq!(
+        names(&RequeueFilter { cause_prefix: text("parser."), ..Default::default() }),
+        ["fuel", "invalid", "json-fuel"]
+    );
+    assert_eq!(
+        names(&RequeueFilter { cause_prefix: text("parser.fuel"), ..Default::default() }),
+        ["fuel", "json-fuel"]
+    );
+    assert_eq!(names(&RequeueFilter { state: text("not_supported"), ..Default::default() }), ["unsupported"]);
+    assert_eq!(names(&RequeueFilter { state: text("decrypt_failed"), ..Default::default() }), ["auth"]);
+    let cowrie_parser = RequeueFilter { cause_prefix: text("parser."), typtag: text("cowrie"), ..Default::default() };
+    assert_eq!(names(&cowrie_parser), ["fuel", "invalid"]);
+    let window = RequeueFilter { since: Some(20.0), until: Some(50.0), ..Default::default() };
+    assert_eq!(names(&window), ["auth", "invalid", "unsupported"], "since is inclusive, until is not");
+
+    // Queue exactly those again; the rest, the processed one and the
+    // waiting one are untouched.
+    let chosen = ids(&lake.skipped_matching(&cowrie_parser).unwrap());
+    assert_eq!(lake.unskip_ids(&chosen).unwrap(), 2);
+    for (name, id) in &id_of {
+        let e = entry(f, &lake, id);
+        let requeued = matches!(*name, "fuel" | "invalid");
+        assert_eq!(
+            !e.skip && e.state.is_none() && e.cause.is_none() && e.error.is_none(),
+            requeued || *name == "done",
+            "{name}: {e:?}"
+        );
+    }
+    assert!(entry(f, &lake, &id_of["done"]).processed);
+    assert_eq!(lake.unskip_ids(&chosen).unwrap(), 0, "nothing left to requeue");
+    assert_eq!(lake.unskip_ids(&[waiting.clone(), f.absent_id(), f.malformed_id().0]).unwrap(), 0);
+    let claimed = ids(&lake.claim_batch("w", &query(10)).unwrap());
+    assert_eq!(claimed, vec![id_of["fuel"].clone(), id_of["invalid"].clone(), waiting]);
 }
 
 pub fn entry_filters_and_queue_depth<F: Fixture>(f: &F) {

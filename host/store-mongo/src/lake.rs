@@ -605,6 +605,21 @@ impl LakeAdmin for MongoLake {
         Ok(result.modified_count)
     }
 
+    fn unskip_ids(&self, ids: &[EntryId]) -> Result<u64, StoreError> {
+        let inner = &self.inner;
+        // An id this store never handed out matches nothing.
+        let ids: Vec<ObjectId> = ids.iter().filter_map(|id| ObjectId::parse_str(&id.0).ok()).collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        // The condition is checked by the server per entry as it updates it.
+        let filter = doc! { "_id": { "$in": ids }, "processed": false, "skip": true };
+        let update = doc! { "$unset": { "skip": "", "state": "", "error": "", "cause": "" } };
+        let result =
+            inner.call("queueing entries again", |client| inner.entries(client).update_many(filter, update).run())?;
+        Ok(result.modified_count)
+    }
+
     fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
         let inner = &self.inner;
         let what = "counting the queue";

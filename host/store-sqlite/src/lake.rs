@@ -297,6 +297,29 @@ impl LakeAdmin for SqliteStore {
         Ok(changed as u64)
     }
 
+    fn unskip_ids(&self, ids: &[EntryId]) -> Result<u64, StoreError> {
+        let what = "queueing entries again";
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(what)?;
+        let mut changed = 0;
+        {
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE entries SET skip = 0, state = NULL, error = NULL, cause = NULL
+                     WHERE id = ?1 AND processed = 0 AND skip = 1",
+                )
+                .ctx(what)?;
+            for id in ids {
+                // An id this store never handed out matches nothing.
+                if let Ok(row) = row_id(id) {
+                    changed += update.execute([row]).ctx(what)? as u64;
+                }
+            }
+        }
+        tx.commit().ctx(what)?;
+        Ok(changed)
+    }
+
     fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
         let conn = self.conn()?;
         let (waiting, skipped): (i64, i64) = conn
