@@ -35,6 +35,31 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ParserAction {
+    /// `cargo build` a parser crate for wasm32 and turn its module into a
+    /// component (needs `rustup target add wasm32-unknown-unknown`).
+    Build {
+        /// The parser crate's folder (its Cargo.toml).
+        dir: PathBuf,
+        /// Where to write the component [default: DIR/<crate>.component.wasm].
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
+    /// Load a component as the archiver would (it must import nothing and
+    /// export the cybexp:parser world), print its size, compile time and
+    /// identity, and with --input run it on a sample: outcome and fuel.
+    Check {
+        file: PathBuf,
+        /// A plaintext sample to parse under the default budgets.
+        #[arg(long, value_name = "SAMPLE")]
+        input: Option<PathBuf>,
+        /// sub_type for the sample's document.
+        #[arg(long, default_value = "sample")]
+        sub_type: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Generate an RSA key pair: DIR/priv.pem (0600) and DIR/pub.pem.
     Keygen {
@@ -121,6 +146,12 @@ pub enum Command {
         /// For `cache`: processed, unprocessed, skipped, or a state value.
         #[arg(long)]
         state: Option<String>,
+    },
+    /// For parser authors: build a parser crate into a component, and check
+    /// a component against the parser world (guest-parsers/README.md).
+    Parser {
+        #[command(subcommand)]
+        action: ParserAction,
     },
     /// Queue skipped entries again, chosen by cause, state, typtag and
     /// upload time; the daemon picks them up. Safe while a daemon runs.

@@ -37,6 +37,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Once { force, typtag, json } => once(&ctx, force, typtag, json),
         Command::Run => daemon(&ctx),
         Command::Dump { what, state } => dump(&ctx, what, state),
+        Command::Parser { action } => crate::parser_tools::run(action),
         Command::Requeue { cause, state, typtag, since, until, dry_run } => {
             let filter = RequeueFilter { cause_prefix: cause, state, typtag, since, until };
             requeue(&ctx, &filter, dry_run)

@@ -16,6 +16,7 @@ mod demo;
 mod document;
 mod hardening;
 mod logging;
+mod parser_tools;
 pub mod pipeline;
 mod replay;
 mod signals;

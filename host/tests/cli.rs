@@ -270,3 +270,52 @@ fn json_logs_are_one_object_per_line_with_the_same_fields() {
     assert!(text.lines().any(|l| l.contains(" INFO ") && l.contains("private key loaded")), "{text}");
     assert!(text.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_err()), "the flag wins: {text}");
 }
+
+/// The parser SDK's loop: the template crate builds to a component with one
+/// command, and `parser check` accepts it and runs it on its sample.
+#[test]
+fn the_template_builds_to_a_component_that_passes_parser_check() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    let component = dir.path().join("template.wasm");
+    let out = Command::new(env!("CARGO_BIN_EXE_cybexp-archive"))
+        .args(["parser", "build", s(&workspace.join("guest-parsers/template")), "-o", s(&component)])
+        // Its own target dir: `cargo test` holds the lock on the workspace's.
+        .env("CARGO_TARGET_DIR", workspace.join("target/parser-build"))
+        .env("CYBEXP_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("component: "));
+
+    let sample = workspace.join("guest-parsers/template/tests/samples/indicator.json");
+    let report = String::from_utf8(ok(&["parser", "check", s(&component), "--input", s(&sample)])).unwrap();
+    assert!(report.contains("parser    template 0.1.0"), "{report}");
+    assert!(report.contains("world     imports nothing, exports cybexp:parser: ok"), "{report}");
+    assert!(report.contains("sample    SUCCESS  fuel "), "{report}");
+    let plain = dir.path().join("plain.txt");
+    std::fs::write(&plain, "not an indicator").unwrap();
+    let out = archiver(&["parser", "check", s(&component), "--input", s(&plain)]);
+    assert_eq!(out.status.code(), Some(3), "NOT_SUPPORTED exits 3");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("NOT_SUPPORTED (no \"indicator\" field)"));
+}
+
+/// What the world forbids is refused with a reason: a component importing
+/// a function (WASI or anything), a core module, bytes that are no wasm.
+#[test]
+fn parser_check_refuses_what_the_world_forbids() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        ("importer.wasm", wat::parse_str(r#"(component (import "now" (func)))"#).unwrap(), "must import nothing"),
+        ("core.wasm", b"\0asm\x01\0\0\0".to_vec(), "a core WebAssembly module, not a component"),
+        ("junk.wasm", b"#!/bin/sh\n".to_vec(), "not a valid component"),
+    ];
+    for (name, bytes, expected) in cases {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let out = archiver(&["parser", "check", s(&file)]);
+        assert!(!out.status.success(), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+    }
+}
