@@ -222,9 +222,38 @@ fn daemon(ctx: &Settings) -> Result<ExitCode> {
     let _telemetry = crate::telemetry::start(&ctx.config, &socket, &pipeline, stores.lake.clone())?;
     pipeline.probe = _telemetry.probe();
     let query = BatchQuery { limit: pipeline.batch_size, include_skipped: false, typtag: None };
-    pipeline.run_forever(&query, |_| {});
+    let _watchdog = crate::systemd::Watchdog::start(pipeline.liveness.clone());
+    crate::systemd::ready("started: polling the cache lake");
+    // Test hook: a loop that stops moving after N polls (the watchdog test).
+    let hang_after: Option<u64> = std::env::var(HANG_AFTER_POLLS_ENV).ok().and_then(|n| n.parse().ok());
+    let mut polls = 0u64;
+    pipeline.run_forever(&query, |report| {
+        polls += 1;
+        crate::systemd::status(&poll_status(report));
+        if hang_after.is_some_and(|n| polls >= n) {
+            tracing::warn!("{HANG_AFTER_POLLS_ENV} is set: the loop hangs here, as a stuck call would");
+            loop {
+                std::thread::park();
+            }
+        }
+    });
+    crate::systemd::stopping();
     tracing::info!("archiver stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Set to N to make the daemon loop hang after N polls (tests only: the
+/// watchdog must notice).
+const HANG_AFTER_POLLS_ENV: &str = "CYBEXP_TEST_HANG_AFTER_POLLS";
+
+/// The STATUS= line after a poll: the backoff state `top` shows.
+fn poll_status(report: &crate::pipeline::PollReport) -> String {
+    let next = format!("next poll in {:.1} s", report.sleep.as_secs_f64());
+    match &report.last_error {
+        Some(error) => format!("store unavailable ({error}); {next}"),
+        None if report.failures == 0 => format!("working; {next}"),
+        None => format!("idle (backoff n={}); {next}", report.failures),
+    }
 }
 
 fn dump(ctx: &Settings, what: DumpWhat, state: Option<String>) -> Result<ExitCode> {

@@ -178,6 +178,7 @@ impl Settings {
             shutdown,
             probe: Probe::disabled(),
             stages: None,
+            liveness: Arc::default(),
         })
     }
 }

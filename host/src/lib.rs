@@ -20,6 +20,7 @@ mod parser_tools;
 pub mod pipeline;
 mod replay;
 mod signals;
+mod systemd;
 mod telemetry;
 
 pub use commands::run;

@@ -11,6 +11,7 @@
 //! This module imports no other module of the daemon: its stores, processor
 //! and telemetry probe are handed in (see `context.rs`).
 
+mod liveness;
 mod stages;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ use cybexp_lake::{
 };
 use cybexp_sandbox::{CallStats, ParseError, ParseInput, ParsedDocument, Sandbox};
 use cybexp_telemetry::Probe;
+pub use liveness::Liveness;
 use serde::{Deserialize, Serialize};
 pub use stages::{Stage, StageClock, StageTotal};
 
@@ -297,6 +299,8 @@ pub struct Pipeline {
     pub probe: Probe,
     /// Time per stage, when someone wants to know (the pipeline bench).
     pub stages: Option<Arc<StageClock>>,
+    /// Beats while the daemon loop moves (the systemd watchdog watches it).
+    pub liveness: Arc<Liveness>,
 }
 
 impl Pipeline {
@@ -319,6 +323,7 @@ impl Pipeline {
             shutdown: Arc::new(AtomicBool::new(false)),
             probe: Probe::disabled(),
             stages: None,
+            liveness: Arc::default(),
         }
     }
 }
@@ -381,6 +386,7 @@ impl Pipeline {
     /// Writes a group of worked entries: documents first (durably), then the
     /// outcomes. A failure at either step releases the entries it covers.
     fn write_group(&self, group: Vec<(CacheEntry, Work)>, summary: &mut Summary) {
+        self.liveness.beat();
         let mut marks: Vec<(CacheEntry, Outcome)> = Vec::with_capacity(group.len());
         let mut docs: Vec<(CacheEntry, RawDocument)> = Vec::new();
         for (entry, work) in group {
@@ -534,6 +540,7 @@ impl Pipeline {
     pub fn run_forever(&self, query: &BatchQuery, mut on_poll: impl FnMut(&PollReport)) {
         let mut backoff = Backoff::new();
         while !self.shutdown.load(Ordering::Relaxed) {
+            self.liveness.beat();
             let (poll, last_error) = match self.run_batch(query) {
                 Ok((claimed, summary)) => {
                     let any_success = summary.success > 0;
@@ -613,6 +620,7 @@ impl Pipeline {
             let nap = left.min(step);
             std::thread::sleep(nap);
             left -= nap;
+            self.liveness.beat();
         }
     }
 }
