@@ -215,19 +215,21 @@ fn daemon(ctx: &Settings) -> Result<ExitCode> {
         lake = %pipeline.lake.describe(),
         archive = %pipeline.archive.describe(),
         workers = pipeline.workers,
-        parsers = ?pipeline.processor.sandbox.parsers().map(|p| format!("{}@{}", p.name, p.version)).collect::<Vec<_>>(),
+        parsers = ?pipeline.processor().sandbox.parsers().map(|p| format!("{}@{}", p.name, p.version)).collect::<Vec<_>>(),
         "archiver started"
     );
     let socket = ctx.socket_path(None)?;
-    let _telemetry = crate::telemetry::start(&ctx.config, &socket, &pipeline, stores.lake.clone())?;
-    pipeline.probe = _telemetry.probe();
+    let telemetry = crate::telemetry::start(&ctx.config, &socket, &pipeline, stores.lake.clone())?;
+    pipeline.probe = telemetry.probe();
+    let reload_requested = crate::signals::reload_requests()?;
+    let mut reloader = crate::reload::Reloader::new(ctx, &telemetry);
     let query = BatchQuery { limit: pipeline.batch_size, include_skipped: false, typtag: None };
     let _watchdog = crate::systemd::Watchdog::start(pipeline.liveness.clone());
     crate::systemd::ready("started: polling the cache lake");
     // Test hook: a loop that stops moving after N polls (the watchdog test).
     let hang_after: Option<u64> = std::env::var(HANG_AFTER_POLLS_ENV).ok().and_then(|n| n.parse().ok());
     let mut polls = 0u64;
-    pipeline.run_forever(&query, |report| {
+    let on_poll = |report: &crate::pipeline::PollReport| {
         polls += 1;
         crate::systemd::status(&poll_status(report));
         if hang_after.is_some_and(|n| polls >= n) {
@@ -236,7 +238,8 @@ fn daemon(ctx: &Settings) -> Result<ExitCode> {
                 std::thread::park();
             }
         }
-    });
+    };
+    pipeline.run_forever_with_reload(&query, on_poll, &reload_requested, || reloader.reload());
     crate::systemd::stopping();
     tracing::info!("archiver stopped");
     Ok(ExitCode::SUCCESS)

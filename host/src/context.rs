@@ -2,8 +2,8 @@
 //! the pipeline, built the same way for every command.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, RwLock};
 
 use anyhow::{Context as _, Result, bail};
 use cybexp_keys::{Keyring, Perms};
@@ -27,6 +27,8 @@ pub struct Stores {
 /// The config and where the data dir is, resolved once per invocation.
 pub struct Settings {
     pub config: Config,
+    /// Where `config` came from (re-read on reload); `None`: the defaults.
+    config_file: Option<PathBuf>,
     /// `--data-dir` or the config's; else resolved from the environment
     /// when a command needs it ([`Settings::data_dir`]).
     data_dir: Option<PathBuf>,
@@ -38,12 +40,18 @@ impl Settings {
             Some(path) => Config::load(path)?,
             None => Config::default(),
         };
-        Ok(Settings { config, data_dir: data_dir.map(Path::to_owned) })
+        Ok(Settings { config, config_file: config_file.map(Path::to_owned), data_dir: data_dir.map(Path::to_owned) })
+    }
+
+    /// The same files read again (a reload): the config file, and the
+    /// same `--data-dir`.
+    pub fn reread(&self) -> Result<Settings> {
+        Settings::load(self.config_file.as_deref(), self.data_dir.as_deref())
     }
 
     /// A setup with this config and data dir (the demo's).
     pub fn new(config: Config, data_dir: PathBuf) -> Settings {
-        Settings { config, data_dir: Some(data_dir) }
+        Settings { config, config_file: None, data_dir: Some(data_dir) }
     }
 
     /// The data dir (see [`config::data_dir`]).
@@ -162,15 +170,20 @@ impl Settings {
         }
     }
 
+    /// Keys, parsers and routes, each checked: every key loads, every
+    /// component compiles and exports the parser world, every route names
+    /// a loaded parser. What a reload swaps.
+    pub fn processor(&self) -> Result<Processor> {
+        Ok(Processor { keyring: self.keyring(false)?, sandbox: self.sandbox()?, routes: self.config.routes() })
+    }
+
     /// The pipeline over `stores`, with telemetry off (the daemon hands it a
     /// probe once its telemetry runs).
     pub fn pipeline(&self, stores: &Stores, shutdown: Arc<AtomicBool>) -> Result<Pipeline> {
-        let processor =
-            Processor { keyring: self.keyring(false)?, sandbox: self.sandbox()?, routes: self.config.routes() };
         Ok(Pipeline {
             lake: stores.lake.clone(),
             archive: stores.archive.clone(),
-            processor: Arc::new(processor),
+            processor: RwLock::new(Arc::new(self.processor()?)),
             workers: self.config.pipeline.worker_count(),
             batch_size: self.config.pipeline.batch_size.max(1),
             worker_id: cybexp_lake::Owner::this_process().to_string(),

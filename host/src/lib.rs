@@ -18,6 +18,7 @@ mod hardening;
 mod logging;
 mod parser_tools;
 pub mod pipeline;
+mod reload;
 mod replay;
 mod signals;
 mod systemd;

@@ -15,8 +15,8 @@ mod liveness;
 mod stages;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
@@ -283,7 +283,9 @@ pub enum EntryResult {
 pub struct Pipeline {
     pub lake: Arc<dyn CacheLake>,
     pub archive: Arc<dyn ArchiveStore>,
-    pub processor: Arc<Processor>,
+    /// The keys, parsers and routes in effect: swapped whole by a reload
+    /// ([`Pipeline::replace_processor`]); a batch keeps the one it began with.
+    pub processor: RwLock<Arc<Processor>>,
     pub workers: usize,
     pub batch_size: usize,
     /// Lease owner name written on claims: [`Owner::this_process`], so a
@@ -315,7 +317,7 @@ impl Pipeline {
         Pipeline {
             lake: store.clone(),
             archive: store,
-            processor: Arc::new(processor),
+            processor: RwLock::new(Arc::new(processor)),
             workers,
             batch_size,
             worker_id: Owner::this_process().to_string(),
@@ -351,17 +353,17 @@ enum Work {
 impl Pipeline {
     /// The CPU part of one entry, done on a worker: read the blob, decrypt,
     /// parse. Writes are left to the writer.
-    fn work(&self, entry: &CacheEntry) -> Work {
+    fn work(&self, processor: &Processor, entry: &CacheEntry) -> Work {
         let _busy = self.probe.busy();
         if self.shutdown.load(Ordering::Relaxed) {
             return Work::Release(EntryResult::ReleasedAtShutdown);
         }
         // Resolved once: an unsupported typtag needs no blob read.
-        let Some(route) = self.processor.route(&entry.typtag) else {
+        let Some(route) = processor.route(&entry.typtag) else {
             return Work::Mark(Outcome::NotSupported);
         };
         let clock = self.stages.as_deref();
-        let read = || self.lake.read_blob(entry, self.processor.max_blob_bytes(route));
+        let read = || self.lake.read_blob(entry, processor.max_blob_bytes(route));
         let blob = match StageClock::time(clock, Stage::BlobRead, read) {
             Ok(blob) => blob,
             Err(e) => {
@@ -371,7 +373,7 @@ impl Pipeline {
                 };
             }
         };
-        let processed = self.processor.process_timed(route, entry, &blob, clock);
+        let processed = processor.process_timed(route, entry, &blob, clock);
         if let Some(call) = processed.call {
             let telemetry = || self.probe.parsed(call.parser, call.stats.fuel_used, call.stats.elapsed);
             StageClock::time(clock, Stage::Telemetry, telemetry);
@@ -457,6 +459,9 @@ impl Pipeline {
             return Ok((0, summary));
         }
         let claimed_ids: Vec<EntryId> = entries.iter().map(|e| e.id.clone()).collect();
+        // The whole batch is worked with the set in effect now, whatever a
+        // reload does meanwhile.
+        let processor = self.processor();
         let (work_tx, work_rx) = crossbeam_channel::unbounded::<CacheEntry>();
         for entry in entries {
             work_tx.send(entry).expect("receiver alive");
@@ -477,10 +482,10 @@ impl Pipeline {
                 }
             });
             for _ in 0..workers {
-                let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
+                let (work_rx, done_tx, processor) = (work_rx.clone(), done_tx.clone(), &processor);
                 scope.spawn(move || {
                     for entry in work_rx.iter() {
-                        let work = self.work(&entry);
+                        let work = self.work(processor, &entry);
                         if done_tx.send((entry, work)).is_err() {
                             return;
                         }
@@ -504,6 +509,17 @@ impl Pipeline {
             drop(heartbeat_stop);
         });
         Ok((claimed, summary))
+    }
+
+    /// The keys, parsers and routes in effect.
+    pub fn processor(&self) -> Arc<Processor> {
+        self.processor.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Puts `next` in effect for the next batch (a reload); batches being
+    /// worked finish with the one they began with.
+    pub fn replace_processor(&self, next: Processor) {
+        *self.processor.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
     }
 
     /// Works off everything claimable now, then returns (the `once` mode).
@@ -537,10 +553,31 @@ impl Pipeline {
     /// shutdown. A full batch means more is waiting, so the next poll is
     /// immediate; otherwise the reference's sleep applies.
     /// `on_poll` sees each poll's report (tests watch the loop with it).
-    pub fn run_forever(&self, query: &BatchQuery, mut on_poll: impl FnMut(&PollReport)) {
+    pub fn run_forever(&self, query: &BatchQuery, on_poll: impl FnMut(&PollReport)) {
+        self.run_forever_with_reload(query, on_poll, &AtomicBool::new(false), || None);
+    }
+
+    /// [`Self::run_forever`], and whenever `reload_requested` is set (SIGHUP)
+    /// between batches, `reload` is asked for the next processor: `Some`
+    /// puts it in effect for the next claim, `None` keeps the current one
+    /// (the reload failed; `reload` has said why). A sleep between polls is
+    /// cut short by a request.
+    pub fn run_forever_with_reload(
+        &self,
+        query: &BatchQuery,
+        mut on_poll: impl FnMut(&PollReport),
+        reload_requested: &AtomicBool,
+        mut reload: impl FnMut() -> Option<Processor>,
+    ) {
         let mut backoff = Backoff::new();
         while !self.shutdown.load(Ordering::Relaxed) {
             self.liveness.beat();
+            if reload_requested.swap(false, Ordering::Relaxed) {
+                if let Some(next) = reload() {
+                    self.replace_processor(next);
+                }
+                self.liveness.beat();
+            }
             let (poll, last_error) = match self.run_batch(query) {
                 Ok((claimed, summary)) => {
                     let any_success = summary.success > 0;
@@ -564,7 +601,7 @@ impl Pipeline {
             self.probe.polled(report.failures, report.sleep, report.last_error.as_deref());
             tracing::debug!(failures = report.failures, sleep_ms = report.sleep.as_millis() as u64, "polled");
             on_poll(&report);
-            self.sleep_unless_shutdown(sleep);
+            self.sleep_unless(sleep, reload_requested);
         }
     }
 
@@ -613,10 +650,11 @@ impl Pipeline {
         }
     }
 
-    fn sleep_unless_shutdown(&self, total: Duration) {
+    /// Sleeps `total`, in steps, unless shutdown or `wake` comes first.
+    fn sleep_unless(&self, total: Duration, wake: &AtomicBool) {
         let step = Duration::from_millis(50);
         let mut left = total;
-        while !left.is_zero() && !self.shutdown.load(Ordering::Relaxed) {
+        while !left.is_zero() && !self.shutdown.load(Ordering::Relaxed) && !wake.load(Ordering::Relaxed) {
             let nap = left.min(step);
             std::thread::sleep(nap);
             left -= nap;

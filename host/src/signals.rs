@@ -1,11 +1,12 @@
 //! SIGINT/SIGTERM: the first asks for a clean stop (finish in-flight
-//! entries, release the rest); a second one exits at once.
+//! entries, release the rest); a second one exits at once. SIGHUP asks
+//! for a reload of the config (see `reload.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Result;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::flag;
 
 pub fn install() -> Result<Arc<AtomicBool>> {
@@ -16,4 +17,11 @@ pub fn install() -> Result<Arc<AtomicBool>> {
         flag::register(signal, shutdown.clone())?;
     }
     Ok(shutdown)
+}
+
+/// A flag SIGHUP sets (and the daemon loop clears as it reloads).
+pub fn reload_requests() -> Result<Arc<AtomicBool>> {
+    let requested = Arc::new(AtomicBool::new(false));
+    flag::register(SIGHUP, requested.clone())?;
+    Ok(requested)
 }

@@ -21,6 +21,11 @@ pub fn status(status: &str) {
     notify(&[NotifyState::Status(status)]);
 }
 
+/// A reload begins; [`ready`] ends it.
+pub fn reloading() {
+    notify(&[NotifyState::Reloading, NotifyState::Status("reloading the config")]);
+}
+
 pub fn stopping() {
     notify(&[NotifyState::Stopping, NotifyState::Status("stopping: finishing in-flight entries")]);
 }

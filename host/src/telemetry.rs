@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use cybexp_lake::{LakeAdmin, redact_credentials};
-use cybexp_status::{Identity, ParserIdentity};
+use cybexp_status::{ConfigState, Identity, ParserIdentity};
 use cybexp_telemetry::prometheus::MetricsServer;
 use cybexp_telemetry::server::{SocketOptions, StatusServer, group_id};
 use cybexp_telemetry::{Options, Probe, Setup, Telemetry};
 
 use crate::config::Config;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, Processor};
 
 /// The daemon's telemetry, running; dropping it stops the servers.
 pub struct Running {
@@ -30,35 +30,65 @@ impl Running {
     pub fn probe(&self) -> Probe {
         self.telemetry.probe()
     }
+
+    /// Shows what a reload did: the new keys and parsers and the config
+    /// generation, or why the reload was refused.
+    pub fn reloaded(&self, outcome: Result<&Processor, &str>) {
+        let now = cybexp_status::now_ms();
+        self.telemetry.hub().update_identity(|id| {
+            id.config.last_reload_at_ms = Some(now);
+            match outcome {
+                Ok(processor) => {
+                    id.config.generation += 1;
+                    id.config.loaded_at_ms = now;
+                    id.config.last_reload_error = None;
+                    id.key_fingerprints = key_fingerprints(processor);
+                    id.parsers = parser_identities(processor);
+                }
+                Err(error) => id.config.last_reload_error = Some(error.to_owned()),
+            }
+        });
+    }
+}
+
+fn key_fingerprints(processor: &Processor) -> Vec<String> {
+    processor.keyring.keys().iter().map(|k| k.fingerprint()).collect()
+}
+
+fn parser_identities(processor: &Processor) -> Vec<ParserIdentity> {
+    processor
+        .sandbox
+        .parsers()
+        .map(|p| ParserIdentity {
+            name: p.name.clone(),
+            component: p.component_name.clone(),
+            version: p.version.clone(),
+            sha256: p.component_sha256.clone(),
+        })
+        .collect()
 }
 
 /// Starts the telemetry of `pipeline`; `lake` answers the queue-depth
 /// samples, on the telemetry's own thread. A socket or listener that cannot
 /// be opened is logged, not fatal: the archiver's job is archiving.
 pub fn start(config: &Config, socket: &Path, pipeline: &Pipeline, lake: Arc<dyn LakeAdmin>) -> Result<Running> {
-    let processor = &pipeline.processor;
+    let processor = pipeline.processor();
+    let started_at_ms = cybexp_status::now_ms();
     let identity = Identity {
         name: "cybexp-archive".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         instance: pipeline.worker_id.clone(),
         pid: std::process::id(),
-        started_at_ms: cybexp_status::now_ms(),
+        started_at_ms,
         lake: redact_credentials(&pipeline.lake.describe()),
         archive: redact_credentials(&pipeline.archive.describe()),
-        key_fingerprints: processor.keyring.keys().iter().map(|k| k.fingerprint()).collect(),
-        parsers: processor
-            .sandbox
-            .parsers()
-            .map(|p| ParserIdentity {
-                name: p.name.clone(),
-                component: p.component_name.clone(),
-                version: p.version.clone(),
-            })
-            .collect(),
+        key_fingerprints: key_fingerprints(&processor),
+        parsers: parser_identities(&processor),
         workers: pipeline.workers as u32,
         batch_size: pipeline.batch_size as u32,
         status_socket: None,
         metrics_listen: None,
+        config: ConfigState { generation: 1, loaded_at_ms: started_at_ms, ..ConfigState::default() },
     };
     let setup = Setup {
         identity,

@@ -233,7 +233,7 @@ fn an_exhausted_sandbox_pool_releases_entries_and_marks_none_error() {
     std::thread::scope(|scope| {
         let hog = scope.spawn(|| {
             let input = ParseInput { typtag: "t", orgid: "o", timezone: "UTC", sub_type: "loop", plaintext: "" };
-            pipeline.processor.sandbox.parse("hog", &input).0
+            pipeline.processor().sandbox.parse("hog", &input).0
         });
         std::thread::sleep(std::time::Duration::from_millis(300));
         let (_, summary) = pipeline.run_batch(&query()).unwrap();

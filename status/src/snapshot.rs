@@ -71,6 +71,23 @@ pub struct Identity {
     pub status_socket: Option<String>,
     /// The Prometheus listener's address, when on.
     pub metrics_listen: Option<String>,
+    /// Which config the daemon runs on (SIGHUP reloads it).
+    pub config: ConfigState,
+}
+
+/// The config in effect and the last reload's fate.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConfigState {
+    /// 1 at start, one more for every reload that took effect.
+    pub generation: u64,
+    /// When the config in effect was loaded.
+    pub loaded_at_ms: EpochMs,
+    /// Why the last reload was refused (the daemon kept the previous
+    /// config); `None` once one succeeds.
+    pub last_reload_error: Option<String>,
+    /// When the last reload was tried, either way.
+    pub last_reload_at_ms: Option<EpochMs>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +98,8 @@ pub struct ParserIdentity {
     /// What the component says it is.
     pub component: String,
     pub version: String,
+    /// SHA-256 of the component bytes.
+    pub sha256: String,
 }
 
 /// SUCCESS / NOT_SUPPORTED / ERROR counts.

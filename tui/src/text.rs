@@ -124,8 +124,21 @@ pub fn status_report(s: &Snapshot) -> String {
     let _ = writeln!(out, "archive   {}", p(&id.archive));
     let keys: Vec<&str> = id.key_fingerprints.iter().map(|k| short_fingerprint(k)).collect();
     let _ = writeln!(out, "keys      {}", p(&keys.join(", ")));
-    let parsers: Vec<String> = id.parsers.iter().map(|x| format!("{} {}", x.name, x.version)).collect();
+    let parsers: Vec<String> = id
+        .parsers
+        .iter()
+        .map(|x| match x.sha256.get(..12) {
+            Some(digest) => format!("{} {} ({digest})", x.name, x.version),
+            None => format!("{} {}", x.name, x.version),
+        })
+        .collect();
     let _ = writeln!(out, "parsers   {}", p(&parsers.join(", ")));
+    let c = &id.config;
+    let _ = writeln!(out, "config    generation {}, loaded {}", c.generation, ago(now, c.loaded_at_ms));
+    if let Some(error) = &c.last_reload_error {
+        let at = c.last_reload_at_ms.map(|at| ago(now, at)).unwrap_or_default();
+        let _ = writeln!(out, "          last reload refused {at}: {}", p(error));
+    }
     let w = &s.workers;
     let _ = writeln!(out, "workers   {}, {} busy (1m), {} in flight", w.count, percent(w.utilisation_1m), w.in_flight);
     let q = &s.queue;

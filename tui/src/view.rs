@@ -179,6 +179,17 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             Span::styled(" · polls ", theme.dim()),
             Span::raw(polls),
         ]),
+        // A reload was refused: the daemon runs on an older config.
+        _ if id.config.last_reload_error.is_some() => {
+            let error = id.config.last_reload_error.as_deref().unwrap_or_default();
+            let at = id.config.last_reload_at_ms.map(|at| text::ago(s.taken_at_ms, at)).unwrap_or_default();
+            Line::from(vec![
+                Span::styled("reload refused ", theme.dim()),
+                Span::styled(format!("{at}: {}", printable(error)), theme.error()),
+                Span::styled(" · config ", theme.dim()),
+                Span::raw(id.config.generation.to_string()),
+            ])
+        }
         _ => {
             let keys: Vec<&str> = id.key_fingerprints.iter().map(|k| text::short_fingerprint(k)).collect();
             Line::from(vec![
@@ -188,6 +199,8 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 Span::raw(id.parsers.len().to_string()),
                 Span::styled(" · polls ", theme.dim()),
                 Span::raw(polls),
+                Span::styled(" · config ", theme.dim()),
+                Span::raw(id.config.generation.to_string()),
             ])
         }
     };

@@ -67,12 +67,18 @@ fn running() -> Snapshot {
             archive: "sqlite:/var/lib/cybexp-archive/archive.db".into(),
             key_fingerprints: vec!["3f2a9c0e11aa77b0c4d2e1f0".into()],
             parsers: ["cowrie", "email", "json", "url-list"]
-                .map(|n| ParserIdentity { name: n.into(), component: format!("cybexp-{n}"), version: "0.1.0".into() })
+                .map(|n| ParserIdentity {
+                    name: n.into(),
+                    component: format!("cybexp-{n}"),
+                    version: "0.1.0".into(),
+                    ..Default::default()
+                })
                 .to_vec(),
             workers: 2,
             batch_size: 256,
             status_socket: Some("/run/cybexp-archive/status.sock".into()),
             metrics_listen: None,
+            config: ConfigState { generation: 1, loaded_at_ms: NOW - 7_380_000, ..Default::default() },
         },
         loop_state: LoopState {
             polls: 5_120,
@@ -204,6 +210,22 @@ fn running_at_100x30() {
     assert!(screen.contains("Recent errors (4 since start)"));
     // Footer.
     assert!(screen.lines().last().unwrap().starts_with("q quit ? help s sort r reverse / filter Tab view"));
+}
+
+#[test]
+fn a_refused_reload_is_shown_with_its_reason_and_the_generation() {
+    let mut snapshot = running();
+    snapshot.identity.config.generation = 3;
+    snapshot.identity.config.last_reload_error = Some("parser \"my-feed\": the component must import nothing".into());
+    snapshot.identity.config.last_reload_at_ms = Some(NOW - 4_000);
+    let (screen, _) = render(&app(Some(snapshot.clone()), true), 120, 30);
+    let line = line_with(&screen, "reload refused");
+    assert!(line.contains("4.0s ago: parser \"my-feed\": the component must import nothing · config 3"), "{line}");
+    let report = cybexp_tui::text::status_report(&snapshot);
+    assert!(report.contains("config    generation 3, loaded "), "{report}");
+    assert!(report.contains("last reload refused 4.0s ago: parser \"my-feed\""), "{report}");
+    let (screen, _) = render(&app(Some(running()), true), 100, 30);
+    assert!(screen.contains("polls 5120 (0 failed) · config 1"), "{screen}");
 }
 
 #[test]

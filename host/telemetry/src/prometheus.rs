@@ -89,12 +89,26 @@ pub fn render(s: &Snapshot) -> String {
     for p in &id.parsers {
         m.sample(
             "cybexp_archive_parser_info",
-            &[("parser", &p.name), ("component", &p.component), ("version", &p.version)],
+            &[("parser", &p.name), ("component", &p.component), ("version", &p.version), ("sha256", &p.sha256)],
             1,
         );
     }
     m.family("cybexp_archive_start_time_seconds", "gauge", "When the daemon started, seconds since the epoch.");
     m.sample("cybexp_archive_start_time_seconds", &[], seconds(id.started_at_ms));
+    m.family(
+        "cybexp_archive_config_generation",
+        "gauge",
+        "The config in effect: 1 at start, +1 per reload that took effect.",
+    );
+    m.sample("cybexp_archive_config_generation", &[], id.config.generation);
+    m.family("cybexp_archive_config_loaded_time_seconds", "gauge", "When the config in effect was loaded.");
+    m.sample("cybexp_archive_config_loaded_time_seconds", &[], seconds(id.config.loaded_at_ms));
+    m.family(
+        "cybexp_archive_config_last_reload_failed",
+        "gauge",
+        "1 when the last reload was refused (the daemon runs on the previous config), else 0.",
+    );
+    m.sample("cybexp_archive_config_last_reload_failed", &[], u8::from(id.config.last_reload_error.is_some()));
 
     m.family("cybexp_archive_outcomes_total", "counter", "Entries marked, by typtag and outcome.");
     for t in &s.typtags {

@@ -24,7 +24,12 @@ fn telemetry() -> Telemetry {
         lake: "sqlite:/x.db".into(),
         archive: "sqlite:/x.db".into(),
         key_fingerprints: vec!["00ff".into()],
-        parsers: vec![ParserIdentity { name: "json".into(), component: "cybexp-json".into(), version: "1.0".into() }],
+        parsers: vec![ParserIdentity {
+            name: "json".into(),
+            component: "cybexp-json".into(),
+            version: "1.0".into(),
+            ..Default::default()
+        }],
         ..Default::default()
     };
     let setup = Setup {
