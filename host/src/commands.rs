@@ -6,12 +6,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use cybexp_keys::Perms;
-use cybexp_lake::{BatchQuery, EntryFilter, EntryState, NewEntry, RequeueFilter};
+use cybexp_lake::{BatchQuery, EntryFilter, EntryState, NewEntry, Outcome, RequeueFilter};
 use cybexp_sandbox::{ParseError, ParseInput};
 
 use crate::cli::{Cli, Command, DumpWhat, Format, PermsArgs};
 use crate::context::{Settings, create_private_dir};
-use crate::pipeline::{Summary, raw_document};
+use crate::pipeline::{Summary, parse_failure, raw_document};
 
 /// Exit codes of `parse` (and `decrypt` failures).
 pub const EXIT_NOT_SUPPORTED: u8 = 3;
@@ -127,19 +127,31 @@ fn parse(
     let input = ParseInput { typtag: &typtag, orgid, timezone, sub_type: &sub_type, plaintext: &plaintext };
     let (result, stats) = sandbox.parse(&parser, &input);
     tracing::debug!(fuel = stats.fuel_used, elapsed_us = stats.elapsed.as_micros() as u64, "parsed");
-    match result {
+    let outcome = match result {
         Ok(doc) => {
-            println!("{}", crate::document::to_json_line(&raw_document(doc, orgid, timezone)));
-            Ok(ExitCode::SUCCESS)
+            let doc = raw_document(doc, orgid, timezone);
+            println!("{}", crate::document::to_json_line(&doc));
+            Outcome::Success { hash: doc.hash }
         }
         Err(ParseError::NotSupported(reason)) => {
             eprintln!("NOT_SUPPORTED: {reason}");
-            Ok(ExitCode::from(EXIT_NOT_SUPPORTED))
+            Outcome::NotSupported
         }
         Err(e) => {
             eprintln!("ERROR ({}): {e}", e.reason());
-            Ok(ExitCode::from(EXIT_ERROR))
+            parse_failure(&e)
         }
+    };
+    Ok(exit_code(&outcome))
+}
+
+/// How `parse`, `replay` and `parser check` exit: 0 SUCCESS, 3
+/// NOT_SUPPORTED, 4 ERROR.
+pub fn exit_code(outcome: &Outcome) -> ExitCode {
+    match outcome {
+        Outcome::Success { .. } => ExitCode::SUCCESS,
+        Outcome::NotSupported => ExitCode::from(EXIT_NOT_SUPPORTED),
+        Outcome::Error { .. } => ExitCode::from(EXIT_ERROR),
     }
 }
 

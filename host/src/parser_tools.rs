@@ -7,10 +7,12 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use cybexp_lake::Outcome;
 use cybexp_sandbox::{EngineOptions, Limits, ParseError, ParseInput, Sandbox};
 
 use crate::cli::ParserAction;
-use crate::commands::{EXIT_ERROR, EXIT_NOT_SUPPORTED};
+use crate::commands::exit_code;
+use crate::pipeline::parse_failure;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// A core module's first eight bytes (a component's differ in the version).
@@ -102,19 +104,20 @@ fn check(file: &Path, input: Option<&Path>, sub_type: &str) -> Result<ExitCode> 
     let (result, stats) = sandbox.parse("check", &event);
     let fuel = format!("fuel {} of {}", stats.fuel_used, limits.for_input(plaintext.len()).fuel);
     let time = format!("{:.3} ms", stats.elapsed.as_secs_f64() * 1e3);
-    match result {
+    let outcome = match result {
         Ok(doc) => {
             println!("sample    SUCCESS  {fuel}, {time}");
             println!("hash      {}", doc.hash);
-            Ok(ExitCode::SUCCESS)
+            Outcome::Success { hash: doc.hash }
         }
         Err(ParseError::NotSupported(reason)) => {
             println!("sample    NOT_SUPPORTED ({reason})  {fuel}, {time}");
-            Ok(ExitCode::from(EXIT_NOT_SUPPORTED))
+            Outcome::NotSupported
         }
         Err(e) => {
             println!("sample    ERROR parser.{} ({e})  {fuel}, {time}", e.reason());
-            Ok(ExitCode::from(EXIT_ERROR))
+            parse_failure(&e)
         }
-    }
+    };
+    Ok(exit_code(&outcome))
 }

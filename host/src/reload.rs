@@ -41,7 +41,7 @@ impl<'a> Reloader<'a> {
                 }
                 self.generation += 1;
                 self.current = config;
-                self.telemetry.reloaded(Ok(&processor));
+                self.telemetry.reloaded(Ok((&processor, self.generation)));
                 let parsers: Vec<String> = processor
                     .sandbox
                     .parsers()

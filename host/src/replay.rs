@@ -10,7 +10,7 @@ use anyhow::{Result, bail};
 use cybexp_lake::{CacheEntry, EntryFilter, EntryId, Outcome};
 use serde_json::json;
 
-use crate::commands::{EXIT_ERROR, EXIT_NOT_SUPPORTED};
+use crate::commands::exit_code;
 use crate::context::Settings;
 use crate::pipeline::{Processor, Route, Step, blob_failure};
 
@@ -53,7 +53,7 @@ pub fn run(ctx: &Settings, request: Request) -> Result<ExitCode> {
         (None, None, Some(route)) => route,
         (None, None, None) => {
             report(&request, &entry, None, &Outcome::NotSupported, None, None);
-            return Ok(ExitCode::from(EXIT_NOT_SUPPORTED));
+            return Ok(exit_code(&Outcome::NotSupported));
         }
     };
     if sandbox.parser(&route.parser).is_none() {
@@ -69,7 +69,7 @@ pub fn run(ctx: &Settings, request: Request) -> Result<ExitCode> {
         Err(e) => {
             let outcome = blob_failure(e)?;
             report(&request, &entry, Some(&route), &outcome, None, None);
-            return Ok(ExitCode::from(EXIT_ERROR));
+            return Ok(exit_code(&outcome));
         }
     };
     let plaintext = if request.show_plaintext { processor.keyring.decrypt(&blob).ok() } else { None };
@@ -81,11 +81,7 @@ pub fn run(ctx: &Settings, request: Request) -> Result<ExitCode> {
     };
     let stats = processed.call.map(|call| call.stats);
     report(&request, &entry, Some(&route), &outcome, stats, plaintext.as_deref());
-    Ok(match outcome {
-        Outcome::Success { .. } => ExitCode::SUCCESS,
-        Outcome::NotSupported => ExitCode::from(EXIT_NOT_SUPPORTED),
-        Outcome::Error { .. } => ExitCode::from(EXIT_ERROR),
-    })
+    Ok(exit_code(&outcome))
 }
 
 fn report(

@@ -31,15 +31,15 @@ impl Running {
         self.telemetry.probe()
     }
 
-    /// Shows what a reload did: the new keys and parsers and the config
-    /// generation, or why the reload was refused.
-    pub fn reloaded(&self, outcome: Result<&Processor, &str>) {
+    /// Shows what a reload did: the new keys and parsers under config
+    /// `generation`, or why the reload was refused.
+    pub fn reloaded(&self, outcome: Result<(&Processor, u64), &str>) {
         let now = cybexp_status::now_ms();
         self.telemetry.hub().update_identity(|id| {
             id.config.last_reload_at_ms = Some(now);
             match outcome {
-                Ok(processor) => {
-                    id.config.generation += 1;
+                Ok((processor, generation)) => {
+                    id.config.generation = generation;
                     id.config.loaded_at_ms = now;
                     id.config.last_reload_error = None;
                     id.key_fingerprints = key_fingerprints(processor);

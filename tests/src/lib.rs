@@ -449,3 +449,17 @@ pub fn cowrie_entries(archiver: &Archiver, n: usize) -> Vec<(cybexp_lake::NewEnt
         })
         .collect()
 }
+
+/// Polls `f` every 100 ms until it returns `Some`, or panics after `timeout`
+/// with `what` and the last thing `f` saw (what it wrote to its argument).
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut(&mut String) -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    let mut seen = String::new();
+    loop {
+        if let Some(value) = f(&mut seen) {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}; last seen:\n{seen}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -13,29 +13,15 @@ use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cybexp_tests::{Archiver, Backend, Daemon, new_entry, vector_cases};
+use cybexp_tests::{Archiver, Backend, Daemon, new_entry, vector_cases, wait_for};
 use serde_json::Value;
 
 cybexp_tests::on_both_backends!(status_and_metrics_match_dump_and_leak_nothing, top_shows_the_numbers_dump_shows);
 
 /// In one feed's plaintext; must never appear in any status output.
 const PLAINTEXT_MARKER: &str = "PLAINTEXT-MARKER-5d1c9e";
-
-/// Polls `f` every 100 ms until it returns `Some`, or panics after `timeout`
-/// with `what` and the last thing `f` saw.
-fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut(&mut String) -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    let mut seen = String::new();
-    loop {
-        if let Some(value) = f(&mut seen) {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}; last seen:\n{seen}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// A `cybexp-archive run` child, started and answering on its status socket.
 fn start_daemon(archiver: &Archiver) -> Daemon {

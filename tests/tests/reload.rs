@@ -3,21 +3,10 @@
 //! is lost or processed twice; a config that does not load is refused,
 //! the daemon keeps its set, and `status --json` says why.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cybexp_tests::{Archiver, Daemon, assert_all_processed_once, cowrie_entries, new_entry};
+use cybexp_tests::{Archiver, Daemon, assert_all_processed_once, cowrie_entries, new_entry, wait_for};
 use serde_json::Value;
-
-fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(found) = check() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// `status --json`, by the socket alone: the config file may be one the
 /// test broke on purpose.
@@ -36,7 +25,7 @@ fn status(archiver: &Archiver) -> Option<Value> {
 fn started(archiver: &Archiver) -> Daemon {
     let daemon = Daemon::spawn(archiver, "info");
     let pid = daemon.pid();
-    wait_for("the status socket", Duration::from_secs(60), || {
+    wait_for("the status socket", Duration::from_secs(60), |_| {
         status(archiver).filter(|s| s["identity"]["pid"] == pid).map(|_| ())
     });
     daemon
@@ -46,7 +35,7 @@ fn started(archiver: &Archiver) -> Daemon {
 fn reload(archiver: &Archiver, daemon: &Daemon) -> Value {
     let before = status(archiver).unwrap()["identity"]["config"]["last_reload_at_ms"].clone();
     daemon.signal("-HUP");
-    wait_for("the reload", Duration::from_secs(60), || {
+    wait_for("the reload", Duration::from_secs(60), |_| {
         let config = status(archiver)?["identity"]["config"].clone();
         (config["last_reload_at_ms"] != before).then_some(config)
     })
@@ -59,7 +48,7 @@ fn sighup_mid_run_puts_a_new_route_in_effect_and_loses_nothing() {
     archiver.submit_many(&cowrie_entries(&archiver, ENTRIES));
     let mut daemon = started(&archiver);
     let lake = archiver.lake();
-    wait_for("the run to be under way", Duration::from_secs(60), || {
+    wait_for("the run to be under way", Duration::from_secs(60), |_| {
         (lake.queue_depth().unwrap().waiting < ENTRIES as u64).then_some(())
     });
 
@@ -73,7 +62,9 @@ fn sighup_mid_run_puts_a_new_route_in_effect_and_loses_nothing() {
         let blob = cybexp_keys::legacy::encrypt(&key, format!("{{\"x\": {i}}}").as_bytes()).unwrap();
         lake.submit(&new_entry("feed-x", &format!("x-{i}")), &blob).unwrap();
     }
-    wait_for("every entry done", Duration::from_secs(120), || (lake.queue_depth().unwrap().waiting == 0).then_some(()));
+    wait_for("every entry done", Duration::from_secs(120), |_| {
+        (lake.queue_depth().unwrap().waiting == 0).then_some(())
+    });
     assert!(daemon.is_running());
     let log = daemon.stop("-TERM");
     assert!(log.contains("config reloaded; the next batch uses it"), "{log}");
@@ -118,7 +109,7 @@ fn a_reload_that_cannot_load_keeps_the_running_set_and_says_why() {
     let lake = archiver.lake();
     let blob = cybexp_keys::legacy::encrypt(&archiver.public_key(), b"{\"still\": \"working\"}").unwrap();
     lake.submit(&new_entry("generic-json", "after the refusals"), &blob).unwrap();
-    wait_for("the entry done", Duration::from_secs(60), || (lake.queue_depth().unwrap().waiting == 0).then_some(()));
+    wait_for("the entry done", Duration::from_secs(60), |_| (lake.queue_depth().unwrap().waiting == 0).then_some(()));
     assert_eq!(archiver.dump("cache")[0]["processed"], true);
 
     // A good config again: generation 2, the error gone.

@@ -12,8 +12,7 @@ use cybexp_tahoe::ParseInput;
 const SAMPLES: [&str; 3] = ["phish_plain.eml", "phish_multipart.eml", "reported.mbox"];
 
 fn sample(name: &str) -> String {
-    let path = format!("{}/tests/samples/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    cybexp_tahoe::test_support::sample(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 fn input(plaintext: &str) -> ParseInput<'_> {
@@ -22,7 +21,7 @@ fn input(plaintext: &str) -> ParseInput<'_> {
 
 #[test]
 fn every_sample_is_stored_as_the_reference_stores_it() {
-    let on_disk = std::fs::read_dir(format!("{}/tests/samples", env!("CARGO_MANIFEST_DIR"))).unwrap().count();
+    let on_disk = cybexp_tahoe::test_support::sample_count(env!("CARGO_MANIFEST_DIR"));
     assert_eq!(on_disk, SAMPLES.len(), "every sample is listed here");
     for name in SAMPLES {
         let text = sample(name);

@@ -19,13 +19,12 @@ const SAMPLES: [(&str, bool); 8] = [
 ];
 
 fn sample(name: &str) -> String {
-    let path = format!("{}/tests/samples/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    cybexp_tahoe::test_support::sample(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 #[test]
 fn every_sample_is_stored_as_the_reference_stores_it() {
-    let on_disk = std::fs::read_dir(format!("{}/tests/samples", env!("CARGO_MANIFEST_DIR"))).unwrap().count();
+    let on_disk = cybexp_tahoe::test_support::sample_count(env!("CARGO_MANIFEST_DIR"));
     assert_eq!(on_disk, SAMPLES.len(), "every sample is listed here");
     for (name, parsed) in SAMPLES {
         let text = sample(name);
