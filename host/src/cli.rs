@@ -45,9 +45,10 @@ pub enum ParserAction {
         #[arg(short, long, value_name = "OUT")]
         output: Option<PathBuf>,
     },
-    /// Load a component as the archiver would (it must import nothing and
-    /// export the cybexp:parser world), print its size, compile time and
-    /// identity, and with --input run it on a sample: outcome and fuel.
+    /// Load a component as the archiver would (it may import only the
+    /// host's sha256 and must export the cybexp:parser world), print its
+    /// size, compile time and identity, and with --input run it on a
+    /// sample: outcome and fuel.
     Check {
         file: PathBuf,
         /// A plaintext sample to parse under the default budgets.

@@ -17,6 +17,8 @@ pub mod bindings {
     });
 }
 
+#[cfg(target_arch = "wasm32")]
+mod heap;
 pub mod mem;
 
 #[cfg(target_arch = "wasm32")]

@@ -24,10 +24,8 @@
 
 use std::fmt::Write as _;
 
-use sha2::{Digest, Sha256};
-
 use crate::json::Value;
-use crate::{Limits, scan};
+use crate::{Limits, digest, scan};
 
 /// All strings built while canonicalizing one value may total at most this
 /// many times `max_bytes`.
@@ -74,12 +72,7 @@ pub fn canonical(value: &Value, max_bytes: usize) -> Result<String, CanonicalErr
 /// Lowercase hex SHA-256 of `itype + sub_type + canonical(data)`.
 pub fn tahoe_hash(itype: &str, sub_type: &str, data: &Value, limits: &Limits) -> Result<String, CanonicalError> {
     let canon = canonical(data, limits.max_canonical_bytes)?;
-    let digest = Sha256::new().chain_update(itype).chain_update(sub_type).chain_update(canon).finalize();
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    Ok(hex)
+    Ok(digest::sha256_hex(&[itype.as_bytes(), sub_type.as_bytes(), canon.as_bytes()]))
 }
 
 /// Python's `repr(float)` (and `json.dumps` for non-finite values).

@@ -25,6 +25,7 @@
 //! Syntax errors report byte offsets where Python reports character indices.
 
 pub mod canonical;
+pub mod digest;
 pub mod json;
 mod scan;
 // Always compiled (not behind a test-only feature), so `cargo test` and

@@ -25,6 +25,14 @@ pub fn parse(input: &ParseInput<'_>) -> Result<RawDoc, ParseFailure> {
                 hash: "0".repeat(64),
             })
         }
+        // Hashes a megabyte with the host's `sha256` over and over: the host
+        // must charge fuel for the work it does on the guest's behalf.
+        "digest-flood" => {
+            let block = vec![0u8; 1 << 20];
+            loop {
+                std::hint::black_box(cybexp_tahoe::digest::sha256(&[&block]));
+            }
+        }
         // A valid, minimal document: measures the sandbox's own cost per call.
         "noop" => Ok(RawDoc { sub_type: input.sub_type.to_owned(), data_json: "{}".into(), hash: "0".repeat(64) }),
         other => Err(ParseFailure::NotSupported(format!("no hostile behaviour {other:?}"))),

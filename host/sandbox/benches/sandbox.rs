@@ -8,8 +8,13 @@
 //! - start-up: a sandbox with the built-in parsers loaded, compiled (no
 //!   cache, and an empty artifact cache) vs from a warm artifact cache.
 //!
+//! A sandboxed case and its native twin run in alternating rounds, and their
+//! ratio is the median of the rounds' ratios: this VM's speed drifts by up to
+//! 2x within seconds, which made ratios of separate runs meaningless.
+//!
 //! `cargo bench -p cybexp-sandbox -- cowrie` runs only the cases whose label
-//! contains "cowrie" (for `perf record`; see `PERF_MAP_ENV`).
+//! contains "cowrie"; `CYBEXP_BENCH_SCALE=10` runs each ten times as long
+//! (both for `perf record`; see `PERF_MAP_ENV`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -27,7 +32,14 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// `CYBEXP_BENCH_SCALE=N` runs every case N times as often (for `perf record`).
+fn scaled(iterations: usize) -> usize {
+    let scale = std::env::var("CYBEXP_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1usize);
+    iterations.saturating_mul(scale.max(1))
+}
+
 fn time(iterations: usize, mut f: impl FnMut()) -> (Duration, Duration) {
+    let iterations = scaled(iterations);
     for _ in 0..iterations.div_ceil(10) {
         f(); // warm up: pool slots, caches
     }
@@ -99,22 +111,63 @@ fn main() {
 }
 
 fn cowrie_cases(sandbox: &Sandbox, cowrie: &[String]) {
-    let mut i = 0;
-    let sandboxed = time(5_000, || {
-        i += 1;
-        sandbox.parse("cowrie", &event("unr_honeypot", &cowrie[i % cowrie.len()])).0.unwrap();
-    });
-    report("cowrie event, sandboxed", sandboxed);
-    let native = time(5_000, || {
-        i += 1;
-        cybexp_parser_cowrie::parse(&input("unr_honeypot", &cowrie[i % cowrie.len()])).unwrap();
-    });
-    report("cowrie event, native", native);
+    let (mut i, mut j) = (0, 0);
+    let pair = time_pair(
+        5_000,
+        100,
+        || {
+            i += 1;
+            sandbox.parse("cowrie", &event("unr_honeypot", &cowrie[i % cowrie.len()])).0.unwrap();
+        },
+        || {
+            j += 1;
+            cybexp_parser_cowrie::parse(&input("unr_honeypot", &cowrie[j % cowrie.len()])).unwrap();
+        },
+    );
+    report("cowrie event, sandboxed", pair.sandboxed);
+    report("cowrie event, native", pair.native);
     println!(
         "  → overhead beyond the parse: median {:.1} µs; sandboxed/native {:.2}x",
-        micros(sandboxed.0.saturating_sub(native.0)),
-        sandboxed.0.as_secs_f64() / native.0.as_secs_f64()
+        micros(pair.sandboxed.0.saturating_sub(pair.native.0)),
+        pair.ratio
     );
+}
+
+/// Timings of a sandboxed case and its native twin, measured in alternating
+/// rounds so that both see the same machine (this VM's speed drifts by 2x
+/// within seconds).
+struct Pair {
+    sandboxed: (Duration, Duration),
+    native: (Duration, Duration),
+    /// The median over rounds of (sandboxed median / native median).
+    ratio: f64,
+}
+
+fn time_pair(iterations: usize, per_round: usize, mut sandboxed: impl FnMut(), mut native: impl FnMut()) -> Pair {
+    let iterations = scaled(iterations);
+    for _ in 0..per_round.div_ceil(10) {
+        sandboxed(); // warm up: pool slots, caches
+        native();
+    }
+    let (mut all_sandboxed, mut all_native, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let sample = |f: &mut dyn FnMut(), into: &mut Vec<Duration>| {
+        let round: Vec<Duration> = (0..per_round)
+            .map(|_| {
+                let start = Instant::now();
+                f();
+                start.elapsed()
+            })
+            .collect();
+        into.extend(&round);
+        percentiles(round).0
+    };
+    for _ in 0..iterations.div_ceil(per_round) {
+        let a = sample(&mut sandboxed, &mut all_sandboxed);
+        let b = sample(&mut native, &mut all_native);
+        ratios.push(a.as_secs_f64() / b.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    Pair { sandboxed: percentiles(all_sandboxed), native: percentiles(all_native), ratio: ratios[ratios.len() / 2] }
 }
 
 /// JSON documents of 1, 5 and 15 MB (arrays of the production cowrie
@@ -131,17 +184,21 @@ fn big_json_cases(sandbox: &Sandbox, cowrie: &[String]) {
         doc.push(']');
         let (result, stats) = sandbox.parse("json", &event("x", &doc));
         result.unwrap();
-        let sandboxed = time(runs, || {
-            sandbox.parse("json", &event("x", &doc)).0.unwrap();
-        });
-        report(&format!("{megabytes} MiB JSON ({} B), sandboxed", doc.len()), sandboxed);
-        let native = time(runs, || {
-            cybexp_parser_json::parse(&input("x", &doc)).unwrap();
-        });
-        report(&format!("{megabytes} MiB JSON, native"), native);
+        let pair = time_pair(
+            runs,
+            1,
+            || {
+                sandbox.parse("json", &event("x", &doc)).0.unwrap();
+            },
+            || {
+                cybexp_parser_json::parse(&input("x", &doc)).unwrap();
+            },
+        );
+        report(&format!("{megabytes} MiB JSON ({} B), sandboxed", doc.len()), pair.sandboxed);
+        report(&format!("{megabytes} MiB JSON, native"), pair.native);
         println!(
             "  → sandboxed/native {:.2}x; fuel {} ({:.0} per byte)",
-            sandboxed.0.as_secs_f64() / native.0.as_secs_f64(),
+            pair.ratio,
             stats.fuel_used,
             stats.fuel_used as f64 / doc.len() as f64
         );

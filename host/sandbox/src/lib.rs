@@ -7,8 +7,10 @@
 //! over-budget instance is simply dropped and the next event starts clean.
 //! With an [`ArtifactCache`] ([`Sandbox::set_cache`]) a load takes what an
 //! earlier process compiled from disk instead of compiling it again.
-//! The `parser` world imports nothing, so a component that asks for WASI (or
-//! anything else) fails to load: a parser can compute and nothing more.
+//! The `parser` world imports one pure function, the host's SHA-256
+//! ([`DIGEST_INTERFACE`]), and nothing else, so a component that asks for
+//! WASI (or anything else) fails to load: a parser can compute and nothing
+//! more.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,10 +19,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use wasmtime::component::Linker;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Linker, WasmList};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy, ResourceLimiter,
-    Store, Trap,
+    Store, StoreContextMut, Trap,
 };
 
 mod cache;
@@ -239,7 +242,7 @@ struct LoadedParser {
     pre: bindings::ParserPre<GuestState>,
 }
 
-/// Per-instance state: only the limiter, since the world imports nothing.
+/// Per-instance state: only the limiter, since the one import keeps no state.
 struct GuestState {
     limiter: GuestLimiter,
 }
@@ -428,10 +431,12 @@ impl Sandbox {
             .artifacts
             .component(&self.engine, name, &component_sha256, component)
             .map_err(|e| error(format!("not a valid component: {e:#}")))?;
-        let linker = Linker::<GuestState>::new(&self.engine);
-        let instance_pre = linker
-            .instantiate_pre(&component)
-            .map_err(|e| error(format!("the component must import nothing (a parser can only compute): {e:#}")))?;
+        let linker = guest_linker(&self.engine).map_err(|e| error(format!("{e:#}")))?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
+            error(format!(
+                "the component must import nothing but {DIGEST_INTERFACE} (a parser can only compute): {e:#}"
+            ))
+        })?;
         let pre = bindings::ParserPre::new(instance_pre)
             .map_err(|e| error(format!("the component does not export the cybexp:parser world: {e:#}")))?;
 
@@ -522,6 +527,40 @@ impl Sandbox {
         store.set_epoch_deadline(limits.deadline_ms.div_ceil(tick_ms).max(1));
         store
     }
+}
+
+/// The one interface a parser may import: `sha256`, a pure function.
+pub const DIGEST_INTERFACE: &str = "cybexp:parser/digest@0.1.0";
+
+/// Fuel a host `sha256` call costs: a base plus this much per byte hashed,
+/// about what the instructions of a wasm loop over the bytes would cost, so
+/// a parser cannot use the host to work around its budget.
+pub const DIGEST_FUEL_BASE: u64 = 1_000;
+pub const DIGEST_FUEL_PER_BYTE: u64 = 1;
+
+/// What a parser instance can reach: [`DIGEST_INTERFACE`] and nothing else.
+///
+/// `sha256` reads only the list it is passed (the canonical ABI checks that
+/// it lies inside the instance's memory), keeps no state, and returns 32
+/// bytes. Its cost is taken from the instance's fuel before it runs; an
+/// instance without enough fuel traps as out of fuel.
+fn guest_linker(engine: &Engine) -> wasmtime::Result<Linker<GuestState>> {
+    let mut linker = Linker::new(engine);
+    linker.instance(DIGEST_INTERFACE)?.func_wrap(
+        "sha256",
+        |mut store: StoreContextMut<'_, GuestState>, (data,): (WasmList<u8>,)| {
+            let cost = DIGEST_FUEL_BASE.saturating_add((data.len() as u64).saturating_mul(DIGEST_FUEL_PER_BYTE));
+            let fuel = store.get_fuel()?;
+            if fuel < cost {
+                store.set_fuel(0)?;
+                return Err(Trap::OutOfFuel.into());
+            }
+            store.set_fuel(fuel - cost)?;
+            let digest = Sha256::digest(data.as_le_slice(&store));
+            Ok((digest.to_vec(),))
+        },
+    )?;
+    Ok(linker)
 }
 
 fn check_output(doc: wit::RawDocument, limits: &Limits) -> Result<ParsedDocument, ParseError> {

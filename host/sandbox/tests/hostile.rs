@@ -136,14 +136,37 @@ fn unknown_parser_is_reported() {
 
 #[test]
 fn a_component_that_imports_anything_is_refused() {
-    // A core module is not a component; and a component importing WASI is
-    // refused by the empty linker. Build the latter from WAT.
+    // A core module is not a component; and a component importing anything
+    // but the digest is refused by the linker. Build the latter from WAT.
     let mut sandbox = Sandbox::new(EngineOptions::default()).unwrap();
     let err = sandbox.load("core", b"\0asm\x01\0\0\0", Limits::default()).unwrap_err();
     assert!(err.to_string().contains("not a valid component"), "{err}");
     let importing = wat_component_importing_a_function();
     let err = sandbox.load("importer", &importing, Limits::default()).unwrap_err();
     assert!(err.to_string().contains("must import nothing"), "{err}");
+    // The digest interface offers `sha256` and nothing more, in one shape.
+    for (what, text) in [
+        (
+            "another function of it",
+            r#"(component (import "cybexp:parser/digest@0.1.0" (instance (export "now" (func)))))"#,
+        ),
+        (
+            "sha256 of another type",
+            r#"(component (import "cybexp:parser/digest@0.1.0" (instance (export "sha256" (func (param "data" string))))))"#,
+        ),
+    ] {
+        let component = wat::parse_str(text).expect("valid component text");
+        let err = sandbox.load("importer", &component, Limits::default()).unwrap_err();
+        assert!(err.to_string().contains("must import nothing but cybexp:parser/digest"), "{what}: {err}");
+    }
+}
+
+#[test]
+fn hashing_through_the_host_costs_fuel() {
+    // Each call hashes 1 MiB natively. Uncharged, the loop would run until
+    // the 2 s deadline; charged, 200 M fuel lasts about 200 calls.
+    let error = contained("hostile", "digest-flood", "", Duration::from_secs(5));
+    assert!(matches!(error, ParseError::Fuel(_)), "{error:?}");
 }
 
 /// The smallest component that imports a function (binary, hand-assembled
