@@ -33,10 +33,50 @@ pub fn parse(input: &ParseInput<'_>) -> Result<RawDoc, ParseFailure> {
                 std::hint::black_box(cybexp_tahoe::digest::sha256(&[&block]));
             }
         }
+        // The guests' own memcmp (glue/src/mem.rs) checked where it runs:
+        // against a byte loop, at every length, position and kind of
+        // difference up to 72 bytes, at four alignments.
+        "memcmp-selftest" => {
+            let (checked, wrong) = memcmp_selftest();
+            Ok(RawDoc {
+                sub_type: input.sub_type.to_owned(),
+                data_json: format!("{{\"checked\": {checked}, \"wrong\": {wrong}}}"),
+                hash: "0".repeat(64),
+            })
+        }
         // A valid, minimal document: measures the sandbox's own cost per call.
         "noop" => Ok(RawDoc { sub_type: input.sub_type.to_owned(), data_json: "{}".into(), hash: "0".repeat(64) }),
         other => Err(ParseFailure::NotSupported(format!("no hostile behaviour {other:?}"))),
     }
+}
+
+/// (comparisons made, comparisons whose sign differs from a byte loop's).
+fn memcmp_selftest() -> (usize, usize) {
+    fn naive(a: &[u8], b: &[u8]) -> i32 {
+        a.iter().zip(b).map(|(x, y)| i32::from(*x) - i32::from(*y)).find(|d| *d != 0).unwrap_or(0)
+    }
+    let (mut checked, mut wrong) = (0, 0);
+    let mut check = |a: &[u8], b: &[u8]| {
+        // black_box: the call must reach the linked memcmp, not be folded.
+        let ours = std::hint::black_box(a).cmp(std::hint::black_box(b)) as i32;
+        checked += 1;
+        wrong += usize::from(ours != naive(a, b).signum());
+    };
+    let base: Vec<u8> = (0..96usize).map(|i| (i * 37 % 251) as u8).collect();
+    for offset in 0..4 {
+        for n in 0..=72 {
+            let a = &base[offset..offset + n];
+            check(a, &a.to_vec());
+            for at in 0..n {
+                for delta in [1u8, 0x80, 0xff] {
+                    let mut b = a.to_vec();
+                    b[at] = b[at].wrapping_add(delta);
+                    check(a, &b);
+                }
+            }
+        }
+    }
+    (checked, wrong)
 }
 
 fn doc(input: &ParseInput<'_>, payload: String) -> RawDoc {

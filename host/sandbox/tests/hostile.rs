@@ -162,6 +162,15 @@ fn a_component_that_imports_anything_is_refused() {
 }
 
 #[test]
+fn the_guests_memcmp_agrees_with_a_byte_loop() {
+    let (result, _) = sandbox().parse("hostile", &event("memcmp-selftest", ""));
+    let doc = result.expect("the self-test returns a document");
+    let counts: serde_json::Value = serde_json::from_str(&doc.data_json).unwrap();
+    assert!(counts["checked"].as_u64().unwrap() > 30_000, "{counts}");
+    assert_eq!(counts["wrong"], 0, "{counts}");
+}
+
+#[test]
 fn hashing_through_the_host_costs_fuel() {
     // Each call hashes 1 MiB natively. Uncharged, the loop would run until
     // the 2 s deadline; charged, 200 M fuel lasts about 200 calls.
