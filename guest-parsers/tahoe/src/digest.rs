@@ -10,9 +10,14 @@ pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
 
 /// Lowercase hex of [`sha256`] of `parts`.
 pub fn sha256_hex(parts: &[&[u8]]) -> String {
+    hex(&sha256(parts))
+}
+
+/// A digest as lowercase hex.
+pub fn hex(digest: &[u8; 32]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut hex = String::with_capacity(64);
-    for byte in sha256(parts) {
+    for byte in digest {
         hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
         hex.push(char::from(DIGITS[usize::from(byte & 0xf)]));
     }

@@ -38,19 +38,23 @@ fn scaled(iterations: usize) -> usize {
     iterations.saturating_mul(scale.max(1))
 }
 
-fn time(iterations: usize, mut f: impl FnMut()) -> (Duration, Duration) {
-    let iterations = scaled(iterations);
-    for _ in 0..iterations.div_ceil(10) {
-        f(); // warm up: pool slots, caches
-    }
-    let samples = (0..iterations)
+/// The wall time of each of `n` calls of `f`.
+fn samples(n: usize, f: &mut dyn FnMut()) -> Vec<Duration> {
+    (0..n)
         .map(|_| {
             let start = Instant::now();
             f();
             start.elapsed()
         })
-        .collect();
-    percentiles(samples)
+        .collect()
+}
+
+fn time(iterations: usize, mut f: impl FnMut()) -> (Duration, Duration) {
+    let iterations = scaled(iterations);
+    for _ in 0..iterations.div_ceil(10) {
+        f(); // warm up: pool slots, caches
+    }
+    percentiles(samples(iterations, &mut f))
 }
 
 fn report(label: &str, (median, p99): (Duration, Duration)) {
@@ -63,10 +67,6 @@ fn report_ms(label: &str, runs: usize, (median, max): (Duration, Duration)) {
 }
 
 fn event<'a>(sub_type: &'a str, plaintext: &'a str) -> ParseInput<'a> {
-    ParseInput { typtag: "bench", orgid: "org", timezone: "UTC", sub_type, plaintext }
-}
-
-fn input<'a>(sub_type: &'a str, plaintext: &'a str) -> ParseInput<'a> {
     ParseInput { typtag: "bench", orgid: "org", timezone: "UTC", sub_type, plaintext }
 }
 
@@ -121,7 +121,7 @@ fn cowrie_cases(sandbox: &Sandbox, cowrie: &[String]) {
         },
         || {
             j += 1;
-            cybexp_parser_cowrie::parse(&input("unr_honeypot", &cowrie[j % cowrie.len()])).unwrap();
+            cybexp_parser_cowrie::parse(&event("unr_honeypot", &cowrie[j % cowrie.len()])).unwrap();
         },
     );
     report("cowrie event, sandboxed", pair.sandboxed);
@@ -151,13 +151,7 @@ fn time_pair(iterations: usize, per_round: usize, mut sandboxed: impl FnMut(), m
     }
     let (mut all_sandboxed, mut all_native, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let sample = |f: &mut dyn FnMut(), into: &mut Vec<Duration>| {
-        let round: Vec<Duration> = (0..per_round)
-            .map(|_| {
-                let start = Instant::now();
-                f();
-                start.elapsed()
-            })
-            .collect();
+        let round = samples(per_round, f);
         into.extend(&round);
         percentiles(round).0
     };
@@ -191,7 +185,7 @@ fn big_json_cases(sandbox: &Sandbox, cowrie: &[String]) {
                 sandbox.parse("json", &event("x", &doc)).0.unwrap();
             },
             || {
-                cybexp_parser_json::parse(&input("x", &doc)).unwrap();
+                cybexp_parser_json::parse(&event("x", &doc)).unwrap();
             },
         );
         report(&format!("{megabytes} MiB JSON ({} B), sandboxed", doc.len()), pair.sandboxed);

@@ -209,7 +209,7 @@ fn writable_by(mode: u32) -> Option<&'static str> {
 /// Hex SHA-256 of component bytes: the first half of an artifact's name,
 /// and [`crate::ParserInfo::component_sha256`].
 pub fn component_digest(component: &[u8]) -> String {
-    hex(&Sha256::digest(component))
+    cybexp_tahoe::digest::sha256_hex(&[component])
 }
 
 /// Hex SHA-256 of the engine's [`Engine::precompile_compatibility_hash`]:
@@ -218,7 +218,7 @@ pub fn engine_key(engine: &Engine) -> String {
     use std::hash::Hash;
     let mut hasher = Sha256Hasher(Sha256::new());
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    hex(&hasher.0.finalize())
+    cybexp_tahoe::digest::hex(&hasher.0.finalize().into())
 }
 
 /// Feeds what a `Hash` impl writes into SHA-256 (std's hashers are 64-bit
@@ -234,14 +234,6 @@ impl std::hash::Hasher for Sha256Hasher {
         let digest = self.0.clone().finalize();
         u64::from_le_bytes(digest[..8].try_into().expect("a SHA-256 has 8 bytes"))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// How the artifacts of a sandbox's loads came about.

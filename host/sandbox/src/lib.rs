@@ -19,7 +19,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use wasmtime::component::{Linker, WasmList};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy, ResourceLimiter,
@@ -320,6 +319,8 @@ impl Drop for EpochTicker {
 /// [`Sandbox::parse`] from any number of worker threads.
 pub struct Sandbox {
     engine: Engine,
+    /// What every parser is linked against (see [`guest_linker`]).
+    linker: Linker<GuestState>,
     options: EngineOptions,
     parsers: BTreeMap<String, LoadedParser>,
     artifacts: cache::Artifacts,
@@ -363,7 +364,15 @@ impl Sandbox {
         }
         let engine = Engine::new(&config).map_err(engine_error)?;
         let ticker = EpochTicker::start(engine.clone(), options.epoch_tick);
-        Ok(Sandbox { engine, options, parsers: BTreeMap::new(), artifacts: Default::default(), _ticker: ticker })
+        let linker = guest_linker(&engine).map_err(engine_error)?;
+        Ok(Sandbox {
+            engine,
+            linker,
+            options,
+            parsers: BTreeMap::new(),
+            artifacts: Default::default(),
+            _ticker: ticker,
+        })
     }
 
     /// This sandbox with `cache` for the compiled parsers (see [`ArtifactCache`]).
@@ -431,8 +440,7 @@ impl Sandbox {
             .artifacts
             .component(&self.engine, name, &component_sha256, component)
             .map_err(|e| error(format!("not a valid component: {e:#}")))?;
-        let linker = guest_linker(&self.engine).map_err(|e| error(format!("{e:#}")))?;
-        let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
             error(format!(
                 "the component must import nothing but {DIGEST_INTERFACE} (a parser can only compute): {e:#}"
             ))
@@ -532,9 +540,9 @@ impl Sandbox {
 /// The one interface a parser may import: `sha256`, a pure function.
 pub const DIGEST_INTERFACE: &str = "cybexp:parser/digest@0.1.0";
 
-/// Fuel a host `sha256` call costs: a base plus this much per byte hashed,
-/// about what the instructions of a wasm loop over the bytes would cost, so
-/// a parser cannot use the host to work around its budget.
+/// Fuel a host `sha256` call costs: a base plus this much per byte hashed.
+/// Less than hashing in wasm would cost (that is the point of the import),
+/// but never free, so a parser cannot use the host to outrun its budget.
 pub const DIGEST_FUEL_BASE: u64 = 1_000;
 pub const DIGEST_FUEL_PER_BYTE: u64 = 1;
 
@@ -556,8 +564,7 @@ fn guest_linker(engine: &Engine) -> wasmtime::Result<Linker<GuestState>> {
                 return Err(Trap::OutOfFuel.into());
             }
             store.set_fuel(fuel - cost)?;
-            let digest = Sha256::digest(data.as_le_slice(&store));
-            Ok((digest.to_vec(),))
+            Ok((cybexp_tahoe::digest::sha256(&[data.as_le_slice(&store)]).to_vec(),))
         },
     )?;
     Ok(linker)
