@@ -8,6 +8,7 @@ use anyhow::{Context as _, Result, bail};
 use cybexp_keys::Perms;
 use cybexp_lake::{BatchQuery, EntryFilter, EntryState, NewEntry, Outcome, RequeueFilter};
 use cybexp_sandbox::{ParseError, ParseInput};
+use std::ops::ControlFlow;
 
 use crate::cli::{Cli, Command, DumpWhat, Format, PermsArgs};
 use crate::context::{Settings, create_private_dir};
@@ -275,22 +276,32 @@ fn dump(ctx: &Settings, what: DumpWhat, state: Option<String>) -> Result<ExitCod
     let stores = ctx.open_stores()?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    // One entry or document at a time: a lake of millions dumps in flat memory.
+    let mut failed: Option<anyhow::Error> = None;
+    let mut emit = |line: Result<String>| match line.and_then(|line| Ok(writeln!(out, "{line}")?)) {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(e) => {
+            failed = Some(e);
+            ControlFlow::Break(())
+        }
+    };
     match what {
         DumpWhat::Cache => {
             let state = state.map(|s| s.parse::<EntryState>().unwrap_or_else(|e| match e {}));
             let filter = EntryFilter { state, id: None };
-            for entry in stores.lake.entries(&filter)? {
-                writeln!(out, "{}", serde_json::to_string(&entry)?)?;
-            }
+            stores
+                .lake
+                .for_each_entry(&filter, &mut |entry| emit(serde_json::to_string(&entry).map_err(Into::into)))?;
         }
         DumpWhat::Archive => {
             if state.is_some() {
                 bail!("--state applies to `dump cache` only");
             }
-            for doc in stores.archive.documents()? {
-                writeln!(out, "{}", crate::document::to_json_line(&doc))?;
-            }
+            stores.archive.for_each_document(&mut |doc| emit(Ok(crate::document::to_json_line(&doc))))?;
         }
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
@@ -299,25 +310,61 @@ fn dump(ctx: &Settings, what: DumpWhat, state: Option<String>) -> Result<ExitCod
 /// How many entries `requeue --dry-run` lists.
 const REQUEUE_SAMPLE: usize = 10;
 
+/// Entries queued again per write: the ids of a chunk are all `requeue`
+/// holds, however many match.
+const REQUEUE_CHUNK: usize = 1000;
+
 fn requeue(ctx: &Settings, filter: &RequeueFilter, dry_run: bool) -> Result<ExitCode> {
     let stores = ctx.open_stores()?;
-    let matching = stores.lake.skipped_matching(filter)?;
+    let lake = &stores.lake;
+    let mut matched = 0u64;
     if dry_run {
-        println!("{} skipped entries match; nothing changed (without --dry-run they are queued again)", matching.len());
-        for entry in matching.iter().take(REQUEUE_SAMPLE) {
+        let mut sample = Vec::new();
+        lake.for_each_skipped(filter, &mut |entry| {
+            matched += 1;
+            if sample.len() < REQUEUE_SAMPLE {
+                sample.push(entry);
+            }
+            ControlFlow::Continue(())
+        })?;
+        println!("{matched} skipped entries match; nothing changed (without --dry-run they are queued again)");
+        for entry in &sample {
             let cause = entry.cause.as_deref().or(entry.state.as_deref()).unwrap_or("-");
             println!("  {}  {}  {}  {}", entry.id, entry.typtag, cause, entry.timestamp);
         }
-        if matching.len() > REQUEUE_SAMPLE {
-            println!("  ... and {} more", matching.len() - REQUEUE_SAMPLE);
+        if matched > REQUEUE_SAMPLE as u64 {
+            println!("  ... and {} more", matched - REQUEUE_SAMPLE as u64);
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let ids: Vec<_> = matching.iter().map(|e| e.id.clone()).collect();
-    let queued = stores.lake.unskip_ids(&ids)?;
+    // Queued a chunk at a time as the walk goes: what `requeue` holds is one
+    // chunk of ids, however many match. A queued entry is no longer skipped,
+    // so the walk never meets it again.
+    let (mut queued, mut chunk, mut failed) = (0, Vec::with_capacity(REQUEUE_CHUNK), None);
+    lake.for_each_skipped(filter, &mut |entry| {
+        matched += 1;
+        chunk.push(entry.id);
+        if chunk.len() < REQUEUE_CHUNK {
+            return ControlFlow::Continue(());
+        }
+        match lake.unskip_ids(&std::mem::take(&mut chunk)) {
+            Ok(n) => {
+                queued += n;
+                ControlFlow::Continue(())
+            }
+            Err(e) => {
+                failed = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    queued += lake.unskip_ids(&chunk)?;
     // Fewer than matched: some were requeued or processed meanwhile.
-    println!("queued {queued} of {} matching skipped entries again", matching.len());
-    tracing::info!(queued, matched = matching.len(), "entries queued again");
+    println!("queued {queued} of {matched} matching skipped entries again");
+    tracing::info!(queued, matched, "entries queued again");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -76,7 +76,7 @@ pub enum StoreConfig {
     /// MongoDB: the collections a CYBEX-P deployment already has (the API's
     /// `cache_db.file_entries` + GridFS, analytics' `tahoe_db.instance`).
     /// The store crate owns its settings and their defaults.
-    Mongodb(MongoConfig),
+    Mongodb(Box<MongoConfig>),
 }
 
 impl Default for StoreConfig {
@@ -88,19 +88,30 @@ impl Default for StoreConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineConfig {
-    /// Entries claimed per poll.
+    /// The least a claim asks for; claims grow when they take long (a
+    /// lake across the network), up to half of `max_in_flight`.
     pub batch_size: usize,
     /// Worker threads for decrypt + parse; 0 = one per core.
     pub workers: usize,
     /// How long a claim holds an entry unless renewed. A live archiver
-    /// renews the leases of its batch every third of this; a crashed one's
-    /// claims come back after it (at once on the same host).
+    /// renews the leases of what it holds every third of this; a crashed
+    /// one's claims come back after it (at once on the same host).
     pub lease_secs: u64,
+    /// Entries claimed and not yet written at once; 0 = 16 batches.
+    pub max_in_flight: usize,
+    /// MiB of blobs read and not yet written at once.
+    pub max_in_flight_mib: u64,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { batch_size: 256, workers: 0, lease_secs: 60 }
+        PipelineConfig {
+            batch_size: 256,
+            workers: 0,
+            lease_secs: cybexp_lake::DEFAULT_LEASE.as_secs(),
+            max_in_flight: 0,
+            max_in_flight_mib: 256,
+        }
     }
 }
 
@@ -111,6 +122,19 @@ impl PipelineConfig {
 
     pub fn lease(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.lease_secs.max(1))
+    }
+
+    /// What may be in flight (see [`crate::pipeline::FlowLimits`]).
+    pub fn limits(&self) -> crate::pipeline::FlowLimits {
+        let default = crate::pipeline::FlowLimits::for_batch_size(self.batch_size);
+        crate::pipeline::FlowLimits {
+            max_entries: if self.max_in_flight > 0 {
+                self.max_in_flight.max(self.batch_size)
+            } else {
+                default.max_entries
+            },
+            max_bytes: self.max_in_flight_mib.max(1) << 20,
+        }
     }
 }
 
@@ -236,7 +260,7 @@ impl Config {
             archive_coll: field(archive, archive_name, "coll", &defaults.archive_coll)?,
             ..defaults.clone()
         };
-        Ok(Config { store: StoreConfig::Mongodb(mongo), ..Config::default() })
+        Ok(Config { store: StoreConfig::Mongodb(Box::new(mongo)), ..Config::default() })
     }
 
     /// The typtag routes: built-in ones with config's on top.
@@ -406,7 +430,8 @@ mod tests {
                 "tahoe": {"mongo_url": "mongodb://m1,m2/?replicaSet=rs0", "db": "tahoe_db", "coll": "instance"}}"#,
         )
         .unwrap();
-        let StoreConfig::Mongodb(MongoConfig {
+        let StoreConfig::Mongodb(mongo) = config.store else { panic!("not the MongoDB store: {:?}", config.store) };
+        let MongoConfig {
             uri,
             cache_uri,
             cache_db,
@@ -416,10 +441,7 @@ mod tests {
             archive_db,
             archive_coll,
             ..
-        }) = config.store
-        else {
-            panic!("not the MongoDB store: {:?}", config.store)
-        };
+        } = *mongo;
         assert_eq!(uri, None);
         assert_eq!(cache_uri.as_deref(), Some("mongodb://cache-host/"));
         assert_eq!((cache_db.as_str(), cache_coll.as_str(), cache_bucket.as_str()), ("cache_db", "file_entries", "fs"));
@@ -434,11 +456,8 @@ mod tests {
                 "tahoe": {"mongo_url": "mongodb://t/"}}"#,
         )
         .unwrap();
-        let StoreConfig::Mongodb(MongoConfig { cache_bucket, archive_uri, archive_db, archive_coll, cache_db, .. }) =
-            config.store
-        else {
-            panic!()
-        };
+        let StoreConfig::Mongodb(mongo) = config.store else { panic!() };
+        let MongoConfig { cache_bucket, archive_uri, archive_db, archive_coll, cache_db, .. } = *mongo;
         assert_eq!((cache_bucket.as_str(), cache_db.as_str()), ("blobs", "cache_db"));
         assert_eq!(
             (archive_uri.as_deref(), archive_db.as_str(), archive_coll.as_str()),
@@ -459,12 +478,8 @@ mod tests {
         let config: Config =
             toml::from_str("[store]\nbackend = \"mongodb\"\nuri = \"mongodb://h/\"\nwrite_concern = \"majority\"\n")
                 .unwrap();
-        let StoreConfig::Mongodb(MongoConfig {
-            uri, cache_db, archive_coll, write_concern, create_claim_index, ..
-        }) = config.store
-        else {
-            panic!()
-        };
+        let StoreConfig::Mongodb(mongo) = config.store else { panic!() };
+        let MongoConfig { uri, cache_db, archive_coll, write_concern, create_claim_index, .. } = *mongo;
         assert_eq!(
             (uri.as_deref(), cache_db.as_str(), archive_coll.as_str()),
             (Some("mongodb://h/"), "cache_db", "instance")

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use anyhow::{Context as _, Result, bail};
 use cybexp_keys::{Keyring, Perms};
-use cybexp_lake::{ArchiveStore, LakeAdmin};
+use cybexp_lake::{ArchiveStore, GroupWriter, LakeAdmin, SeparateStores};
 use cybexp_sandbox::{ArtifactCache, CacheProblemKind, EngineOptions, Sandbox};
 use cybexp_store_sqlite::SqliteStore;
 use cybexp_telemetry::Probe;
@@ -22,6 +22,8 @@ use crate::pipeline::{Pipeline, Processor};
 pub struct Stores {
     pub lake: Arc<dyn LakeAdmin>,
     pub archive: Arc<dyn ArchiveStore>,
+    /// How the pipeline writes what it finished to both.
+    pub writer: Arc<dyn GroupWriter>,
 }
 
 /// The config and where the data dir is, resolved once per invocation.
@@ -81,11 +83,17 @@ impl Settings {
                     create_private_dir(parent)?;
                 }
                 let store = Arc::new(SqliteStore::open(&path)?.with_lease(lease));
-                Ok(Stores { lake: store.clone(), archive: store })
+                Ok(Stores { lake: store.clone(), archive: store.clone(), writer: store })
             }
             StoreConfig::Mongodb(mongo) => {
                 let (lake, archive) = mongo.open(lease)?;
-                Ok(Stores { lake: Arc::new(lake), archive: Arc::new(archive) })
+                let (lake, archive) = (Arc::new(lake), Arc::new(archive));
+                let writer = SeparateStores {
+                    lake: lake.clone(),
+                    archive: archive.clone(),
+                    groups_in_flight: cybexp_store_mongo::WRITE_GROUPS_IN_FLIGHT,
+                };
+                Ok(Stores { lake, archive, writer: Arc::new(writer) })
             }
         }
     }
@@ -183,9 +191,11 @@ impl Settings {
         Ok(Pipeline {
             lake: stores.lake.clone(),
             archive: stores.archive.clone(),
+            writer: stores.writer.clone(),
             processor: RwLock::new(Arc::new(self.processor()?)),
             workers: self.config.pipeline.worker_count(),
             batch_size: self.config.pipeline.batch_size.max(1),
+            limits: self.config.pipeline.limits(),
             worker_id: cybexp_lake::Owner::this_process().to_string(),
             heartbeat: self.config.pipeline.lease() / 3,
             shutdown,

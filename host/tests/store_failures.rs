@@ -2,14 +2,15 @@
 //! nothing is marked, the entry is released, and a later pass finishes it
 //! without storing anything twice.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cybexp_archive::pipeline::{Pipeline, Processor};
 use cybexp_keys::{Keyring, PrivateKey};
 use cybexp_lake::{
-    ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, ForeignClaims, LakeAdmin,
-    NewEntry, Outcome, RawDocument, StoreError, Stored,
+    ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, ChangeFeed, EntryFilter, EntryId, Finished,
+    ForeignClaims, GroupWriter, LakeAdmin, NewEntry, Outcome, RawDocument, StoreError, Stored,
 };
 use cybexp_store_sqlite::SqliteStore;
 
@@ -42,8 +43,8 @@ impl CacheLake for Flaky {
         down(&self.fail_outcomes)?;
         self.inner.apply_outcomes(outcomes)
     }
-    fn release(&self, id: &EntryId) -> Result<(), StoreError> {
-        self.inner.release(id)
+    fn release(&self, ids: &[EntryId]) -> Result<(), StoreError> {
+        self.inner.release(ids)
     }
     fn renew(&self, worker: &str, ids: &[EntryId]) -> Result<(), StoreError> {
         self.inner.renew(worker, ids)
@@ -54,6 +55,16 @@ impl CacheLake for Flaky {
     }
     fn expire_claims(&self, owners: &[String]) -> Result<u64, StoreError> {
         self.inner.expire_claims(owners)
+    }
+    fn changes(&self) -> Box<dyn ChangeFeed> {
+        self.inner.changes()
+    }
+}
+
+/// The archive and the lake written apart, so either can fail alone.
+impl GroupWriter for Flaky {
+    fn write_group(&self, group: &[(EntryId, Finished)]) -> Result<Vec<Outcome>, StoreError> {
+        cybexp_lake::write_separately(self, self, group)
     }
 }
 
@@ -68,8 +79,8 @@ impl ArchiveStore for Flaky {
     fn count(&self) -> Result<u64, StoreError> {
         self.inner.count()
     }
-    fn documents(&self) -> Result<Vec<RawDocument>, StoreError> {
-        self.inner.documents()
+    fn for_each_document(&self, visit: &mut dyn FnMut(RawDocument) -> ControlFlow<()>) -> Result<(), StoreError> {
+        self.inner.for_each_document(visit)
     }
 }
 
@@ -138,8 +149,9 @@ fn finish_and_check(store: &Flaky, pipeline: &Pipeline) {
 fn archive_down_marks_nothing_and_releases_the_entries() {
     let (_dir, store, pipeline) = setup();
     store.fail_store.store(true, Ordering::SeqCst);
-    let (claimed, summary) = pipeline.run_batch(&query()).unwrap();
-    assert_eq!((claimed, summary.retried, summary.processed()), (ENTRIES, ENTRIES as u64, 0));
+    // `once` stops rather than spin when every entry goes back.
+    let summary = pipeline.run_until_empty(&query(), |_| {}).unwrap();
+    assert_eq!((summary.retried, summary.processed()), (ENTRIES as u64, 0));
     assert_untouched(&store);
     assert_eq!(store.count().unwrap(), 0);
     store.fail_store.store(false, Ordering::SeqCst);
@@ -150,7 +162,7 @@ fn archive_down_marks_nothing_and_releases_the_entries() {
 fn lake_down_after_the_store_leaves_entries_for_a_retry_without_duplicates() {
     let (_dir, store, pipeline) = setup();
     store.fail_outcomes.store(true, Ordering::SeqCst);
-    let (_, summary) = pipeline.run_batch(&query()).unwrap();
+    let summary = pipeline.run_until_empty(&query(), |_| {}).unwrap();
     assert_eq!((summary.retried, summary.processed()), (ENTRIES as u64, 0));
     assert_untouched(&store);
     assert_eq!(store.count().unwrap(), ENTRIES as u64, "documents were stored first");
@@ -162,7 +174,7 @@ fn lake_down_after_the_store_leaves_entries_for_a_retry_without_duplicates() {
 fn unreadable_blob_store_is_a_retry_not_bad_data() {
     let (_dir, store, pipeline) = setup();
     store.fail_blob.store(true, Ordering::SeqCst);
-    let (_, summary) = pipeline.run_batch(&query()).unwrap();
+    let summary = pipeline.run_until_empty(&query(), |_| {}).unwrap();
     assert_eq!((summary.retried, summary.error), (ENTRIES as u64, 0));
     assert_untouched(&store);
     store.fail_blob.store(false, Ordering::SeqCst);
@@ -236,7 +248,7 @@ fn an_exhausted_sandbox_pool_releases_entries_and_marks_none_error() {
             pipeline.processor().sandbox.parse("hog", &input).0
         });
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let (_, summary) = pipeline.run_batch(&query()).unwrap();
+        let summary = pipeline.run_until_empty(&query(), |_| {}).unwrap();
         assert_eq!((summary.retried, summary.error, summary.success), (ENTRIES as u64, 0, 0), "{summary:?}");
         let entries = store.entries(&EntryFilter::default()).unwrap();
         assert!(entries.iter().all(|e| !e.processed && !e.skip && e.state.is_none()), "{entries:?}");

@@ -4,6 +4,8 @@
 //! in [`mongo`].
 
 pub mod mongo;
+pub mod proxy;
+pub mod wrap;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -46,6 +48,15 @@ pub fn archiver_bin() -> &'static Path {
         );
         bin
     })
+}
+
+/// The binary the benchmarks run: `CYBEXP_BENCH_BIN` (relative to the
+/// workspace root, e.g. `target/release/cybexp-archive`), else the dev binary.
+pub fn bench_bin() -> PathBuf {
+    match std::env::var_os("CYBEXP_BENCH_BIN") {
+        Some(path) => Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path),
+        None => archiver_bin().to_owned(),
+    }
 }
 
 /// Which store an [`Archiver`] uses.
@@ -242,7 +253,20 @@ max_output_bytes = 4194304
 
     /// The real binary with this archiver's config.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(archiver_bin());
+        self.command_wrapped(&[])
+    }
+
+    /// [`Self::command`] started through `wrapper` (the words before the
+    /// binary, e.g. from [`wrap`]): a skewed clock, another host.
+    pub fn command_wrapped(&self, wrapper: &[String]) -> Command {
+        let mut cmd = match wrapper.split_first() {
+            None => Command::new(archiver_bin()),
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(archiver_bin());
+                cmd
+            }
+        };
         cmd.arg("--config").arg(&self.config).env("CYBEXP_LOG", "warn").env_remove("CYBEXP_ARCHIVE_CONFIG");
         // Each archiver's status socket is in its own data dir, even where systemd's variable is set.
         cmd.env_remove("RUNTIME_DIRECTORY");
@@ -302,10 +326,15 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `run` with the log filter `log_filter` (e.g. `warn`, `info`).
     pub fn spawn(archiver: &Archiver, log_filter: &str) -> Daemon {
+        Daemon::spawn_wrapped(archiver, &[], log_filter)
+    }
+
+    /// [`Self::spawn`] through `wrapper` (see [`Archiver::command_wrapped`]).
+    pub fn spawn_wrapped(archiver: &Archiver, wrapper: &[String], log_filter: &str) -> Daemon {
         let log = archiver.dir.path().join("daemon.log");
         let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
         let child = archiver
-            .command()
+            .command_wrapped(wrapper)
             .arg("run")
             .env("CYBEXP_LOG", log_filter)
             .stdout(Stdio::null())

@@ -13,12 +13,11 @@
 //! The server's CPU time is read from `/proc/<pid>/stat` of the process
 //! listening on the URI's port (`CYBEXP_BENCH_SERVER_PID` overrides).
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cybexp_lake::NewEntry;
-use cybexp_tests::{Archiver, Backend, vector_cases};
+use cybexp_tests::{Archiver, Backend, bench_bin, vector_cases};
 
 const ENTRIES: usize = 2_000;
 
@@ -64,14 +63,6 @@ fn listener_pid(port: u16) -> Option<u32> {
     None
 }
 
-/// `CYBEXP_BENCH_BIN` (relative to the workspace root), else the dev binary.
-fn bin() -> PathBuf {
-    match std::env::var_os("CYBEXP_BENCH_BIN") {
-        Some(path) => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path),
-        None => cybexp_tests::archiver_bin().to_owned(),
-    }
-}
-
 struct Run {
     secs: f64,
     archiver_cpu: f64,
@@ -84,7 +75,7 @@ fn run(archiver: &Archiver, processes: usize, server: Option<u32>) -> Run {
     let started = Instant::now();
     let mut children: Vec<(Child, f64)> = (0..processes)
         .map(|_| {
-            let child = Command::new(bin())
+            let child = Command::new(bench_bin())
                 .arg("--config")
                 .arg(&archiver.config)
                 .args(["once", "--json"])
@@ -134,7 +125,7 @@ fn report(label: &str, run: &Run) {
 #[test]
 #[ignore = "benchmark: run with --ignored --nocapture"]
 fn events_per_second_sqlite_vs_mongodb_and_one_vs_two_archivers() {
-    println!("binary: {}", bin().display());
+    println!("binary: {}", bench_bin().display());
     println!("{} cores; {ENTRIES} cowrie entries (legacy envelope, RSA-2048), batch 256, 2 workers each", num_cpus());
 
     let sqlite = bench_archiver(Backend::Sqlite).unwrap();

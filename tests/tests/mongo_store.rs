@@ -47,7 +47,7 @@ impl Fixture for Mongo {
         let raw = raw_entry(&self.dbs, id);
         let claim = raw.get_document("_claim").ok()?;
         assert!(claim.get_object_id("token").is_ok(), "{raw}");
-        assert!(claim.get_datetime("expires").is_ok(), "{raw}");
+        assert!(claim.get_i64("until").is_ok(), "the lease's end by the server's clock, in ms: {raw}");
         Some(claim.get_str("owner").unwrap().to_owned())
     }
 
@@ -183,10 +183,10 @@ fn leases_expire_and_a_release_only_drops_its_own_claim() {
     thread::sleep(Duration::from_millis(1600).saturating_sub(claimed_at.elapsed()));
     assert_eq!(ids(&second.claim_batch("other", &query(5)).unwrap()), vec![id.clone()]);
     // The first holder wakes up and gives back what it no longer holds.
-    first.release(&id).unwrap();
+    first.release(std::slice::from_ref(&id)).unwrap();
     let claim = raw_entry(&dbs, &id).get_document("_claim").unwrap().clone();
     assert_eq!(claim.get_str("owner").unwrap(), "other", "the new holder keeps its claim");
-    second.release(&id).unwrap();
+    second.release(std::slice::from_ref(&id)).unwrap();
     assert!(!raw_entry(&dbs, &id).contains_key("_claim"));
 }
 
@@ -292,11 +292,12 @@ fn documents_are_typed_as_pymongo_stores_them() {
     assert_eq!(archive.count().unwrap(), 3);
 
     // The unique index exists, under the name pymongo would give it.
-    let indexes = archive.collection().list_index_names().run().unwrap();
+    let indexes = dbs.archive().collection::<Document>("instance").list_index_names().run().unwrap();
     assert!(indexes.contains(&"_hash_1".to_string()), "{indexes:?}");
 
     // The types pymongo writes: int32, int64, double; beyond int64 as documented.
-    let stored = archive.collection().find_one(doc! { "_hash": "h1" }).run().unwrap().unwrap();
+    let stored =
+        dbs.archive().collection::<Document>("instance").find_one(doc! { "_hash": "h1" }).run().unwrap().unwrap();
     let keys: Vec<&str> = stored.keys().map(String::as_str).collect();
     assert_eq!(keys, ["_id", "itype", "data", "orgid", "timezone", "sub_type", "_hash"]);
     assert_eq!(stored.get_str("orgid").unwrap(), "org-hash");
@@ -310,7 +311,12 @@ fn documents_are_typed_as_pymongo_stores_them() {
     assert!(matches!(data_doc.get("nan"), Some(Bson::Double(f)) if f.is_nan()));
     assert_eq!(data_doc.get_document("nested").unwrap().get_array("b").unwrap()[1], Bson::Double(1.5));
     // A server-side query sees the decimal128 as a number.
-    let over = archive.collection().count_documents(doc! { "data.huge": { "$gt": i64::MAX } }).run().unwrap();
+    let over = dbs
+        .archive()
+        .collection::<Document>("instance")
+        .count_documents(doc! { "data.huge": { "$gt": i64::MAX } })
+        .run()
+        .unwrap();
     assert_eq!(over, 1);
 
     // dump archive reads it back as the parser wrote it (the 39 digits stay text).
@@ -368,4 +374,77 @@ fn duplicate_hashes_without_an_index_are_refused_loudly() {
     assert_eq!((err.backend, err.kind), ("mongodb", StoreErrorKind::Refused), "{err}");
     assert!(err.to_string().contains("remove the duplicates first"), "{err}");
     assert_eq!(archive.count().unwrap(), 2);
+}
+
+/// Claims, blob reads and read-backs go to the primary even when the URI
+/// asks for secondaries: a lagging secondary would make a blob look
+/// missing (a false, permanent ERROR) or a claim look free. Checked on the
+/// wire: no read the stores send carries another read preference, where a
+/// plain client with the same URI does.
+#[test]
+fn reads_go_to_the_primary_whatever_the_uri_s_read_preference() {
+    use cybexp_lake::{ArchiveStore, CacheLake, LakeAdmin};
+    use cybexp_store_mongo::mongodb::event::EventHandler;
+    use cybexp_store_mongo::mongodb::event::command::CommandEvent;
+    use std::sync::{Arc, Mutex};
+    let Some(dbs) = TestDbs::for_test("reads_go_to_the_primary_whatever_the_uri_s_read_preference") else { return };
+    let sep = if dbs.uri.contains('?') {
+        "&"
+    } else if dbs.uri.ends_with('/') {
+        "?"
+    } else {
+        "/?"
+    };
+    let uri = format!("{}{sep}readPreference=secondaryPreferred", dbs.uri);
+    let recorder = |seen: &Arc<Mutex<Vec<Document>>>| {
+        let seen = seen.clone();
+        EventHandler::callback(move |event: CommandEvent| {
+            if let CommandEvent::Started(started) = event {
+                seen.lock().unwrap().push(started.command);
+            }
+        })
+    };
+    // (A getMore goes to the server that holds its cursor, whatever it says.)
+    let is_read = |command: &Document| ["find", "aggregate", "count"].iter().any(|name| command.contains_key(*name));
+    let preference = |command: &Document| {
+        command.get_document("$readPreference").ok().and_then(|p| p.get_str("mode").ok().map(str::to_owned))
+    };
+
+    // The control: a plain client with this URI asks for a secondary.
+    let control = Arc::new(Mutex::new(Vec::new()));
+    let mut options = cybexp_store_mongo::mongodb::options::ClientOptions::parse(&uri).run().unwrap();
+    options.command_event_handler = Some(recorder(&control));
+    let client = cybexp_store_mongo::mongodb::sync::Client::with_options(options).unwrap();
+    client.database(&dbs.cache_db).collection::<Document>("file_entries").find(doc! {}).run().unwrap().for_each(drop);
+    let asked: Vec<Option<String>> = control.lock().unwrap().iter().filter(|c| is_read(c)).map(preference).collect();
+    assert!(
+        asked.iter().any(|mode| mode.as_deref() == Some("secondaryPreferred")),
+        "the control does not show the URI's preference on the wire, so this test could not see it: {asked:?}"
+    );
+
+    // The stores, on the same URI.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let config = cybexp_store_mongo::MongoConfig { uri: Some(uri), ..dbs.config() };
+    let (lake, archive) = config.open_observed(Duration::from_secs(60), Some(recorder(&seen))).unwrap();
+    for i in 0..3 {
+        lake.submit(&new_entry("t", f64::from(i)), format!("blob {i}").as_bytes()).unwrap();
+    }
+    let claimed = lake.claim_batch("w", &query(10)).unwrap();
+    assert_eq!(claimed.len(), 3);
+    for entry in &claimed {
+        lake.read_blob(entry, u64::MAX).unwrap();
+    }
+    lake.read_blob(&lake.entries(&cybexp_lake::EntryFilter::default()).unwrap()[0], u64::MAX).unwrap();
+    lake.release(&ids(&claimed)).unwrap();
+    lake.queue_depth().unwrap();
+    archive.count().unwrap();
+    let reads: Vec<Document> = seen.lock().unwrap().iter().filter(|c| is_read(c)).cloned().collect();
+    assert!(reads.len() >= 5, "claims, read-ahead, blob reads, listing and counts were seen: {reads:?}");
+    // And each is sized to come back in one reply: no getMore round trips.
+    let get_mores = seen.lock().unwrap().iter().filter(|c| c.contains_key("getMore")).count();
+    assert_eq!(get_mores, 0, "a read of the hot path needed a getMore");
+    for read in &reads {
+        let mode = preference(read);
+        assert!(mode.is_none() || mode.as_deref() == Some("primary"), "a read not sent to the primary: {read}");
+    }
 }

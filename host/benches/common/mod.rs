@@ -1,5 +1,7 @@
-//! What the pipeline and telemetry benches share: the cowrie-sized events,
-//! their sealed blobs in a store, and a pipeline over that store.
+//! What the pipeline, telemetry and writer benches share: the cowrie-sized
+//! events, their sealed blobs in a store, and a pipeline over that store.
+// Each bench is its own crate and uses a part of this.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::sync::Arc;

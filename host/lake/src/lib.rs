@@ -9,23 +9,36 @@
 //! cost is RSA, and a backend that is async inside (MongoDB) blocks on its
 //! own runtime.
 
+use std::ops::ControlFlow;
+
 use serde::{Deserialize, Serialize};
 
 pub mod backoff;
+mod changes;
 pub mod clock;
 mod entry;
 mod error;
 mod owner;
 mod redact;
+mod writer;
 // Always compiled, not behind a feature: a feature that only tests turn on
 // would give `cargo test` and `cargo run` two builds of every crate above
 // this one. It is generic code: none of it is linked unless a test calls it.
 pub mod test_support;
 
+pub use crate::changes::{ChangeFeed, NoChangeFeed};
 pub use crate::entry::EntryState;
 pub use crate::error::{BlobError, StoreError, StoreErrorKind};
 pub use crate::owner::{NotAnOwner, Owner};
 pub use crate::redact::{redact_credentials, url_password};
+pub use crate::writer::{Finished, GroupWriter, SeparateStores, outcomes_of, write_separately};
+
+/// How long a claim holds an entry unless renewed or resolved, on every
+/// store. A live archiver renews its claims every third of the lease
+/// (the pipeline's heartbeat follows from it), so two renewals may fail
+/// before one runs out; a crashed archiver's claims come back after it
+/// (at once, on its own host).
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Opaque identity of a cache entry (ObjectId hex on MongoDB, row id on SQLite).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -251,6 +264,18 @@ pub enum Stored {
     Refused(String),
 }
 
+impl Stored {
+    /// The outcome for the entry this document came from (reference §5):
+    /// stored or already there is SUCCESS; a document the archive can
+    /// never hold is that entry's ERROR.
+    pub fn outcome(self, hash: &str) -> Outcome {
+        match self {
+            Stored::Inserted | Stored::AlreadyPresent => Outcome::Success { hash: hash.to_owned() },
+            Stored::Refused(why) => Outcome::Error { cause: ErrorCause::Unstorable, message: why },
+        }
+    }
+}
+
 /// The cache data lake as the pipeline uses it: its hot path (reference §1,
 /// §5). Tooling (`submit`, `dump cache`, `reprocess`, the dashboard's queue)
 /// goes through [`LakeAdmin`].
@@ -275,8 +300,9 @@ pub trait CacheLake: Send + Sync {
     /// is idempotent, so the caller may simply retry the entries).
     fn apply_outcomes(&self, outcomes: &[(EntryId, Outcome)]) -> Result<(), StoreError>;
 
-    /// Gives a claimed entry back untouched (shutdown, or a store failure).
-    fn release(&self, id: &EntryId) -> Result<(), StoreError>;
+    /// Gives claimed entries back untouched (shutdown, or the archiver's own
+    /// trouble), in one write. Entries not claimed, or gone, are no error.
+    fn release(&self, ids: &[EntryId]) -> Result<(), StoreError>;
 
     /// Extends the leases of those of `ids` that `worker` still holds, to a
     /// full lease from now: the heartbeat of a batch being worked, so a
@@ -292,6 +318,12 @@ pub trait CacheLake: Send + Sync {
     /// processes are gone); returns how many entries were freed.
     fn expire_claims(&self, owners: &[String]) -> Result<u64, StoreError>;
 
+    /// A feed that tells an idle archiver when entries may have become
+    /// claimable (a submission, a requeue, another archiver's release), so
+    /// it polls at once rather than at the end of its backoff. Each call
+    /// opens a feed of its own.
+    fn changes(&self) -> Box<dyn ChangeFeed>;
+
     /// Records one outcome: [`Self::apply_outcomes`] of one.
     fn apply_outcome(&self, id: &EntryId, outcome: &Outcome) -> Result<(), StoreError> {
         self.apply_outcomes(&[(id.clone(), outcome.clone())])
@@ -303,8 +335,9 @@ pub trait CacheLake: Send + Sync {
 pub struct ForeignClaims {
     /// Each owner holding a live claim, once, sorted.
     pub owners: Vec<String>,
-    /// When the earliest of those claims expires (epoch milliseconds).
-    pub earliest_expiry_ms: Option<i64>,
+    /// How long until the first of those claims runs out, by the store's
+    /// clock (the lake's server on MongoDB), never the archiver's.
+    pub next_expiry_in: Option<std::time::Duration>,
 }
 
 /// The cache data lake as the operator's tools use it.
@@ -313,8 +346,26 @@ pub trait LakeAdmin: CacheLake {
     /// that fails [`NewEntry::validate`].
     fn submit(&self, entry: &NewEntry, blob: &[u8]) -> Result<EntryId, StoreError>;
 
-    /// Entries for `dump cache`, oldest first.
-    fn entries(&self, filter: &EntryFilter) -> Result<Vec<CacheEntry>, StoreError>;
+    /// Hands the entries `filter` selects to `visit`, oldest first, one at a
+    /// time (`dump cache`, `requeue`): memory stays flat however large the
+    /// lake. `visit` stops the walk by returning [`ControlFlow::Break`], and
+    /// may call the store meanwhile (`requeue` queues as it walks).
+    fn for_each_entry(
+        &self,
+        filter: &EntryFilter,
+        visit: &mut dyn FnMut(CacheEntry) -> ControlFlow<()>,
+    ) -> Result<(), StoreError>;
+
+    /// The entries `filter` selects, oldest first, in memory: for small
+    /// selections (one id, tests); [`Self::for_each_entry`] walks the rest.
+    fn entries(&self, filter: &EntryFilter) -> Result<Vec<CacheEntry>, StoreError> {
+        let mut found = Vec::new();
+        self.for_each_entry(filter, &mut |entry| {
+            found.push(entry);
+            ControlFlow::Continue(())
+        })?;
+        Ok(found)
+    }
 
     /// Queues skipped, unprocessed entries again (optionally of one typtag):
     /// clears `skip`, `state`, `error` and `cause`. The operator's
@@ -326,10 +377,27 @@ pub trait LakeAdmin: CacheLake {
     /// it (one atomic update per entry), so a running daemon loses nothing.
     fn unskip_ids(&self, ids: &[EntryId]) -> Result<u64, StoreError>;
 
-    /// The skipped entries `filter` selects, oldest first (`requeue`).
+    /// Hands the skipped entries `filter` selects to `visit`, oldest first
+    /// (`requeue`), as [`Self::for_each_entry`] does.
+    fn for_each_skipped(
+        &self,
+        filter: &RequeueFilter,
+        visit: &mut dyn FnMut(CacheEntry) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        let skipped = EntryFilter { state: Some(EntryState::Skipped), id: None };
+        self.for_each_entry(&skipped, &mut |entry| {
+            if filter.matches(&entry) { visit(entry) } else { ControlFlow::Continue(()) }
+        })
+    }
+
+    /// The skipped entries `filter` selects, oldest first, in memory.
     fn skipped_matching(&self, filter: &RequeueFilter) -> Result<Vec<CacheEntry>, StoreError> {
-        let skipped = self.entries(&EntryFilter { state: Some(EntryState::Skipped), id: None })?;
-        Ok(skipped.into_iter().filter(|entry| filter.matches(entry)).collect())
+        let mut found = Vec::new();
+        self.for_each_skipped(filter, &mut |entry| {
+            found.push(entry);
+            ControlFlow::Continue(())
+        })?;
+        Ok(found)
     }
 
     fn queue_depth(&self) -> Result<QueueDepth, StoreError>;
@@ -355,8 +423,19 @@ pub trait ArchiveStore: Send + Sync {
 
     fn count(&self) -> Result<u64, StoreError>;
 
-    /// Every document, in insertion order, for `dump archive`.
-    fn documents(&self) -> Result<Vec<RawDocument>, StoreError>;
+    /// Hands every document to `visit`, in insertion order, one at a time
+    /// (`dump archive`): memory stays flat however large the archive.
+    fn for_each_document(&self, visit: &mut dyn FnMut(RawDocument) -> ControlFlow<()>) -> Result<(), StoreError>;
+
+    /// Every document, in insertion order, in memory (tests, small archives).
+    fn documents(&self) -> Result<Vec<RawDocument>, StoreError> {
+        let mut found = Vec::new();
+        self.for_each_document(&mut |doc| {
+            found.push(doc);
+            ControlFlow::Continue(())
+        })?;
+        Ok(found)
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use nix::time::{ClockId, clock_gettime};
 /// The stages of one event, in the order they happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
-    /// Claiming the batch (writer thread, per batch).
+    /// Claiming entries (the claiming stage, per claim).
     Claim,
     /// Reading the blob (worker).
     BlobRead,
@@ -18,10 +18,8 @@ pub enum Stage {
     Decrypt,
     /// The sandboxed parse, instance creation included (worker).
     Parse,
-    /// Storing documents (writer, per group).
-    Store,
-    /// Recording outcomes (writer, per group).
-    Mark,
+    /// Writing a group: its documents, then its outcomes (writer, per group).
+    Write,
     /// Telemetry hooks (both).
     Telemetry,
     /// Renewing the batch's leases (heartbeat thread).
@@ -29,16 +27,8 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 8] = [
-        Stage::Claim,
-        Stage::BlobRead,
-        Stage::Decrypt,
-        Stage::Parse,
-        Stage::Store,
-        Stage::Mark,
-        Stage::Telemetry,
-        Stage::Renew,
-    ];
+    pub const ALL: [Stage; 7] =
+        [Stage::Claim, Stage::BlobRead, Stage::Decrypt, Stage::Parse, Stage::Write, Stage::Telemetry, Stage::Renew];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -46,8 +36,7 @@ impl Stage {
             Stage::BlobRead => "blob read",
             Stage::Decrypt => "unwrap + AES",
             Stage::Parse => "parse",
-            Stage::Store => "store",
-            Stage::Mark => "mark",
+            Stage::Write => "write",
             Stage::Telemetry => "telemetry",
             Stage::Renew => "renew",
         }

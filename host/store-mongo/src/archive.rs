@@ -1,15 +1,16 @@
 //! `ArchiveStore` on `tahoe_db.instance` (reference §4).
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cybexp_lake::{ArchiveStore, RawDocument, StoreError, Stored};
-use mongodb::IndexModel;
+use futures_util::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Bson, Document, RawDocumentBuf, doc};
 use mongodb::error::ErrorKind;
 use mongodb::options::IndexOptions;
-use mongodb::sync::{Client, Collection};
+use mongodb::{Client, Collection, IndexModel};
 
 use crate::convert::{data_from_json, data_to_json};
 use crate::{ArchiveTarget, BACKEND, Connection, DUPLICATE_KEY, NAMESPACE_NOT_FOUND, has_code, store_error};
@@ -34,11 +35,14 @@ impl MongoArchive {
         MongoArchive { inner: Arc::new(Inner { conn, target: target.clone(), index_ready: AtomicBool::new(false) }) }
     }
 
-    /// The collection documents go to (for tests and tools).
-    pub fn collection(&self) -> Collection<Document> {
-        self.inner.coll(&self.inner.conn.client())
+    #[cfg(test)]
+    pub(crate) fn connection(&self) -> &crate::Connection {
+        &self.inner.conn
     }
 }
+
+/// Documents per round trip when walking the archive (`dump archive`).
+const WALK_BATCH: u32 = 1000;
 
 /// The document as the reference stores it, fields in its order (a
 /// production `tahoe_db.instance` document reads `itype, data, orgid,
@@ -89,13 +93,15 @@ impl Inner {
             return Ok(());
         }
         let what = "checking the unique index on _hash";
-        let indexes: Vec<IndexModel> =
-            match self.conn.call_raw(what, |client| self.coll::<Document>(client).list_indexes().run()?.collect())? {
-                Ok(indexes) => indexes,
-                // A collection that does not exist yet has no indexes.
-                Err(e) if has_code(&e, NAMESPACE_NOT_FOUND) => Vec::new(),
-                Err(e) => return Err(store_error(what, &e)),
-            };
+        let indexes: Vec<IndexModel> = match self
+            .conn
+            .call_raw(what, async |client| self.coll::<Document>(client).list_indexes().await?.try_collect().await)?
+        {
+            Ok(indexes) => indexes,
+            // A collection that does not exist yet has no indexes.
+            Err(e) if has_code(&e, NAMESPACE_NOT_FOUND) => Vec::new(),
+            Err(e) => return Err(store_error(what, &e)),
+        };
         let on_hash: Vec<&IndexModel> = indexes.iter().filter(|i| is_hash_key(&i.keys)).collect();
         if on_hash.iter().any(|i| i.options.as_ref().and_then(|o| o.unique) == Some(true)) {
             self.index_ready.store(true, Ordering::Release);
@@ -117,7 +123,9 @@ impl Inner {
             .options(IndexOptions::builder().unique(true).name("_hash_1".to_owned()).build())
             .build();
         let what = "creating the unique index on _hash";
-        if let Err(e) = self.conn.call_raw(what, |client| self.coll::<Document>(client).create_index(index).run())? {
+        if let Err(e) =
+            self.conn.call_raw(what, async |client| self.coll::<Document>(client).create_index(index).await)?
+        {
             let error = store_error(what, &e);
             if has_code(&e, DUPLICATE_KEY) {
                 return Err(StoreError::refused(
@@ -159,8 +167,8 @@ impl ArchiveStore for MongoArchive {
         if !encoded.is_empty() {
             // Unordered: one duplicate does not stop the others.
             let what = "storing documents";
-            let result = inner.conn.call_raw(what, |client| {
-                inner.coll::<RawDocumentBuf>(client).insert_many(encoded).ordered(false).run()
+            let result = inner.conn.call_raw(what, async |client| {
+                inner.coll::<RawDocumentBuf>(client).insert_many(encoded).ordered(false).await
             })?;
             match result {
                 Ok(_) => {}
@@ -187,17 +195,16 @@ impl ArchiveStore for MongoArchive {
 
     fn count(&self) -> Result<u64, StoreError> {
         let inner = &self.inner;
-        inner.conn.call("counting documents", |client| {
-            inner.coll::<Document>(client).count_documents(doc! { "itype": RawDocument::ITYPE }).run()
+        inner.conn.call("counting documents", async |client| {
+            inner.coll::<Document>(client).count_documents(doc! { "itype": RawDocument::ITYPE }).await
         })
     }
 
-    fn documents(&self) -> Result<Vec<RawDocument>, StoreError> {
+    fn for_each_document(&self, visit: &mut dyn FnMut(RawDocument) -> ControlFlow<()>) -> Result<(), StoreError> {
         let inner = &self.inner;
-        let docs: Vec<Document> = inner.conn.call("listing documents", |client| {
-            inner.coll(client).find(doc! { "itype": RawDocument::ITYPE }).sort(doc! { "_id": 1 }).run()?.collect()
-        })?;
-        Ok(docs.iter().map(from_document).collect())
+        let coll = inner.coll::<Document>(&inner.conn.client());
+        let find = coll.find(doc! { "itype": RawDocument::ITYPE }).sort(doc! { "_id": 1 }).batch_size(WALK_BATCH);
+        inner.conn.walk("listing documents", find.into_future(), WALK_BATCH, &mut |doc| visit(from_document(&doc)))
     }
 }
 

@@ -15,13 +15,13 @@
 //! Writing stays with the driver (`put`), as the API writes.
 
 use std::collections::HashMap;
-use std::io::Write;
 
 use cybexp_lake::StoreError;
+use futures_util::{AsyncWriteExt, TryStreamExt};
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{Bson, Document, doc};
-use mongodb::sync::gridfs::GridFsBucket;
-use mongodb::sync::{Client, Collection};
+use mongodb::gridfs::GridFsBucket;
+use mongodb::{Client, Collection};
 
 use crate::Connection;
 
@@ -44,7 +44,7 @@ pub(crate) struct FileInfo {
 }
 
 impl FileInfo {
-    fn chunk_count(&self) -> u64 {
+    pub(crate) fn chunk_count(&self) -> u64 {
         self.length.div_ceil(self.chunk_size)
     }
 
@@ -82,10 +82,14 @@ impl Bucket {
 
     /// Uploads a blob as a new GridFS file, as the API does.
     pub(crate) fn put(&self, conn: &Connection, filename: &str, blob: &[u8]) -> Result<ObjectId, StoreError> {
-        conn.call("uploading a blob to GridFS", |client| {
-            let mut stream = self.gridfs(client).open_upload_stream(filename).run()?;
-            if let Err(e) = stream.write_all(blob).and_then(|()| stream.close()) {
-                let _ = stream.abort();
+        conn.call("uploading a blob to GridFS", async |client| {
+            let mut stream = self.gridfs(client).open_upload_stream(filename).await?;
+            let written = match stream.write_all(blob).await {
+                Ok(()) => stream.close().await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = written {
+                let _ = stream.abort().await;
                 return Err(e.into());
             }
             match stream.id() {
@@ -97,7 +101,7 @@ impl Bucket {
 
     /// Deletes a file and its chunks (a blob whose entry could not be added).
     pub(crate) fn delete(&self, conn: &Connection, id: ObjectId) -> Result<(), StoreError> {
-        conn.call("deleting a GridFS file", |client| self.gridfs(client).delete(Bson::ObjectId(id)).run())
+        conn.call("deleting a GridFS file", async |client| self.gridfs(client).delete(Bson::ObjectId(id)).await)
     }
 
     /// The files documents of `ids`, checked.
@@ -106,12 +110,14 @@ impl Bucket {
         conn: &Connection,
         ids: &[ObjectId],
     ) -> Result<HashMap<ObjectId, Result<FileInfo, BlobFailure>>, StoreError> {
-        let found: Vec<Document> = conn.call("reading GridFS files", |client| {
+        let found: Vec<Document> = conn.call("reading GridFS files", async |client| {
             self.files_coll(client)
                 .find(doc! { "_id": { "$in": ids } })
                 .projection(doc! { "length": 1, "chunkSize": 1 })
-                .run()?
-                .collect()
+                .batch_size(crate::one_reply(ids.len()))
+                .await?
+                .try_collect()
+                .await
         })?;
         let mut out: HashMap<ObjectId, Result<FileInfo, BlobFailure>> = ids
             .iter()
@@ -134,15 +140,19 @@ impl Bucket {
         let mut parts: HashMap<ObjectId, Parts> = files.iter().map(|f| (f.id, Parts::new(*f))).collect();
         let wanted: Vec<ObjectId> = files.iter().filter(|f| f.length > 0).map(|f| f.id).collect();
         if !wanted.is_empty() {
-            conn.call("reading GridFS chunks", |client| {
-                let cursor = self
+            // Sized for the whole read, so it needs no getMore: a few chunks per
+            // small file (the server still caps a reply at 16 MiB).
+            let chunks: u64 = files.iter().map(FileInfo::chunk_count).sum();
+            let batch = crate::one_reply(usize::try_from(chunks).unwrap_or(usize::MAX));
+            conn.call("reading GridFS chunks", async |client| {
+                let mut cursor = self
                     .chunks_coll(client)
                     .find(doc! { "files_id": { "$in": &wanted } })
                     .sort(doc! { "files_id": 1, "n": 1 })
                     .projection(doc! { "files_id": 1, "n": 1, "data": 1 })
-                    .run()?;
-                for chunk in cursor {
-                    let chunk = chunk?;
+                    .batch_size(batch)
+                    .await?;
+                while let Some(chunk) = cursor.try_next().await? {
                     if let Some(parts) = chunk.get_object_id("files_id").ok().and_then(|id| parts.get_mut(&id)) {
                         parts.add(&chunk);
                     }

@@ -36,14 +36,17 @@ pub struct MongoConfig {
     pub archive_db: String,
     pub archive_coll: String,
     /// Write concern `w` ("majority", a node count or a tag set); absent:
-    /// the URI's, else the server's default.
+    /// the URI's, else "majority".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write_concern: Option<String>,
-    /// Write concern `j`; absent: the URI's.
+    /// Write concern `j`; absent: the URI's, else `true`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub journal: Option<bool>,
     /// Create the claim index on the entries collection if missing.
     pub create_claim_index: bool,
+    /// How long one operation may take before it fails (and the work it
+    /// was for is retried), in seconds.
+    pub timeout_secs: u64,
 }
 
 impl Default for MongoConfig {
@@ -60,15 +63,26 @@ impl Default for MongoConfig {
             write_concern: None,
             journal: None,
             create_claim_index: DEFAULT_CREATE_CLAIM_INDEX,
+            timeout_secs: crate::DEFAULT_TIMEOUT.as_secs(),
         }
     }
 }
 
 impl MongoConfig {
-    /// Opens both stores; `lease` from the pipeline config. As
+    /// Opens both stores; `lease` from the pipeline config.
+    pub fn open(&self, lease: Duration) -> Result<(MongoLake, MongoArchive), StoreError> {
+        self.open_observed(lease, None)
+    }
+
+    /// [`Self::open`], reporting every command to `events` (see
+    /// [`crate::open_observed`]). As
     /// [`crate::open`]: no I/O beyond parsing the URIs (and the DNS look-up
     /// of a `mongodb+srv://` URI).
-    pub fn open(&self, lease: Duration) -> Result<(MongoLake, MongoArchive), StoreError> {
+    pub fn open_observed(
+        &self,
+        lease: Duration,
+        events: Option<mongodb::event::EventHandler<mongodb::event::command::CommandEvent>>,
+    ) -> Result<(MongoLake, MongoArchive), StoreError> {
         let uri = |side: &Option<String>, name: &str| {
             side.clone()
                 .or_else(|| self.uri.clone())
@@ -90,8 +104,9 @@ impl MongoConfig {
             write_concern: self.write_concern.clone(),
             journal: self.journal,
             create_claim_index: self.create_claim_index,
+            timeout: Duration::from_secs(self.timeout_secs.max(1)),
         };
-        crate::open(&lake, &archive, &options)
+        crate::open_observed(&lake, &archive, &options, events)
     }
 }
 
@@ -110,6 +125,7 @@ mod tests {
         );
         assert_eq!((config.archive_db.as_str(), config.archive_coll.as_str()), ("tahoe_db", "instance"));
         assert_eq!((config.write_concern, config.journal, config.create_claim_index), (None, None, true));
+        assert_eq!(config.timeout_secs, crate::DEFAULT_TIMEOUT.as_secs());
         // The same defaults as the targets' and the options'.
         let lake = LakeTarget::new("u");
         assert_eq!((lake.db.as_str(), lake.coll.as_str(), lake.bucket.as_str()), ("cache_db", "file_entries", "fs"));

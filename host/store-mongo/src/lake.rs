@@ -1,25 +1,27 @@
-//! `CacheLake` and `LakeAdmin` on `cache_db.file_entries` and its GridFS bucket.
+//! `CacheLake` and `LakeAdmin` on `cache_db.file_entries` and its GridFS
+//! bucket. Claims and leases are the server's (see the crate docs).
 
 use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use cybexp_lake::{
-    BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, EntryState, ForeignClaims, LakeAdmin, NewEntry,
-    Outcome, QueueDepth, StoreError, StoreErrorKind,
+    BatchQuery, BlobError, CacheEntry, CacheLake, ChangeFeed, EntryFilter, EntryId, EntryState, ForeignClaims,
+    LakeAdmin, NewEntry, Outcome, QueueDepth, StoreError, StoreErrorKind,
 };
-use mongodb::IndexModel;
+use futures_util::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
-use mongodb::bson::{Bson, DateTime, Document, doc};
+use mongodb::bson::{Bson, Document, bson, doc};
 use mongodb::options::IndexOptions;
-use mongodb::sync::{Client, Collection, Database};
+use mongodb::{Client, Collection, IndexModel};
 
 use crate::blobs::{BlobFailure, BlobResult, Bucket};
 use crate::{BACKEND, Connection, LakeTarget, Options};
 
-/// Name of the index the claim query uses.
-pub const CLAIM_INDEX: &str = "cybexp_archive_claim";
+/// Name of the index claims walk (see the crate docs for its plan).
+pub const CLAIM_INDEX: &str = "cybexp_archive_claim_v2";
 
 /// Rounds of "find candidates, claim them" per poll when other archivers
 /// keep taking the candidates first.
@@ -27,8 +29,39 @@ const CLAIM_ROUNDS: usize = 4;
 
 /// Blobs read ahead at claim time: files up to this size...
 const PREFETCH_FILE_MAX: u64 = 1 << 20;
-/// ... and up to this much per batch; larger ones are read when needed.
+/// ... and up to this much per claim; larger ones are read when needed.
 const PREFETCH_BATCH_MAX: u64 = 32 << 20;
+
+/// Entries per round trip when walking the lake (`dump`, `requeue`).
+const WALK_BATCH: u32 = 1000;
+
+/// The fields of an entry the archiver reads (the blob itself is apart).
+fn entry_projection() -> Document {
+    doc! {
+        "name": 1, "orgid": 1, "typetag": 1, "typtag": 1, "timezone": 1, "timestamp": 1, "fid": 1,
+        "processed": 1, "skip": 1, "state": 1, "error": 1, "cause": 1, "_ref": 1,
+    }
+}
+
+/// The server's clock, in milliseconds since the epoch: `$$NOW` as a
+/// number. (A number, not a date: compared with a stored date, `$$NOW`
+/// misbehaves on the SecantusDB test server, and numbers compare alike
+/// everywhere.)
+fn server_now_ms() -> Bson {
+    bson!({ "$toLong": "$$NOW" })
+}
+
+/// The end of a lease of `lease` from now, by the server's clock.
+fn lease_end(lease: Duration) -> Bson {
+    bson!({ "$add": [server_now_ms(), millis(lease)] })
+}
+
+/// An expression: the entry holds a claim whose lease has not run out, by
+/// the server's clock. A claim without `until` (an earlier version's) has
+/// run out.
+fn live_claim() -> Bson {
+    bson!({ "$gt": ["$_claim.until", server_now_ms()] })
+}
 
 /// The cache data lake on MongoDB. Clones share one client and state.
 #[derive(Clone)]
@@ -47,7 +80,8 @@ struct Inner {
     claims: Mutex<HashMap<ObjectId, ObjectId>>,
     /// Claims whose release failed (server down); released on the next poll.
     pending_release: Mutex<Vec<(ObjectId, ObjectId)>>,
-    /// Blobs read at claim time: entry → (file id, contents).
+    /// Blobs read at claim time: entry → (file id, contents). An entry's
+    /// goes when its blob is read, or it is released or resolved.
     prefetched: Mutex<HashMap<ObjectId, (ObjectId, BlobResult)>>,
 }
 
@@ -80,7 +114,12 @@ impl MongoLake {
                 MongoLake { inner: Arc::new(inner) }
             }
             Err(shared) => {
-                let options = Options { lease, create_claim_index: shared.create_claim_index, ..Options::default() };
+                let options = Options {
+                    lease,
+                    create_claim_index: shared.create_claim_index,
+                    timeout: shared.conn.timeout,
+                    ..Options::default()
+                };
                 MongoLake::new(shared.conn.clone(), &shared.target, &options)
             }
         }
@@ -90,18 +129,23 @@ impl MongoLake {
         self.inner.lease
     }
 
-    /// The database holding the entries and the bucket (for tests and tools).
-    pub fn database(&self) -> Database {
-        self.inner.conn.client().database(&self.inner.target.db)
+    /// How long one operation may take.
+    pub fn timeout(&self) -> Duration {
+        self.inner.conn.timeout
     }
 
     pub fn target(&self) -> &LakeTarget {
         &self.inner.target
     }
+
+    #[cfg(test)]
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.inner.conn
+    }
 }
 
 impl Inner {
-    fn call<T>(&self, what: &str, op: impl FnOnce(&Client) -> mongodb::error::Result<T>) -> Result<T, StoreError> {
+    fn call<T>(&self, what: &str, op: impl AsyncFnOnce(&Client) -> mongodb::error::Result<T>) -> Result<T, StoreError> {
         self.conn.call(what, op)
     }
 
@@ -117,10 +161,10 @@ impl Inner {
             return Ok(());
         }
         let index = IndexModel::builder()
-            .keys(doc! { "processed": 1, "timestamp": 1, "_id": 1 })
+            .keys(doc! { "processed": 1, "skip": 1, "timestamp": 1, "_id": 1 })
             .options(IndexOptions::builder().name(CLAIM_INDEX.to_owned()).build())
             .build();
-        match self.call("creating the claim index", |client| self.entries(client).create_index(index).run()) {
+        match self.call("creating the claim index", async |client| self.entries(client).create_index(index).await) {
             Ok(_) => {}
             Err(e) if e.kind == StoreErrorKind::Unavailable => return Err(e),
             Err(e) => tracing::warn!(error = %e, "could not create the claim index; claims will scan"),
@@ -134,13 +178,8 @@ impl Inner {
         if pending.is_empty() {
             return Ok(());
         }
-        let ids: Vec<ObjectId> = pending.iter().map(|(id, _)| *id).collect();
-        let tokens: Vec<ObjectId> = pending.iter().map(|(_, token)| *token).collect();
-        let filter = doc! { "_id": { "$in": ids }, "_claim.token": { "$in": tokens } };
-        match self.call("releasing claims", |client| {
-            self.entries(client).update_many(filter, doc! { "$unset": { "_claim": "" } }).run()
-        }) {
-            Ok(_) => Ok(()),
+        match self.release_claims(&pending) {
+            Ok(()) => Ok(()),
             Err(e) => {
                 lock(&self.pending_release).extend(pending);
                 Err(e)
@@ -148,30 +187,40 @@ impl Inner {
         }
     }
 
+    /// Drops these claims (entry, batch token), each only while it still
+    /// carries that token: one update for all of them.
+    fn release_claims(&self, claims: &[(ObjectId, ObjectId)]) -> Result<(), StoreError> {
+        let ids: Vec<ObjectId> = claims.iter().map(|(id, _)| *id).collect();
+        let tokens: Vec<ObjectId> =
+            claims.iter().map(|(_, token)| *token).collect::<HashSet<_>>().into_iter().collect();
+        let filter = doc! { "_id": { "$in": ids }, "_claim.token": { "$in": tokens } };
+        self.call("releasing claims", async |client| {
+            self.entries(client).update_many(filter, doc! { "$unset": { "_claim": "" } }).await
+        })?;
+        Ok(())
+    }
+
     /// One round: the oldest claimable entries, claimed with one update.
+    /// Returns the entries claimed and how many candidates there were.
     fn claim_round(
         &self,
         worker: &str,
         query: &BatchQuery,
         want: usize,
     ) -> Result<(Vec<CacheEntry>, usize), StoreError> {
-        let now = DateTime::now();
-        let expires = DateTime::from_millis(now.timestamp_millis().saturating_add(millis(self.lease)));
-        let candidates: Vec<Document> = self.call("finding entries to claim", |client| {
-            self.entries(client)
-                .find(candidates(query, now))
-                .sort(doc! { "timestamp": 1, "_id": 1 })
-                .limit(i64::try_from(want).unwrap_or(i64::MAX))
-                .run()?
-                .collect()
+        let want_n = i64::try_from(want).unwrap_or(i64::MAX);
+        let batch = crate::one_reply(want);
+        let pipeline = candidates(query, want_n);
+        let candidates: Vec<Document> = self.call("finding entries to claim", async |client| {
+            self.entries(client).aggregate(pipeline).batch_size(batch).await?.try_collect().await
         })?;
         if candidates.is_empty() {
             return Ok((Vec::new(), 0));
         }
         let ids: Vec<ObjectId> = candidates.iter().filter_map(|d| d.get_object_id("_id").ok()).collect();
         let token = ObjectId::new();
-        let filter = still_claimable(&ids, query, now);
-        let update = doc! { "$set": { "_claim": { "owner": worker, "token": token, "expires": expires } } };
+        let filter = claim_filter(&ids, query);
+        let update = claim_update(worker, token, self.lease);
         // If the claim or the read-back fails, the server may still have
         // set some claims: give back whatever carries this batch's token.
         let give_back = |e: StoreError| {
@@ -179,18 +228,23 @@ impl Inner {
             e
         };
         let result = self
-            .call("claiming entries", |client| self.entries(client).update_many(filter, update).run())
+            .call("claiming entries", async |client| self.entries(client).update_many(filter, update).await)
             .map_err(give_back)?;
+        // Every candidate changed: each now carries our claim (a live claim
+        // of another is left as it was, unchanged). Otherwise (or where a
+        // server does not count pipeline updates) ours carry our token.
         let mine: Vec<Document> = if result.modified_count == ids.len() as u64 {
             candidates
         } else {
-            // Another archiver took some of them in between: ours carry our token.
-            self.call("reading claimed entries", |client| {
+            self.call("reading claimed entries", async |client| {
                 self.entries(client)
                     .find(doc! { "_id": { "$in": &ids }, "_claim.token": token })
+                    .projection(entry_projection())
                     .sort(doc! { "timestamp": 1, "_id": 1 })
-                    .run()?
-                    .collect()
+                    .batch_size(batch)
+                    .await?
+                    .try_collect()
+                    .await
             })
             .map_err(give_back)?
         };
@@ -252,9 +306,28 @@ impl Inner {
         }
     }
 
+    /// Forgets what this store knew of an entry it held (its read-ahead
+    /// blob and claim token); returns the token.
     fn forget(&self, id: &ObjectId) -> Option<ObjectId> {
         lock(&self.prefetched).remove(id);
         lock(&self.claims).remove(id)
+    }
+
+    /// Runs `filter` over the entries, oldest first, handing each to
+    /// `visit`: one round trip per [`WALK_BATCH`] entries, each within the
+    /// timeout, so memory stays flat on a lake of any size.
+    fn walk(&self, filter: Document, visit: &mut dyn FnMut(CacheEntry) -> ControlFlow<()>) -> Result<(), StoreError> {
+        let coll = self.entries(&self.conn.client());
+        let find = coll
+            .find(filter)
+            .sort(doc! { "timestamp": 1, "_id": 1 })
+            .projection(entry_projection())
+            .batch_size(WALK_BATCH)
+            .allow_disk_use(true);
+        self.conn.walk("listing entries", find.into_future(), WALK_BATCH, &mut |doc| match entry_from_doc(&doc) {
+            Some(entry) => visit(entry),
+            None => ControlFlow::Continue(()),
+        })
     }
 }
 
@@ -268,42 +341,54 @@ fn object_id(id: &EntryId) -> Result<ObjectId, StoreError> {
         .map_err(|_| StoreError::refused(BACKEND, format!("entry id {id:?} is not a MongoDB ObjectId")))
 }
 
-/// The oldest entries a poll may claim (reference §5: not processed, not
-/// skipped unless asked) that hold no live claim. `processed: false` (what
-/// the API writes) lets MongoDB walk the claim index in order. No `$or`
-/// beyond the typtag's: "no claim or an expired one" is one condition.
-fn candidates(query: &BatchQuery, now: DateTime) -> Document {
-    let mut filter = doc! {
-        "processed": false,
-        "_id": { "$type": "objectId" },
-        "_claim.expires": { "$not": { "$gt": now } },
-    };
+/// What every claimable entry is, as the claim index reads it (reference
+/// §5): not processed (`processed: false`, as the API writes it), and not
+/// skipped unless asked. `skip` is missing on a fresh entry; `$in` of its
+/// non-true values gives the planner point ranges it can walk in order.
+fn claimable(query: &BatchQuery) -> Document {
+    let mut filter = doc! { "processed": false };
     if !query.include_skipped {
-        filter.insert("skip", doc! { "$ne": true });
+        filter.insert("skip", doc! { "$in": [Bson::Null, false] });
     }
+    filter
+}
+
+/// The rest of "claimable": no live claim by the server's clock, an
+/// ObjectId (an entry this store can name), and the typtag if asked.
+/// Checked on the documents the index walk fetches.
+fn claimable_rest(query: &BatchQuery) -> Document {
+    let mut filter = doc! { "_id": { "$type": "objectId" }, "$expr": { "$not": [live_claim()] } };
     if let Some(typtag) = &query.typtag {
         filter.extend(typtag_is(typtag));
     }
     filter
 }
 
-/// The claim update's filter: the candidates' condition again, checked by
-/// the server atomically per entry as it sets the claim. By `_id` first so
-/// the server looks up only those entries.
-fn still_claimable(ids: &[ObjectId], query: &BatchQuery, now: DateTime) -> Document {
-    let mut filter = doc! {
-        "_id": { "$in": ids },
-        "processed": { "$ne": true },
-        "_claim.expires": { "$not": { "$gt": now } },
-    };
-    if !query.include_skipped {
-        filter.insert("skip", doc! { "$ne": true });
-    }
+/// The oldest `limit` claimable entries: the index walk in order, then the
+/// checks it cannot make (see the crate docs for the plan).
+fn candidates(query: &BatchQuery, limit: i64) -> Vec<Document> {
+    vec![
+        doc! { "$match": claimable(query) },
+        doc! { "$sort": { "timestamp": 1, "_id": 1 } },
+        doc! { "$match": claimable_rest(query) },
+        doc! { "$limit": limit },
+        doc! { "$project": entry_projection() },
+    ]
+}
+
+/// The claim update's filter: the candidates, still claimable as far as
+/// an index can tell; the lease is checked by the update itself.
+fn claim_filter(ids: &[ObjectId], query: &BatchQuery) -> Document {
+    let mut filter = doc! { "_id": { "$in": ids } };
+    filter.extend(claimable(query));
     filter
 }
 
-fn typtag_is(typtag: &str) -> Document {
-    doc! { "$or": [ { "typetag": typtag }, { "typtag": typtag } ] }
+/// Sets our claim where the entry holds no live one, atomically per
+/// document, with the lease's end by the server's clock.
+fn claim_update(worker: &str, token: ObjectId, lease: Duration) -> Vec<Document> {
+    let ours = doc! { "owner": { "$literal": worker }, "token": token, "until": lease_end(lease) };
+    vec![doc! { "$set": { "_claim": { "$cond": [live_claim(), "$_claim", ours] } } }]
 }
 
 fn text(doc: &Document, key: &str) -> Option<String> {
@@ -415,6 +500,10 @@ fn count_of(reply: &Document, key: &str) -> u64 {
     }
 }
 
+fn typtag_is(typtag: &str) -> Document {
+    doc! { "$or": [ { "typetag": typtag }, { "typtag": typtag } ] }
+}
+
 impl CacheLake for MongoLake {
     fn describe(&self) -> String {
         let t = &self.inner.target;
@@ -428,8 +517,6 @@ impl CacheLake for MongoLake {
         }
         inner.ensure_claim_index()?;
         inner.flush_pending_releases()?;
-        // Read-ahead of the previous batch that was never asked for.
-        lock(&inner.prefetched).clear();
         let mut claimed = Vec::new();
         for _ in 0..CLAIM_ROUNDS {
             let want = query.limit - claimed.len();
@@ -488,7 +575,7 @@ impl CacheLake for MongoLake {
             command.insert("writeConcern", wc);
         }
         let what = "recording outcomes";
-        let reply = inner.call(what, |client| client.database(&inner.target.db).run_command(command).run())?;
+        let reply = inner.call(what, async |client| client.database(&inner.target.db).run_command(command).await)?;
         if let Some(failure) = write_failure(&reply) {
             return Err(StoreError::other(BACKEND, format!("{what}: {failure}")));
         }
@@ -498,13 +585,15 @@ impl CacheLake for MongoLake {
         if count_of(&reply, "n") < outcomes.len() as u64 {
             // Some entry matched nothing: find out which do not exist.
             let unique: Vec<ObjectId> = ids.iter().copied().collect::<HashSet<_>>().into_iter().collect();
-            let found: Vec<Document> = inner.call(what, |client| {
+            let found: Vec<Document> = inner.call(what, async |client| {
                 inner
                     .entries(client)
                     .find(doc! { "_id": { "$in": &unique } })
                     .projection(doc! { "_id": 1 })
-                    .run()?
-                    .collect()
+                    .batch_size(crate::one_reply(unique.len()))
+                    .await?
+                    .try_collect()
+                    .await
             })?;
             let found: HashSet<ObjectId> = found.iter().filter_map(|d| d.get_object_id("_id").ok()).collect();
             if let Some(missing) = unique.iter().find(|id| !found.contains(id)) {
@@ -514,22 +603,37 @@ impl CacheLake for MongoLake {
         Ok(())
     }
 
-    fn release(&self, id: &EntryId) -> Result<(), StoreError> {
+    fn release(&self, ids: &[EntryId]) -> Result<(), StoreError> {
         let inner = &self.inner;
-        let oid = object_id(id)?;
-        let token = inner.forget(&oid);
-        // Only our own claim: after a lease ran out another archiver may hold it.
-        let filter = match token {
-            Some(token) => doc! { "_id": oid, "_claim.token": token },
-            None => doc! { "_id": oid },
-        };
-        let result = inner.call("releasing a claim", |client| {
-            inner.entries(client).update_one(filter, doc! { "$unset": { "_claim": "" } }).run()
-        });
-        if let (Err(_), Some(token)) = (&result, token) {
-            lock(&inner.pending_release).push((oid, token));
+        if ids.is_empty() {
+            return Ok(());
         }
-        result.map(|_| ())
+        let oids = ids.iter().map(object_id).collect::<Result<Vec<_>, _>>()?;
+        let (mut ours, mut unknown) = (Vec::new(), Vec::new());
+        for oid in oids {
+            match inner.forget(&oid) {
+                // Only our own claim: after a lease ran out another archiver may hold it.
+                Some(token) => ours.push((oid, token)),
+                None => unknown.push(oid),
+            }
+        }
+        if !ours.is_empty()
+            && let Err(e) = inner.release_claims(&ours)
+        {
+            lock(&inner.pending_release).extend(ours);
+            return Err(e);
+        }
+        // Entries this handle never claimed: released whoever holds them
+        // (an operator's tool acting for a process that is gone).
+        if !unknown.is_empty() {
+            inner.call("releasing claims", async |client| {
+                inner
+                    .entries(client)
+                    .update_many(doc! { "_id": { "$in": unknown } }, doc! { "$unset": { "_claim": "" } })
+                    .await
+            })?;
+        }
+        Ok(())
     }
 
     fn renew(&self, worker: &str, ids: &[EntryId]) -> Result<(), StoreError> {
@@ -538,45 +642,49 @@ impl CacheLake for MongoLake {
             return Ok(());
         }
         let oids = ids.iter().map(object_id).collect::<Result<Vec<_>, _>>()?;
-        let expires = DateTime::from_millis(DateTime::now().timestamp_millis().saturating_add(millis(inner.lease)));
-        // Only claims still ours (by owner; a finished entry has none).
+        // Only claims still ours (by owner; a finished entry has none), to a
+        // full lease from now by the server's clock.
         let filter = doc! { "_id": { "$in": oids }, "processed": { "$ne": true }, "_claim.owner": worker };
-        inner.call("renewing claims", |client| {
-            inner.entries(client).update_many(filter, doc! { "$set": { "_claim.expires": expires } }).run()
-        })?;
+        let update = vec![doc! {
+            "$set": { "_claim": { "$mergeObjects": ["$_claim", { "until": lease_end(inner.lease) }] } }
+        }];
+        inner.call("renewing claims", async |client| inner.entries(client).update_many(filter, update).await)?;
         Ok(())
     }
 
     fn foreign_claims(&self, worker: &str, query: &BatchQuery) -> Result<ForeignClaims, StoreError> {
         let inner = &self.inner;
-        let mut filter = doc! {
-            "processed": { "$ne": true },
-            "_claim.expires": { "$gt": DateTime::now() },
-            "_claim.owner": { "$ne": worker },
-        };
-        if !query.include_skipped {
-            filter.insert("skip", doc! { "$ne": true });
-        }
+        let mut others = doc! { "_claim.owner": { "$ne": worker }, "$expr": live_claim() };
         if let Some(typtag) = &query.typtag {
-            filter.extend(typtag_is(typtag));
+            others.extend(typtag_is(typtag));
         }
-        // Live claims are few (a batch per archiver), so they are read and
-        // summed up here rather than with an aggregation.
-        let claims: Vec<Document> = inner.call("listing other archivers' claims", |client| {
-            inner.entries(client).find(filter).projection(doc! { "_claim": 1 }).run()?.collect()
+        // Live claims are few (a claim or two per archiver); the server sums
+        // them up and says when the first runs out, by its own clock.
+        let pipeline = vec![
+            doc! { "$match": claimable(query) },
+            doc! { "$match": others },
+            doc! { "$group": { "_id": Bson::Null, "owners": { "$addToSet": "$_claim.owner" }, "until": { "$min": "$_claim.until" } } },
+            doc! { "$project": { "owners": 1, "in_ms": { "$subtract": ["$until", server_now_ms()] } } },
+        ];
+        let found: Vec<Document> = inner.call("listing other archivers' claims", async |client| {
+            inner.entries(client).aggregate(pipeline).await?.try_collect().await
         })?;
-        let mut owners = std::collections::BTreeSet::new();
-        let mut earliest = None::<i64>;
-        for claim in claims.iter().filter_map(|d| d.get_document("_claim").ok()) {
-            if let Ok(owner) = claim.get_str("owner") {
-                owners.insert(owner.to_owned());
-            }
-            if let Ok(expires) = claim.get_datetime("expires") {
-                let ms = expires.timestamp_millis();
-                earliest = Some(earliest.map_or(ms, |e| e.min(ms)));
-            }
-        }
-        Ok(ForeignClaims { owners: owners.into_iter().collect(), earliest_expiry_ms: earliest })
+        let Some(summary) = found.first() else {
+            return Ok(ForeignClaims::default());
+        };
+        let mut owners: Vec<String> = match summary.get("owners") {
+            Some(Bson::Array(owners)) => owners.iter().filter_map(|o| o.as_str().map(str::to_owned)).collect(),
+            _ => Vec::new(),
+        };
+        owners.sort();
+        let in_ms = match summary.get("in_ms") {
+            Some(Bson::Int64(ms)) => Some(*ms),
+            Some(Bson::Int32(ms)) => Some(i64::from(*ms)),
+            Some(Bson::Double(ms)) => Some(*ms as i64),
+            _ => None,
+        };
+        let next_expiry_in = in_ms.map(|ms| Duration::from_millis(ms.max(0).unsigned_abs()));
+        Ok(ForeignClaims { owners, next_expiry_in })
     }
 
     fn expire_claims(&self, owners: &[String]) -> Result<u64, StoreError> {
@@ -585,10 +693,14 @@ impl CacheLake for MongoLake {
             return Ok(0);
         }
         let filter = doc! { "processed": { "$ne": true }, "_claim.owner": { "$in": owners } };
-        let result = inner.call("ending the claims of a dead archiver", |client| {
-            inner.entries(client).update_many(filter, doc! { "$unset": { "_claim": "" } }).run()
+        let result = inner.call("ending the claims of a dead archiver", async |client| {
+            inner.entries(client).update_many(filter, doc! { "$unset": { "_claim": "" } }).await
         })?;
         Ok(result.modified_count)
+    }
+
+    fn changes(&self) -> Box<dyn ChangeFeed> {
+        Box::new(crate::changes::ChangeStreamFeed::start(self.inner.conn.clone(), self.inner.target.clone()))
     }
 }
 
@@ -600,8 +712,9 @@ impl LakeAdmin for MongoLake {
             filter.extend(typtag_is(typtag));
         }
         let update = doc! { "$unset": { "skip": "", "state": "", "error": "", "cause": "" } };
-        let result = inner
-            .call("queueing skipped entries again", |client| inner.entries(client).update_many(filter, update).run())?;
+        let result = inner.call("queueing skipped entries again", async |client| {
+            inner.entries(client).update_many(filter, update).await
+        })?;
         Ok(result.modified_count)
     }
 
@@ -615,19 +728,19 @@ impl LakeAdmin for MongoLake {
         // The condition is checked by the server per entry as it updates it.
         let filter = doc! { "_id": { "$in": ids }, "processed": false, "skip": true };
         let update = doc! { "$unset": { "skip": "", "state": "", "error": "", "cause": "" } };
-        let result =
-            inner.call("queueing entries again", |client| inner.entries(client).update_many(filter, update).run())?;
+        let result = inner
+            .call("queueing entries again", async |client| inner.entries(client).update_many(filter, update).await)?;
         Ok(result.modified_count)
     }
 
     fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
         let inner = &self.inner;
         let what = "counting the queue";
-        let waiting = inner.call(what, |client| {
-            inner.entries(client).count_documents(doc! { "processed": false, "skip": { "$ne": true } }).run()
-        })?;
-        let skipped = inner.call(what, |client| {
-            inner.entries(client).count_documents(doc! { "processed": false, "skip": true }).run()
+        // The claim index's ranges: cheap however large either side is.
+        let waiting = claimable(&BatchQuery::default());
+        let waiting = inner.call(what, async |client| inner.entries(client).count_documents(waiting).await)?;
+        let skipped = inner.call(what, async |client| {
+            inner.entries(client).count_documents(doc! { "processed": false, "skip": true }).await
         })?;
         Ok(QueueDepth { waiting, skipped })
     }
@@ -648,7 +761,7 @@ impl LakeAdmin for MongoLake {
             "processed": false,
             "fid": fid,
         };
-        if let Err(e) = inner.call("submitting an entry", |client| inner.entries(client).insert_one(doc).run()) {
+        if let Err(e) = inner.call("submitting an entry", async |client| inner.entries(client).insert_one(doc).await) {
             if let Err(cleanup) = inner.bucket.delete(&inner.conn, fid) {
                 tracing::warn!(file = %fid, error = %cleanup, "could not delete the blob of an entry that was not added");
             }
@@ -657,25 +770,25 @@ impl LakeAdmin for MongoLake {
         Ok(EntryId(id.to_hex()))
     }
 
-    fn entries(&self, filter: &EntryFilter) -> Result<Vec<CacheEntry>, StoreError> {
-        let inner = &self.inner;
+    fn for_each_entry(
+        &self,
+        filter: &EntryFilter,
+        visit: &mut dyn FnMut(CacheEntry) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
         // Processed, unprocessed (waiting) and skipped split the entries as
         // `queue_depth` counts them.
         let mut query = match &filter.state {
             None => doc! {},
             Some(EntryState::Processed) => doc! { "processed": true },
-            Some(EntryState::Unprocessed) => doc! { "processed": false, "skip": { "$ne": true } },
+            Some(EntryState::Unprocessed) => claimable(&BatchQuery::default()),
             Some(EntryState::Skipped) => doc! { "processed": false, "skip": true },
             Some(EntryState::State(state)) => doc! { "state": state },
         };
         if let Some(id) = &filter.id {
-            let Ok(id) = ObjectId::parse_str(&id.0) else { return Ok(Vec::new()) };
+            let Ok(id) = ObjectId::parse_str(&id.0) else { return Ok(()) };
             query.insert("_id", id);
         }
-        let docs: Vec<Document> = inner.call("listing entries", |client| {
-            inner.entries(client).find(query).sort(doc! { "timestamp": 1, "_id": 1 }).run()?.collect()
-        })?;
-        Ok(docs.iter().filter_map(entry_from_doc).collect())
+        self.inner.walk(query, visit)
     }
 }
 

@@ -10,10 +10,6 @@
 //! [`MongoConfig`] is the `[store]` section that names them; its
 //! [`open`](MongoConfig::open) opens both.
 //!
-//! Both use the driver's synchronous API: the seams are synchronous (the
-//! pipeline runs on OS threads because RSA dominates) and the driver runs its
-//! own small runtime underneath.
-//!
 //! # Entries (reference §1)
 //! The API writes `{name, orgid, typetag, timezone, timestamp, processed:
 //! false, fid}`; older entries spell `typtag`, both are read. An entry's id
@@ -22,28 +18,69 @@
 //! `cause`, and while it holds an entry a `_claim` sub-document.
 //!
 //! # Claims and scale-out
-//! A claim is a lease: `_claim: {owner, token, expires}` (`expires` a BSON
-//! date from the archiver's clock, so hosts need roughly synchronised
-//! clocks, as with NTP; the lease, 300 s by default, dwarfs any skew). A poll
-//! finds the oldest claimable entries (`processed: false` as the API writes
-//! it, not skipped, no claim or an expired one), then claims them with one
-//! `update_many` whose filter repeats the claimable condition. MongoDB evaluates that filter and applies
-//! the update atomically per document, so when several archivers race for
-//! the same entries each entry goes to exactly one of them; a loser reads
-//! back which ones it got (by its batch token) and tries the next ones. A
-//! crashed archiver's claims come back when their lease expires. An outcome
-//! or a release removes the claim; a release only removes the caller's own
-//! claim (by token), never one another archiver took after a lease expired.
+//! A claim is a lease: `_claim: {owner, token, until}`, where `until` is
+//! the lease's end in milliseconds since the epoch **by the server's
+//! clock**. Every lease decision is the server's: a claim sets `until` to
+//! `$$NOW` plus the lease in an update pipeline, a renewal does the same,
+//! and "no live claim" is `$expr` against `$$NOW`. Archivers on hosts
+//! whose clocks differ by minutes still agree on every lease; only their
+//! durations (the lease, the timeouts) come from their own clocks.
+//!
+//! A poll finds the oldest claimable entries with one aggregation
+//! (`processed: false`, `skip` not true, oldest first, then the lease
+//! check), then claims them with one update whose pipeline sets the claim
+//! only where the entry holds no live claim, atomically per document.
+//! When several archivers race for the same entries each entry goes to
+//! exactly one of them; one that got fewer than it asked for reads back
+//! which ones it got (by its batch token) and tries the next ones. A
+//! crashed archiver's claims come back when their lease runs out. An
+//! outcome or a release removes the claim; a release only removes the
+//! caller's own claim (by token), never one another archiver took after a
+//! lease ran out. Claims written by earlier versions (`_claim.expires`, a
+//! date from the archiver's clock) count as expired.
+//!
+//! # The claim index and its plan
+//! `cybexp_archive_claim_v2` is `{processed: 1, skip: 1, timestamp: 1,
+//! _id: 1}`, and a claim asks for `processed: false, skip: {$in: [null,
+//! false]}` sorted by `{timestamp, _id}`. On a real `mongod` the planner
+//! explodes the `skip` points (missing, null, false) into index scans each
+//! already in `timestamp` order and merges them (`SORT_MERGE`), the lease
+//! check is a residual filter on the fetched documents, and the limit
+//! stops the walk: a claim examines about as many keys as it returns, and
+//! skipped entries (`skip: true`) lie in another part of the index that it
+//! never reads, however many years of them the lake holds. The earlier
+//! index, `{processed, timestamp, _id}` (`cybexp_archive_claim`), made every
+//! claim walk every skipped entry; it is no longer created, and an
+//! operator may drop it once no older archiver runs.
+//!
+//! # Durability, consistency, timeouts
+//! - Writes use the write concern `{w: "majority", j: true}` unless the URI
+//!   or the config names another: a document is on a majority of the
+//!   replica set, journaled, before its entry is marked, so a failover
+//!   cannot roll back a document whose entry says it is stored.
+//! - Every read (claims, blob reads, read-backs) goes to the primary,
+//!   whatever `readPreference` the URI names: a lagging secondary would
+//!   show a blob as missing (a false, permanent ERROR) or a claim as free.
+//! - Every operation is bounded by [`Options::timeout`] (the driver has no
+//!   socket timeout): a connection that silently stops answering fails the
+//!   call as `Unavailable`, and the pipeline releases the work for a retry
+//!   instead of waiting until the watchdog kills it.
 //!
 //! # Batching
-//! Per poll: one `find` and one `update_many` to claim (plus one `find` when
-//! contended), two reads for the blobs of the whole batch (GridFS `files`
-//! and `chunks`), one `insert` command per group of documents and one
-//! `update` command per group of outcomes (a multi-statement write, which
-//! every MongoDB version supports).
+//! Per claim: one aggregation and one update (plus one read-back when
+//! another archiver took some), then two reads for the blobs of the whole
+//! batch (GridFS `files` and `chunks`), each sized so no `getMore` is
+//! needed. One `insert` per group of documents, one `update` command per
+//! group of outcomes, one `update` per group of releases.
 //!
 //! "Waiting" (`queue_depth`, `dump cache --state unprocessed`) means what a
 //! poll takes: `processed: false` and not skipped.
+//!
+//! # New entries
+//! [`MongoLake::changes`](cybexp_lake::CacheLake::changes) is a change
+//! stream on the entries collection: inserts, requeues and releases wake
+//! an idle archiver at once. A server without change streams (a standalone
+//! `mongod`) leaves it on the backoff, with a note in the log.
 //!
 //! # Outages
 //! A failure of the server (unreachable, timed out, not primary, a write
@@ -60,30 +97,36 @@
 //! each [`RECONNECT_AFTER`] of an unbroken outage.
 //! Nothing is created at open: indexes are ensured on first use, so an
 //! archiver started while MongoDB is down starts, waits and resumes.
+//!
+//! The driver's asynchronous API runs on this crate's own small runtime;
+//! the seams stay synchronous (the pipeline runs on OS threads because its
+//! cost is RSA) and block on it with each operation's timeout.
 
 mod archive;
 mod blobs;
+mod changes;
 mod config;
 mod convert;
 mod health;
 mod lake;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use cybexp_lake::StoreError;
+use mongodb::Client;
 use mongodb::bson::Document;
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::event::EventHandler;
+use mongodb::event::command::CommandEvent;
 use mongodb::event::sdam::SdamEvent;
-use mongodb::options::{Acknowledgment, ClientOptions, WriteConcern};
-use mongodb::sync::Client;
+use mongodb::options::{Acknowledgment, ClientOptions, ReadPreference, SelectionCriteria, WriteConcern};
 
 pub use crate::archive::MongoArchive;
 pub use crate::config::MongoConfig;
 pub use crate::convert::{data_from_json, data_to_json};
-pub use crate::lake::MongoLake;
+pub use crate::lake::{CLAIM_INDEX, MongoLake};
 pub use mongodb;
 
 pub(crate) const BACKEND: &str = "mongodb";
@@ -94,8 +137,35 @@ pub(crate) const DUPLICATE_KEY: i32 = 11000;
 /// collection that does not exist yet.
 pub(crate) const NAMESPACE_NOT_FOUND: i32 = 26;
 
-/// Default lease of a claim.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
+/// How long one operation may take before it fails as `Unavailable`,
+/// unless the config says otherwise: well past any healthy round trip or
+/// group write, well short of the watchdog (60 s) and of a lease.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Groups of documents and outcomes worth writing at once: each group waits
+/// on two round trips, so at a distance one group in flight would leave the
+/// workers waiting (see the pipeline's writing stage).
+pub const WRITE_GROUPS_IN_FLIGHT: usize = 4;
+
+/// The batch size that returns `n` documents in the first reply and closes
+/// the cursor there: one more than expected, since a server that filled a
+/// batch of exactly `n` cannot tell whether more follow and would leave a
+/// `getMore` (a round trip) to find out.
+pub(crate) fn one_reply(n: usize) -> u32 {
+    u32::try_from(n.saturating_add(1)).unwrap_or(u32::MAX)
+}
+
+/// The runtime the driver's operations run on. Two threads: the driver's
+/// own work (monitoring, connection pools) is light, and each caller
+/// blocks on its operation from its own thread.
+static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("cybexp-mongo")
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("starting the MongoDB client's runtime: {e}"))
+});
 
 /// How long an operation waits for a usable server when the URI does not say
 /// (`serverSelectionTimeoutMS`); the driver's own default is 30 s.
@@ -145,26 +215,29 @@ impl ArchiveTarget {
 /// Options common to both stores.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
-    /// How long a claim holds an entry.
+    /// How long a claim holds an entry (by the server's clock).
     pub lease: Duration,
     /// Write concern `w`: `"majority"`, a number of nodes, or a tag set
-    /// name. `None` keeps the URI's (or the server's default, `w: 1`).
+    /// name. `None` keeps the URI's, else `"majority"`.
     /// Unacknowledged writes (`0`) are refused: a duplicate must be seen.
     pub write_concern: Option<String>,
-    /// Write concern `j`; `None` keeps the URI's.
+    /// Write concern `j`; `None` keeps the URI's, else `true`.
     pub journal: Option<bool>,
     /// Create the claim index on the entries collection (named
-    /// `cybexp_archive_claim`) if it is missing.
+    /// [`CLAIM_INDEX`](crate::lake::CLAIM_INDEX)) if it is missing.
     pub create_claim_index: bool,
+    /// How long one operation may take ([`DEFAULT_TIMEOUT`]).
+    pub timeout: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
-            lease: DEFAULT_LEASE,
+            lease: cybexp_lake::DEFAULT_LEASE,
             write_concern: None,
             journal: None,
             create_claim_index: config::DEFAULT_CREATE_CLAIM_INDEX,
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 }
@@ -177,9 +250,20 @@ pub fn open(
     archive: &ArchiveTarget,
     options: &Options,
 ) -> Result<(MongoLake, MongoArchive), StoreError> {
-    let lake_conn = Connection::open(&lake.uri, options)?;
+    open_observed(lake, archive, options, None)
+}
+
+/// [`open`], with every command the stores send reported to `events` (the
+/// tests check what goes over the wire with it, e.g. the read preference).
+pub fn open_observed(
+    lake: &LakeTarget,
+    archive: &ArchiveTarget,
+    options: &Options,
+    events: Option<EventHandler<CommandEvent>>,
+) -> Result<(MongoLake, MongoArchive), StoreError> {
+    let lake_conn = Connection::open(&lake.uri, options, events.clone())?;
     let archive_conn =
-        if archive.uri == lake.uri { lake_conn.clone() } else { Connection::open(&archive.uri, options)? };
+        if archive.uri == lake.uri { lake_conn.clone() } else { Connection::open(&archive.uri, options, events)? };
     Ok((MongoLake::new(lake_conn, lake, options), MongoArchive::new(archive_conn, archive)))
 }
 
@@ -187,10 +271,12 @@ pub fn open(
 #[derive(Clone)]
 pub(crate) struct Connection {
     client: Arc<ClientSlot>,
-    pub(crate) write_concern: Option<WriteConcern>,
+    pub(crate) write_concern: WriteConcern,
     pub(crate) health: Arc<health::Health>,
     /// `host:port` list for `describe` (never the credentials).
     pub(crate) hosts: String,
+    /// How long one operation may take.
+    pub(crate) timeout: Duration,
 }
 
 /// The driver client, replaced by a fresh one built from the same options
@@ -216,6 +302,8 @@ struct CurrentClient {
 
 impl CurrentClient {
     fn build(options: &ClientOptions, generation: u64) -> Result<CurrentClient, mongodb::error::Error> {
+        // The client starts its monitoring tasks on the runtime it is made in.
+        let _runtime = RUNTIME.enter();
         let lost_every_server = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&lost_every_server);
         let mut options = options.clone();
@@ -262,8 +350,12 @@ fn reconnect_reason(
 pub const RECONNECT_AFTER: Duration = Duration::from_secs(60);
 
 impl Connection {
-    fn open(uri: &str, options: &Options) -> Result<Connection, StoreError> {
-        let mut client_options = ClientOptions::parse(uri).run().map_err(|e| {
+    fn open(
+        uri: &str,
+        options: &Options,
+        events: Option<EventHandler<CommandEvent>>,
+    ) -> Result<Connection, StoreError> {
+        let mut client_options = RUNTIME.block_on(ClientOptions::parse(uri).into_future()).map_err(|e| {
             StoreError::refused(BACKEND, format!("invalid MongoDB URI: {}", redact(&e.to_string(), uri)))
         })?;
         if client_options.server_selection_timeout.is_none() {
@@ -272,8 +364,14 @@ impl Connection {
         if client_options.app_name.is_none() {
             client_options.app_name = Some("cybexp-archive".into());
         }
+        // The primary, whatever the URI asks: see the crate docs.
+        if let Some(asked) = client_options.selection_criteria.as_ref().filter(|c| !is_primary(c)) {
+            tracing::info!(read_preference = ?asked, "reading from the primary whatever the URI's readPreference says");
+        }
+        client_options.selection_criteria = Some(SelectionCriteria::ReadPreference(ReadPreference::Primary));
+        client_options.command_event_handler = events;
         let write_concern = effective_write_concern(client_options.write_concern.clone(), options)?;
-        client_options.write_concern = write_concern.clone();
+        client_options.write_concern = Some(write_concern.clone());
         let hosts = client_options.hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(",");
         let current = CurrentClient::build(&client_options, 0)
             .map_err(|e| StoreError::other(BACKEND, format!("creating the MongoDB client: {e}")))?;
@@ -282,6 +380,7 @@ impl Connection {
             write_concern,
             health: Arc::new(health::Health::default()),
             hosts,
+            timeout: options.timeout,
         })
     }
 
@@ -315,27 +414,36 @@ impl Connection {
         }
     }
 
-    /// Runs one database operation on the current client: fails fast while
-    /// the server is known to be down, replaces a stuck client first, and
-    /// records whether the server answered.
+    /// Runs one database operation on the current client, within the
+    /// operation timeout: fails fast while the server is known to be down,
+    /// replaces a stuck client first, and records whether the server
+    /// answered.
     pub(crate) fn call<T>(
         &self,
         what: &str,
-        op: impl FnOnce(&Client) -> mongodb::error::Result<T>,
+        op: impl AsyncFnOnce(&Client) -> mongodb::error::Result<T>,
     ) -> Result<T, StoreError> {
         self.call_raw(what, op)?.map_err(|e| store_error(what, &e))
     }
 
     /// [`Self::call`], handing back the driver's own result (for callers
-    /// that look into its error); `Err` only when the call was not made.
+    /// that look into its error); `Err` only when the call was not made or
+    /// did not finish within the timeout.
     pub(crate) fn call_raw<T>(
         &self,
         what: &str,
-        op: impl FnOnce(&Client) -> mongodb::error::Result<T>,
+        op: impl AsyncFnOnce(&Client) -> mongodb::error::Result<T>,
     ) -> Result<mongodb::error::Result<T>, StoreError> {
         self.health.admit(what)?;
         self.reconnect_if_stuck();
-        let result = op(&self.client());
+        let client = self.client();
+        // Dropping the operation at the deadline drops its connection too:
+        // the pool opens a fresh one for the next call.
+        let result = RUNTIME.block_on(async { tokio::time::timeout(self.timeout, op(&client)).await });
+        let Ok(result) = result else {
+            self.health.record_error(true);
+            return Err(self.timed_out(what));
+        };
         match &result {
             Ok(_) => self.health.record_ok(),
             Err(e) => self.health.record_error(health::is_outage(e)),
@@ -343,17 +451,98 @@ impl Connection {
         Ok(result)
     }
 
+    /// Walks the documents a `find` returns, handing each to `visit`: a
+    /// round trip (and at most `batch` documents in memory) at a time, each
+    /// within the timeout. `visit` runs outside the runtime, so it may call
+    /// the stores again (`requeue` queues entries as it walks them).
+    pub(crate) fn walk(
+        &self,
+        what: &str,
+        find: impl Future<Output = mongodb::error::Result<mongodb::Cursor<Document>>>,
+        batch: u32,
+        visit: &mut dyn FnMut(Document) -> std::ops::ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        use futures_util::TryStreamExt;
+        self.health.admit(what)?;
+        let mut cursor = RUNTIME.block_on(self.within(what, find))?;
+        loop {
+            let page: Vec<Document> = RUNTIME.block_on(async {
+                let mut page = Vec::new();
+                while page.len() < batch as usize {
+                    match self.within(what, cursor.try_next()).await? {
+                        Some(doc) => page.push(doc),
+                        None => break,
+                    }
+                }
+                Ok::<_, StoreError>(page)
+            })?;
+            let last = page.len() < batch as usize;
+            for doc in page {
+                if visit(doc).is_break() {
+                    return Ok(());
+                }
+            }
+            if last {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Runs `work` on the store's runtime, where it bounds each of its own
+    /// round trips with [`Self::within`] (the change feed's thread).
+    pub(crate) fn run<T>(&self, work: impl Future<Output = T>) -> T {
+        RUNTIME.block_on(work)
+    }
+
+    /// One round trip of a longer walk ([`Self::run`]), within the timeout.
+    pub(crate) async fn within<T>(
+        &self,
+        what: &str,
+        op: impl Future<Output = mongodb::error::Result<T>>,
+    ) -> Result<T, StoreError> {
+        self.within_raw(what, op).await?.map_err(|e| store_error(what, &e))
+    }
+
+    /// [`Self::within`], handing back the driver's own result; `Err` only
+    /// when the timeout ran out.
+    pub(crate) async fn within_raw<T>(
+        &self,
+        what: &str,
+        op: impl Future<Output = mongodb::error::Result<T>>,
+    ) -> Result<mongodb::error::Result<T>, StoreError> {
+        let Ok(result) = tokio::time::timeout(self.timeout, op).await else {
+            self.health.record_error(true);
+            return Err(self.timed_out(what));
+        };
+        match &result {
+            Ok(_) => self.health.record_ok(),
+            Err(e) => self.health.record_error(health::is_outage(e)),
+        }
+        Ok(result)
+    }
+
+    fn timed_out(&self, what: &str) -> StoreError {
+        StoreError::unavailable(
+            BACKEND,
+            format!("{what}: no answer from MongoDB within {:?} (the operation timeout); will retry", self.timeout),
+        )
+    }
+
     /// The write concern as a command field, for commands sent with
     /// `run_command` (which does not add the client's).
     pub(crate) fn write_concern_doc(&self) -> Option<Document> {
-        self.write_concern.as_ref().and_then(|wc| mongodb::bson::to_document(wc).ok())
+        mongodb::bson::to_document(&self.write_concern).ok()
     }
 }
 
-fn effective_write_concern(
-    from_uri: Option<WriteConcern>,
-    options: &Options,
-) -> Result<Option<WriteConcern>, StoreError> {
+/// Whether a read preference is the primary's (what the stores use).
+fn is_primary(criteria: &SelectionCriteria) -> bool {
+    matches!(criteria, SelectionCriteria::ReadPreference(ReadPreference::Primary))
+}
+
+/// The write concern the stores use: the config's, else the URI's, else
+/// majority with journaling (see the crate docs for why).
+fn effective_write_concern(from_uri: Option<WriteConcern>, options: &Options) -> Result<WriteConcern, StoreError> {
     let mut wc = from_uri.unwrap_or_default();
     if let Some(w) = options.write_concern.as_deref() {
         wc.w = Some(match w.trim() {
@@ -372,7 +561,9 @@ fn effective_write_concern(
             "unacknowledged writes (w=0) are not supported: the archiver must see each write succeed",
         ));
     }
-    Ok(if wc == WriteConcern::default() { None } else { Some(wc) })
+    wc.w.get_or_insert(Acknowledgment::Majority);
+    wc.journal.get_or_insert(true);
+    Ok(wc)
 }
 
 /// A driver error as a [`StoreError`], with what was being done:
@@ -410,13 +601,9 @@ mod tests {
 
     #[test]
     fn write_concern_from_options_overrides_the_uri() {
-        let options = Options { write_concern: Some("majority".into()), journal: Some(true), ..Options::default() };
-        let wc = effective_write_concern(None, &options).unwrap().unwrap();
-        assert_eq!(wc.w, Some(Acknowledgment::Majority));
-        assert_eq!(wc.journal, Some(true));
-        let options = Options { write_concern: Some("2".into()), ..Options::default() };
-        assert_eq!(effective_write_concern(None, &options).unwrap().unwrap().w, Some(Acknowledgment::Nodes(2)));
-        assert_eq!(effective_write_concern(None, &Options::default()).unwrap(), None);
+        let options = Options { write_concern: Some("2".into()), journal: Some(false), ..Options::default() };
+        let wc = effective_write_concern(None, &options).unwrap();
+        assert_eq!((wc.w, wc.journal), (Some(Acknowledgment::Nodes(2)), Some(false)));
         let options = Options { write_concern: Some("0".into()), ..Options::default() };
         let err = effective_write_concern(None, &options).unwrap_err();
         assert!(err.to_string().contains("w=0"));
@@ -424,12 +611,29 @@ mod tests {
     }
 
     #[test]
-    fn uri_write_concern_is_kept_and_w0_refused() {
-        let parsed = ClientOptions::parse("mongodb://h/?w=majority&journal=true").run().unwrap();
-        let wc = effective_write_concern(parsed.write_concern, &Options::default()).unwrap().unwrap();
-        assert_eq!((wc.w, wc.journal), (Some(Acknowledgment::Majority), Some(true)));
-        let parsed = ClientOptions::parse("mongodb://h/?w=0").run().unwrap();
-        assert!(effective_write_concern(parsed.write_concern, &Options::default()).is_err());
+    fn durable_by_default_the_uri_is_kept_and_w0_refused() {
+        let wc = effective_write_concern(None, &Options::default()).unwrap();
+        assert_eq!((wc.w, wc.journal), (Some(Acknowledgment::Majority), Some(true)), "majority, journaled");
+        let parse = |uri: &str| RUNTIME.block_on(ClientOptions::parse(uri).into_future()).unwrap();
+        let wc = effective_write_concern(parse("mongodb://h/?w=1").write_concern, &Options::default()).unwrap();
+        assert_eq!((wc.w, wc.journal), (Some(Acknowledgment::Nodes(1)), Some(true)), "the URI's w, journaled");
+        let wc =
+            effective_write_concern(parse("mongodb://h/?journal=false").write_concern, &Options::default()).unwrap();
+        assert_eq!((wc.w, wc.journal), (Some(Acknowledgment::Majority), Some(false)));
+        assert!(effective_write_concern(parse("mongodb://h/?w=0").write_concern, &Options::default()).is_err());
+    }
+
+    #[test]
+    fn reads_go_to_the_primary_whatever_the_uri_says() {
+        let (lake, archive) = open(
+            &LakeTarget::new("mongodb://127.0.0.1:1/?readPreference=secondaryPreferred&serverSelectionTimeoutMS=100"),
+            &ArchiveTarget::new("mongodb://127.0.0.1:1/?readPreference=nearest"),
+            &Options::default(),
+        )
+        .unwrap();
+        for conn in [lake.connection(), archive.connection()] {
+            assert!(conn.client.options.selection_criteria.as_ref().is_some_and(is_primary));
+        }
     }
 
     #[test]

@@ -1,8 +1,12 @@
-//! `ArchiveStore` on the `documents` table.
+//! `ArchiveStore` on the `documents` table, and the store's `GroupWriter`:
+//! a group's documents and outcomes in one transaction.
 
-use cybexp_lake::{ArchiveStore, RawDocument, StoreError, Stored};
+use std::ops::ControlFlow;
+
+use cybexp_lake::{ArchiveStore, EntryId, Finished, GroupWriter, Outcome, RawDocument, StoreError, Stored};
 use rusqlite::{Connection, TransactionBehavior, params};
 
+use crate::lake::apply_in;
 use crate::{Ctx, SqliteStore, count};
 
 /// Unique by hash: an existing hash is left as it is and reported.
@@ -42,7 +46,7 @@ impl ArchiveStore for SqliteStore {
         Ok(count(n))
     }
 
-    fn documents(&self) -> Result<Vec<RawDocument>, StoreError> {
+    fn for_each_document(&self, visit: &mut dyn FnMut(RawDocument) -> ControlFlow<()>) -> Result<(), StoreError> {
         let what = "listing documents";
         let conn = self.conn()?;
         let mut select = conn
@@ -59,6 +63,35 @@ impl ArchiveStore for SqliteStore {
                 })
             })
             .ctx(what)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().ctx(what)
+        for row in rows {
+            if visit(row.ctx(what)?).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Documents and outcomes in one transaction: one durable commit (one
+/// fsync) per group where two separate writes would cost two. Atomic, so
+/// a crash leaves either both or neither, which keeps the rule that no
+/// entry is marked before its document is stored.
+impl GroupWriter for SqliteStore {
+    fn write_group(&self, group: &[(EntryId, Finished)]) -> Result<Vec<Outcome>, StoreError> {
+        let what = "writing a group of documents and outcomes";
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(what)?;
+        let mut stored = Vec::new();
+        for (_, finished) in group {
+            if let Finished::Store(doc) = finished {
+                stored.push(insert(&tx, doc)?);
+            }
+        }
+        let outcomes = cybexp_lake::outcomes_of(group, stored)?;
+        for ((id, _), outcome) in group.iter().zip(&outcomes) {
+            apply_in(&tx, id, outcome)?;
+        }
+        tx.commit().ctx(what)?;
+        Ok(outcomes)
     }
 }

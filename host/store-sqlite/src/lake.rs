@@ -1,8 +1,11 @@
 //! `CacheLake` and `LakeAdmin` on the `entries` and `blobs` tables.
 
+use std::ops::ControlFlow;
+use std::time::Duration;
+
 use cybexp_lake::{
-    BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, EntryState, ForeignClaims, LakeAdmin, NewEntry,
-    Outcome, QueueDepth, StoreError,
+    BatchQuery, BlobError, CacheEntry, CacheLake, ChangeFeed, EntryFilter, EntryId, EntryState, ForeignClaims,
+    LakeAdmin, NewEntry, Outcome, QueueDepth, StoreError,
 };
 use rusqlite::types::{Type, ValueRef};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
@@ -34,53 +37,51 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<CacheEntry> {
     })
 }
 
-/// Records one outcome inside an open write transaction (reference §5).
-fn apply_in(tx: &rusqlite::Transaction<'_>, id: &EntryId, outcome: &Outcome) -> Result<(), StoreError> {
+/// Records one outcome inside an open write transaction (reference §5):
+/// one statement per entry in the common case, since the writer records
+/// every outcome of the archiver and its time per entry bounds the whole
+/// pipeline's rate on many cores.
+pub(crate) fn apply_in(tx: &rusqlite::Transaction<'_>, id: &EntryId, outcome: &Outcome) -> Result<(), StoreError> {
     let rowid = row_id(id)?;
     let what = "recording an outcome";
-    let current: Option<(bool, String)> = tx
-        .query_row("SELECT processed, refs FROM entries WHERE id = ?1", [rowid], |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()
-        .ctx(what)?;
-    let Some((processed, refs_text)) = current else {
-        return Err(StoreError::refused(BACKEND, format!("{what}: no entry {id}")));
-    };
-    match outcome {
-        Outcome::Success { hash } => {
-            let mut refs: Vec<String> = serde_json::from_str(&refs_text)
-                .map_err(|e| StoreError::other(BACKEND, format!("{what}: entry {id} has unreadable refs: {e}")))?;
-            if !refs.contains(hash) {
-                refs.push(hash.clone());
-            }
-            tx.execute(
+    let changed = match outcome {
+        // `refs` gains the hash once ($addToSet), in the same statement.
+        Outcome::Success { hash } => tx
+            .prepare_cached(
                 "UPDATE entries SET processed = 1, skip = 0, state = NULL, error = NULL, cause = NULL, \
-                     refs = ?2, claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
-                params![rowid, refs_json(&refs)?],
+                     refs = CASE WHEN EXISTS (SELECT 1 FROM json_each(refs) WHERE value = ?2) THEN refs \
+                                 ELSE json_insert(refs, '$[#]', ?2) END, \
+                     claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
             )
-            .ctx(what)?;
-        }
+            .and_then(|mut update| update.execute(params![rowid, hash]))
+            .ctx(what)?,
         // A late failure never downgrades an entry another worker has
-        // already processed: only its claim goes.
-        Outcome::NotSupported | Outcome::Error { .. } if processed => {
-            tx.execute("UPDATE entries SET claim_owner = NULL, claim_expires = NULL WHERE id = ?1", [rowid])
-                .ctx(what)?;
-        }
-        Outcome::NotSupported => {
-            tx.execute(
+        // already processed: `processed = 0` here, and below only its claim goes.
+        Outcome::NotSupported => tx
+            .prepare_cached(
                 "UPDATE entries SET skip = 1, state = ?2, error = NULL, cause = NULL, \
-                     claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
-                params![rowid, Outcome::NOT_SUPPORTED_STATE],
+                     claim_owner = NULL, claim_expires = NULL WHERE id = ?1 AND processed = 0",
             )
-            .ctx(what)?;
-        }
-        Outcome::Error { cause, .. } => {
-            tx.execute(
+            .and_then(|mut update| update.execute(params![rowid, Outcome::NOT_SUPPORTED_STATE]))
+            .ctx(what)?,
+        Outcome::Error { cause, .. } => tx
+            .prepare_cached(
                 "UPDATE entries SET skip = 1, state = ?2, error = ?3, cause = ?4, \
-                     claim_owner = NULL, claim_expires = NULL WHERE id = ?1",
-                params![rowid, cause.state(), outcome.short_error(), cause.code()],
+                     claim_owner = NULL, claim_expires = NULL WHERE id = ?1 AND processed = 0",
             )
-            .ctx(what)?;
-        }
+            .and_then(|mut update| update.execute(params![rowid, cause.state(), outcome.short_error(), cause.code()]))
+            .ctx(what)?,
+    };
+    if changed == 1 {
+        return Ok(());
+    }
+    // Nothing matched: a processed entry (drop its claim) or no such entry.
+    let dropped = tx
+        .prepare_cached("UPDATE entries SET claim_owner = NULL, claim_expires = NULL WHERE id = ?1 AND processed = 1")
+        .and_then(|mut update| update.execute([rowid]))
+        .ctx(what)?;
+    if dropped == 0 {
+        return Err(StoreError::refused(BACKEND, format!("{what}: no entry {id}")));
     }
     Ok(())
 }
@@ -88,10 +89,6 @@ fn apply_in(tx: &rusqlite::Transaction<'_>, id: &EntryId, outcome: &Outcome) -> 
 /// The row id behind an [`EntryId`] this store handed out.
 fn row_id(id: &EntryId) -> Result<i64, StoreError> {
     id.0.parse().map_err(|_| StoreError::refused(BACKEND, format!("entry id {id:?} is not an SQLite entry id")))
-}
-
-fn refs_json(refs: &[String]) -> Result<String, StoreError> {
-    serde_json::to_string(refs).map_err(|e| StoreError::other(BACKEND, format!("encoding refs: {e}")))
 }
 
 impl CacheLake for SqliteStore {
@@ -108,39 +105,33 @@ impl CacheLake for SqliteStore {
         let expires = now.saturating_add(duration_ms(self.lease));
 
         // Literal `skip = 0` (not a parameter) so the planner walks the
-        // queue index in order; each variant is a cached statement.
-        let mut sql = format!(
-            "SELECT {ENTRY_COLUMNS} FROM entries \
-             WHERE processed = 0 AND (claim_expires IS NULL OR claim_expires <= ?1)"
+        // queue index in order; each variant is a cached statement. One
+        // statement claims and returns the batch: the single UPDATE is
+        // atomic, so no other connection (or process) picks the same rows.
+        let mut select = String::from(
+            "SELECT id FROM entries WHERE processed = 0 AND (claim_expires IS NULL OR claim_expires <= ?1)",
         );
         if !query.include_skipped {
-            sql.push_str(" AND skip = 0");
+            select.push_str(" AND skip = 0");
         }
-        if query.typtag.is_some() {
-            sql.push_str(" AND typtag = ?3");
-        } else {
-            sql.push_str(" AND ?3 IS NULL");
-        }
-        sql.push_str(" ORDER BY timestamp, id LIMIT ?2");
-
+        select.push_str(if query.typtag.is_some() { " AND typtag = ?5" } else { " AND ?5 IS NULL" });
+        select.push_str(" ORDER BY timestamp, id LIMIT ?2");
+        let sql = format!(
+            "UPDATE entries SET claim_owner = ?3, claim_expires = ?4 WHERE id IN ({select}) RETURNING {ENTRY_COLUMNS}"
+        );
         let what = "claiming entries";
         let mut conn = self.conn()?;
-        // IMMEDIATE takes the write lock before reading, so no other
-        // connection (or process) can pick the same rows in between.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(what)?;
-        let entries = {
-            let mut select = tx.prepare_cached(&sql).ctx(what)?;
-            let rows = select.query_map(params![now, limit, query.typtag], entry_from_row).ctx(what)?;
+        let mut entries = {
+            let mut claim = tx.prepare_cached(&sql).ctx(what)?;
+            let rows = claim.query_map(params![now, limit, worker, expires, query.typtag], entry_from_row).ctx(what)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().ctx(what)?
         };
-        {
-            let mut claim =
-                tx.prepare_cached("UPDATE entries SET claim_owner = ?1, claim_expires = ?2 WHERE id = ?3").ctx(what)?;
-            for entry in &entries {
-                claim.execute(params![worker, expires, row_id(&entry.id)?]).ctx(what)?;
-            }
-        }
         tx.commit().ctx(what)?;
+        // RETURNING comes in no promised order: oldest first, as claimed.
+        entries.sort_by(|a, b| {
+            a.timestamp.total_cmp(&b.timestamp).then_with(|| row_id(&a.id).ok().cmp(&row_id(&b.id).ok()))
+        });
         Ok(entries)
     }
 
@@ -202,14 +193,24 @@ impl CacheLake for SqliteStore {
         tx.commit().ctx(what)
     }
 
-    fn release(&self, id: &EntryId) -> Result<(), StoreError> {
+    fn release(&self, ids: &[EntryId]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         // Releasing an entry that is not claimed (or gone) is a no-op.
-        let rowid = row_id(id)?;
-        let conn = self.conn()?;
-        conn.prepare_cached("UPDATE entries SET claim_owner = NULL, claim_expires = NULL WHERE id = ?1")
-            .and_then(|mut stmt| stmt.execute([rowid]))
-            .ctx("releasing a claim")?;
-        Ok(())
+        let rows = ids.iter().map(row_id).collect::<Result<Vec<_>, _>>()?;
+        let what = "releasing claims";
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(what)?;
+        {
+            let mut release = tx
+                .prepare_cached("UPDATE entries SET claim_owner = NULL, claim_expires = NULL WHERE id = ?1")
+                .ctx(what)?;
+            for rowid in rows {
+                release.execute([rowid]).ctx(what)?;
+            }
+        }
+        tx.commit().ctx(what)
     }
 
     fn renew(&self, worker: &str, ids: &[EntryId]) -> Result<(), StoreError> {
@@ -254,8 +255,12 @@ impl CacheLake for SqliteStore {
             .ctx(what)?
             .collect::<rusqlite::Result<Vec<(String, i64)>>>()
             .ctx(what)?;
+        let now = now_ms();
         Ok(ForeignClaims {
-            earliest_expiry_ms: rows.iter().map(|(_, expires)| *expires).min(),
+            next_expiry_in: rows
+                .iter()
+                .map(|(_, expires)| Duration::from_millis(expires.saturating_sub(now).max(0).unsigned_abs()))
+                .min(),
             owners: rows.into_iter().map(|(owner, _)| owner).collect(),
         })
     }
@@ -281,6 +286,16 @@ impl CacheLake for SqliteStore {
         }
         tx.commit().ctx(what)?;
         Ok(freed)
+    }
+
+    fn changes(&self) -> Box<dyn ChangeFeed> {
+        match crate::changes::DataVersionFeed::open(self.path()) {
+            Ok(feed) => Box::new(feed),
+            Err(e) => {
+                tracing::warn!(error = %e, "no change feed on the embedded store: polling on the backoff alone");
+                Box::new(cybexp_lake::NoChangeFeed)
+            }
+        }
     }
 }
 
@@ -354,7 +369,11 @@ impl LakeAdmin for SqliteStore {
         Ok(EntryId(id.to_string()))
     }
 
-    fn entries(&self, filter: &EntryFilter) -> Result<Vec<CacheEntry>, StoreError> {
+    fn for_each_entry(
+        &self,
+        filter: &EntryFilter,
+        visit: &mut dyn FnMut(CacheEntry) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
         // Processed, unprocessed (waiting: not processed, not skipped) and
         // skipped split the entries in three, as `queue_depth` counts them.
         let (condition, state) = match &filter.state {
@@ -368,7 +387,7 @@ impl LakeAdmin for SqliteStore {
             None => None,
             Some(id) => match row_id(id) {
                 Ok(id) => Some(id),
-                Err(_) => return Ok(Vec::new()),
+                Err(_) => return Ok(()),
             },
         };
         let sql = format!(
@@ -377,7 +396,13 @@ impl LakeAdmin for SqliteStore {
         let what = "listing entries";
         let conn = self.conn()?;
         let mut select = conn.prepare_cached(&sql).ctx(what)?;
+        // Row by row: a read transaction in WAL mode blocks no writer.
         let rows = select.query_map(params![state, id], entry_from_row).ctx(what)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().ctx(what)
+        for row in rows {
+            if visit(row.ctx(what)?).is_break() {
+                break;
+            }
+        }
+        Ok(())
     }
 }

@@ -21,7 +21,9 @@
 //! A claim is a lease: `claim_owner` and `claim_expires` (Unix milliseconds)
 //! on the entry, set inside a `BEGIN IMMEDIATE` transaction so two claimers,
 //! in this process or another, never get the same entry. A crashed archiver's
-//! claims come back once their lease (default [`DEFAULT_LEASE`]) runs out.
+//! claims come back once their lease (default [`cybexp_lake::DEFAULT_LEASE`])
+//! runs out. The lease is by this host's clock: processes sharing one
+//! file share one clock.
 //!
 //! # Locks
 //! SQLite allows one writer at a time. A call waits for another connection's
@@ -46,6 +48,7 @@
 //! the claim: a success is never downgraded. Every outcome drops the claim.
 
 mod archive;
+mod changes;
 mod lake;
 mod pool;
 mod schema;
@@ -64,9 +67,6 @@ pub use crate::schema::{APPLICATION_ID, SCHEMA_VERSION};
 /// The `backend` of every [`StoreError`] this crate returns.
 pub const BACKEND: &str = "sqlite";
 
-/// How long a claim holds an entry unless released or resolved.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
-
 /// How long one statement waits for another connection's lock before the
 /// call fails with a [`StoreError`] (which the pipeline retries).
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -80,7 +80,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { lease: DEFAULT_LEASE, busy_timeout: DEFAULT_BUSY_TIMEOUT }
+        StoreOptions { lease: cybexp_lake::DEFAULT_LEASE, busy_timeout: DEFAULT_BUSY_TIMEOUT }
     }
 }
 

@@ -114,7 +114,7 @@ fn store_is_send_sync_and_every_trait() {
     fn check<T: CacheLake + LakeAdmin + ArchiveStore + Send + Sync + Clone + 'static>() {}
     check::<SqliteStore>();
     let (_dir, path, store) = fresh();
-    assert_eq!(store.lease(), cybexp_store_sqlite::DEFAULT_LEASE);
+    assert_eq!(store.lease(), cybexp_lake::DEFAULT_LEASE);
     assert_eq!(store.clone().with_lease(Duration::from_millis(1500)).lease(), Duration::from_millis(1500));
     let lake: Arc<dyn CacheLake> = Arc::new(store.clone());
     let admin: Arc<dyn LakeAdmin> = Arc::new(store.clone());
