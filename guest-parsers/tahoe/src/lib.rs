@@ -13,8 +13,9 @@
 //!   parses up to its recursion limit (~1000), but the canonical form of
 //!   anything nested that deep has more than 2^128 bytes, so the reference
 //!   never finished hashing such a document;
-//! - a canonical form above [`Limits::max_canonical_bytes`] (32 MiB) is an
-//!   error where Python would grind through it;
+//! - a canonical form above [`Limits::max_canonical_bytes`] is an error where
+//!   Python would grind through it: 32 MiB, or [`CANONICAL_BYTES_PER_INPUT_BYTE`]
+//!   (3) times the plaintext's size when that is more ([`Limits::for_input`]);
 //! - a string with a lone surrogate escape (`"\ud800"`) is an error: Python
 //!   parses it but pymongo cannot encode it, so no document was stored;
 //! - integers keep full precision at any length. CPython 3.11+ (and the
@@ -52,6 +53,31 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits { max_depth: 128, max_canonical_bytes: 32 << 20 }
+    }
+}
+
+/// Canonical bytes allowed per byte of plaintext, above the base
+/// [`Limits::max_canonical_bytes`].
+///
+/// What real feeds need, with the reference's own canonical form
+/// (`tests/data/reference_hash.py`): the 16 production Cowrie documents 1.3
+/// to 1.5 times their JSON, OpenPhish text 1.1, a 15.9 MB `{"events":
+/// [{"id", "msg", "tags"}, …]}` feed 2.25 (35.7 MB: the contract escapes
+/// each nesting level again). What fits: a 16 MiB feed one level deeper
+/// (3.07 times, 51.6 MB) needs between 224 and 256 MiB of a sandboxed
+/// parser's memory (measured by lowering `max_memory_bytes`), so three times
+/// the largest input the sandbox takes (16 MiB) stays within its default
+/// 256 MiB memory cap. A nesting bomb grows exponentially from a few bytes:
+/// the allowance for it is nothing, and the base stops it.
+pub const CANONICAL_BYTES_PER_INPUT_BYTE: usize = 3;
+
+impl Limits {
+    /// These limits for a plaintext of `input_bytes`: the canonical form may
+    /// be [`CANONICAL_BYTES_PER_INPUT_BYTE`] times the input when that is more
+    /// than the base, as the sandbox's fuel and deadline grow with the input.
+    pub fn for_input(&self, input_bytes: usize) -> Limits {
+        let allowance = input_bytes.saturating_mul(CANONICAL_BYTES_PER_INPUT_BYTE);
+        Limits { max_canonical_bytes: self.max_canonical_bytes.max(allowance), ..*self }
     }
 }
 
