@@ -62,7 +62,7 @@ fn hook_cost(probe: &Probe, threads: usize) -> f64 {
         cause: None,
         refs: vec![],
     };
-    let stats = CallStats { fuel_used: 123_456, elapsed: Duration::from_micros(800) };
+    let stats = CallStats { fuel_used: 123_456, elapsed: Duration::from_micros(800), counts: Default::default() };
     let outcome = Outcome::Success { hash: "ab".repeat(32) };
     let rounds = 50;
     let per_round = HOOK_EVENTS / rounds / threads;

@@ -4,7 +4,10 @@
 //! `{"data": text}`. The only failures are the budgets the reference could
 //! not have met either (nesting deeper than `Limits::max_depth`, a lone
 //! surrogate that MongoDB cannot store, a canonical form too large to hash:
-//! above 32 MiB and three times the plaintext, see `Limits::for_input`).
+//! above 32 MiB and three times the plaintext, see `Limits::for_input`). It
+//! has no notion of records, so it reports none (`RawDoc::counts` is zero).
+//! A plaintext that is not UTF-8 never reaches it: the host refuses it as
+//! `decrypt.utf8`, as the reference fails on it too.
 //!
 //! # Fuzzing
 //!

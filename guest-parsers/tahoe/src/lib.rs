@@ -28,6 +28,7 @@
 pub mod canonical;
 pub mod digest;
 pub mod json;
+mod records;
 mod scan;
 // Always compiled (not behind a test-only feature), so `cargo test` and
 // `cargo run` share one build; nothing of it is linked unless a test calls it.
@@ -35,6 +36,7 @@ pub mod test_support;
 
 pub use canonical::{CanonicalError, canonical, tahoe_hash};
 pub use json::{JsonError, Plaintext, Value, parse_python_json, read_plaintext, wrap_text};
+pub use records::{Line, MAX_NOTE_CHARS, RecordCounts, Tally, cut_note, lines};
 
 /// Budgets for work that depends on untrusted input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,13 +94,36 @@ pub struct ParseInput<'a> {
 }
 
 /// What a parser produces (the WIT `raw-document` record, natively).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RawDoc {
     pub sub_type: String,
     /// `data` as JSON text in input key order (see [`Value::to_json`]).
     pub data_json: String,
     /// Lowercase hex SHA-256 of `"raw" + sub_type + canonical(data)`.
     pub hash: String,
+    /// The records the parser read and how many were malformed (all zero
+    /// for a parser that does not count, such as `json`). Not stored: the
+    /// host shows them to the operator.
+    pub counts: RecordCounts,
+    /// Where the first malformed record is and what is wrong with it, e.g.
+    /// `line 812: whitespace or a control character inside a URL: "…"`; at
+    /// most [`MAX_NOTE_CHARS`]. It may quote the feed, so it goes where a
+    /// parser's error text goes (the operator's tools), not into logs.
+    pub first_malformed: Option<String>,
+}
+
+impl RawDoc {
+    /// This document with what `tally` counted.
+    pub fn counted(self, tally: Tally) -> RawDoc {
+        let (counts, first_malformed) = tally.finish();
+        RawDoc { counts, first_malformed, ..self }
+    }
+
+    /// What is stored: sub_type, data JSON and `_hash`, without the counts.
+    /// Two parsers store the same document when these are equal.
+    pub fn stored(&self) -> (&str, &str, &str) {
+        (&self.sub_type, &self.data_json, &self.hash)
+    }
 }
 
 /// Why a parser made no document (the WIT `failure` variant, natively).
@@ -136,5 +161,5 @@ pub fn reference_data(plaintext: &str, limits: &Limits) -> Result<Value, ParseFa
 /// Builds the raw document for already-parsed `data` under `sub_type`.
 pub fn raw_document(sub_type: &str, data: &Value, limits: &Limits) -> Result<RawDoc, ParseFailure> {
     let hash = tahoe_hash("raw", sub_type, data, limits).map_err(|e| ParseFailure::InvalidInput(e.to_string()))?;
-    Ok(RawDoc { sub_type: sub_type.to_owned(), data_json: data.to_json(), hash })
+    Ok(RawDoc { sub_type: sub_type.to_owned(), data_json: data.to_json(), hash, ..RawDoc::default() })
 }
