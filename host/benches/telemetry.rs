@@ -39,7 +39,7 @@ fn per_event(pipeline: &Pipeline, store: &SqliteStore, blobs: &[Vec<u8>]) -> f64
 /// The hooks of one SUCCESS entry, as the pipeline calls them.
 fn hooks(probe: &Probe, entry: &CacheEntry, stats: CallStats, outcome: &Outcome) {
     let _busy = probe.busy();
-    probe.parsed("cowrie", stats.fuel_used, stats.elapsed);
+    probe.parsed("cowrie", stats.fuel_used, stats.elapsed, stats.counts);
     probe.outcome(&entry.typtag, &entry.id.0, outcome);
 }
 

@@ -375,7 +375,8 @@ impl Pipeline {
         };
         let processed = processor.process_timed(route, entry, &blob, clock);
         if let Some(call) = processed.call {
-            let telemetry = || self.probe.parsed(call.parser, call.stats.fuel_used, call.stats.elapsed);
+            let telemetry =
+                || self.probe.parsed(call.parser, call.stats.fuel_used, call.stats.elapsed, call.stats.counts);
             StageClock::time(clock, Stage::Telemetry, telemetry);
         }
         match processed.step {
