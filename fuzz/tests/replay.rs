@@ -52,11 +52,15 @@ fn parsers() {
         ("email", &parsers::EMAIL, "email"),
     ] {
         replay(target, |data| parsers::check(parser, data));
+        // The crate's samples and its real published files.
         let dir = here.join("../guest-parsers").join(samples).join("tests/samples");
-        for entry in std::fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok) {
-            let data = std::fs::read(entry.path()).unwrap();
-            for parser in [&parsers::JSON, &parsers::COWRIE, &parsers::URL_LIST, &parsers::EMAIL] {
-                parsers::check(parser, &data);
+        for dir in [dir.clone(), dir.join("real")] {
+            let entries = std::fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok);
+            for path in entries.map(|e| e.path()).filter(|p| p.is_file()) {
+                let data = std::fs::read(&path).unwrap();
+                for parser in [&parsers::JSON, &parsers::COWRIE, &parsers::URL_LIST, &parsers::EMAIL] {
+                    parsers::check(parser, &data);
+                }
             }
         }
     }

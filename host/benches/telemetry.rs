@@ -39,7 +39,7 @@ fn per_event(pipeline: &Pipeline, store: &SqliteStore, blobs: &[Vec<u8>]) -> f64
 /// The hooks of one SUCCESS entry, as the pipeline calls them.
 fn hooks(probe: &Probe, entry: &CacheEntry, stats: CallStats, outcome: &Outcome) {
     let _busy = probe.busy();
-    probe.parsed("cowrie", stats.fuel_used, stats.elapsed);
+    probe.parsed("cowrie", stats.fuel_used, stats.elapsed, stats.counts);
     probe.outcome(&entry.typtag, &entry.id.0, outcome);
 }
 
@@ -62,7 +62,7 @@ fn hook_cost(probe: &Probe, threads: usize) -> f64 {
         cause: None,
         refs: vec![],
     };
-    let stats = CallStats { fuel_used: 123_456, elapsed: Duration::from_micros(800) };
+    let stats = CallStats { fuel_used: 123_456, elapsed: Duration::from_micros(800), counts: Default::default() };
     let outcome = Outcome::Success { hash: "ab".repeat(32) };
     let rounds = 50;
     let per_round = HOOK_EVENTS / rounds / threads;

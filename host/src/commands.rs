@@ -12,6 +12,7 @@ use std::ops::ControlFlow;
 
 use crate::cli::{Cli, Command, DumpWhat, Format, PermsArgs};
 use crate::context::{Settings, create_private_dir};
+use crate::document::records_summary;
 use crate::pipeline::{Summary, parse_failure, raw_document};
 
 /// Exit codes of `parse` (and `decrypt` failures).
@@ -126,10 +127,12 @@ fn parse(
     };
     let sandbox = ctx.sandbox()?;
     let input = ParseInput { typtag: &typtag, orgid, timezone, sub_type: &sub_type, plaintext: &plaintext };
-    let (result, stats) = sandbox.parse(&parser, &input);
-    tracing::debug!(fuel = stats.fuel_used, elapsed_us = stats.elapsed.as_micros() as u64, "parsed");
+    // The sandbox logs the call at debug level (parser, records, cost).
+    let (result, _) = sandbox.parse(&parser, &input);
     let outcome = match result {
         Ok(doc) => {
+            // The document on stdout, what the parser read on stderr.
+            eprintln!("records: {}", records_summary(doc.counts, doc.first_malformed.as_deref()));
             let doc = raw_document(doc, orgid, timezone);
             println!("{}", crate::document::to_json_line(&doc));
             Outcome::Success { hash: doc.hash }

@@ -1,8 +1,10 @@
 //! How a raw document is written out (`parse`, `dump archive`): one JSON
 //! line in the reference's field order. `data` is the parser's JSON text as
 //! is, so it may hold `NaN`/`Infinity`, as Python's `json.dumps` would write.
+//! And what its parser read, for a person (`parse`, `parser check`, `replay`).
 
 use cybexp_lake::RawDocument;
+use cybexp_sandbox::RecordCounts;
 
 pub fn to_json_line(doc: &RawDocument) -> String {
     let s = |v: &str| serde_json::Value::from(v).to_string();
@@ -15,6 +17,21 @@ pub fn to_json_line(doc: &RawDocument) -> String {
         s(&doc.sub_type),
         s(&doc.hash)
     )
+}
+
+/// The records a parser read, in words: `7032, 31 malformed (first: line
+/// 812: …)`, or `none counted` for a parser that counts none. The note
+/// comes from the parser and may quote the feed: control characters are
+/// made harmless for the terminal.
+pub fn records_summary(counts: RecordCounts, first_malformed: Option<&str>) -> String {
+    let RecordCounts { records, malformed } = counts;
+    match (records, first_malformed) {
+        (0, _) => "none counted".to_owned(),
+        (_, Some(first)) if malformed > 0 => {
+            format!("{records}, {malformed} malformed (first: {})", cybexp_tui::text::printable(first))
+        }
+        _ => format!("{records}, {malformed} malformed"),
+    }
 }
 
 #[cfg(test)]
@@ -33,6 +50,17 @@ mod tests {
         assert_eq!(
             to_json_line(&doc),
             r#"{"itype": "raw", "data": {"a": NaN}, "orgid": "o\"1", "timezone": "UTC", "sub_type": "x", "_hash": "ab"}"#
+        );
+    }
+
+    #[test]
+    fn records_in_words() {
+        assert_eq!(records_summary(RecordCounts::default(), None), "none counted");
+        assert_eq!(records_summary(RecordCounts { records: 300, malformed: 0 }, None), "300, 0 malformed");
+        let counts = RecordCounts { records: 7_032, malformed: 31 };
+        assert_eq!(
+            records_summary(counts, Some("line 812: whitespace\u{1b}[2J")),
+            "7032, 31 malformed (first: line 812: whitespace\u{fffd}[2J)"
         );
     }
 }

@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use cybexp_lake::Outcome;
-use cybexp_sandbox::{EngineOptions, Limits, ParseError, ParseInput, Sandbox};
+use cybexp_sandbox::{EngineOptions, Limits, ParseError, ParseInput, Sandbox, WORLD_VERSION};
 
 use crate::cli::ParserAction;
 use crate::commands::exit_code;
+use crate::document::records_summary;
 use crate::pipeline::parse_failure;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -95,7 +96,7 @@ fn check(file: &Path, input: Option<&Path>, sub_type: &str) -> Result<ExitCode> 
     let compiled = started.elapsed();
     println!("file      {} ({} bytes)", file.display(), bytes.len());
     println!("parser    {} {} (sha256 {})", info.component_name, info.version, info.component_sha256);
-    println!("world     imports at most cybexp:parser/digest, exports cybexp:parser: ok");
+    println!("world     imports at most cybexp:parser/digest, exports cybexp:parser@{WORLD_VERSION}: ok");
     println!("compile   {:.1} ms", compiled.as_secs_f64() * 1e3);
     let Some(input) = input else { return Ok(ExitCode::SUCCESS) };
     let plaintext =
@@ -107,6 +108,7 @@ fn check(file: &Path, input: Option<&Path>, sub_type: &str) -> Result<ExitCode> 
     let outcome = match result {
         Ok(doc) => {
             println!("sample    SUCCESS  {fuel}, {time}");
+            println!("records   {}", records_summary(doc.counts, doc.first_malformed.as_deref()));
             println!("hash      {}", doc.hash);
             Outcome::Success { hash: doc.hash }
         }

@@ -8,10 +8,12 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use cybexp_lake::{CacheEntry, EntryFilter, EntryId, Outcome};
+use cybexp_sandbox::ParseInput;
 use serde_json::json;
 
 use crate::commands::exit_code;
 use crate::context::Settings;
+use crate::document::records_summary;
 use crate::pipeline::{Processor, Route, Step, blob_failure};
 
 /// What `replay` was asked.
@@ -52,7 +54,7 @@ pub fn run(ctx: &Settings, request: Request) -> Result<ExitCode> {
         }
         (None, None, Some(route)) => route,
         (None, None, None) => {
-            report(&request, &entry, None, &Outcome::NotSupported, None, None);
+            report(&request, &entry, None, &Outcome::NotSupported, &Parsed::default(), None);
             return Ok(exit_code(&Outcome::NotSupported));
         }
     };
@@ -68,7 +70,7 @@ pub fn run(ctx: &Settings, request: Request) -> Result<ExitCode> {
         Ok(blob) => blob,
         Err(e) => {
             let outcome = blob_failure(e)?;
-            report(&request, &entry, Some(&route), &outcome, None, None);
+            report(&request, &entry, Some(&route), &outcome, &Parsed::default(), None);
             return Ok(exit_code(&outcome));
         }
     };
@@ -80,8 +82,37 @@ pub fn run(ctx: &Settings, request: Request) -> Result<ExitCode> {
         Step::Retry(trouble) => bail!("the archiver's own trouble, not the entry's: {trouble}"),
     };
     let stats = processed.call.map(|call| call.stats);
-    report(&request, &entry, Some(&route), &outcome, stats, plaintext.as_deref());
+    let first_malformed = match stats {
+        Some(stats) if stats.counts.malformed > 0 => first_malformed(&processor, &route, &entry, &blob),
+        _ => None,
+    };
+    let parsed = Parsed { stats, first_malformed };
+    report(&request, &entry, Some(&route), &outcome, &parsed, plaintext.as_deref());
     Ok(exit_code(&outcome))
+}
+
+/// What the parser call cost and read, when it ran.
+#[derive(Default)]
+struct Parsed {
+    stats: Option<cybexp_sandbox::CallStats>,
+    /// The parser's note on the first malformed record.
+    first_malformed: Option<String>,
+}
+
+/// Where the first malformed record of the entry is, as its parser says.
+/// The pipeline hands back the counts but not this note (it may quote the
+/// feed, so it stays out of what the pipeline passes on and logs); the
+/// parser is deterministic, so a second call names the same record.
+fn first_malformed(processor: &Processor, route: &Route, entry: &CacheEntry, blob: &[u8]) -> Option<String> {
+    let plaintext = processor.keyring.decrypt(blob).ok()?;
+    let input = ParseInput {
+        typtag: &entry.typtag,
+        orgid: &entry.orgid,
+        timezone: &entry.timezone,
+        sub_type: &route.sub_type,
+        plaintext: &plaintext,
+    };
+    processor.sandbox.parse(&route.parser, &input).0.ok()?.first_malformed
 }
 
 fn report(
@@ -89,9 +120,10 @@ fn report(
     entry: &CacheEntry,
     route: Option<&Route>,
     outcome: &Outcome,
-    stats: Option<cybexp_sandbox::CallStats>,
+    parsed: &Parsed,
     plaintext: Option<&str>,
 ) {
+    let stats = parsed.stats;
     let (cause, message, hash) = match outcome {
         Outcome::Success { hash } => (None, None, Some(hash.as_str())),
         Outcome::NotSupported => (None, None, None),
@@ -117,6 +149,9 @@ fn report(
             "message": message,
             "fuel": stats.map(|s| s.fuel_used),
             "elapsed_us": stats.map(|s| s.elapsed.as_micros() as u64),
+            "records": stats.map(|s| s.counts.records),
+            "malformed": stats.map(|s| s.counts.malformed),
+            "first_malformed": parsed.first_malformed,
             "hash": hash,
             "recorded": { "processed": entry.processed, "state": entry.state, "cause": entry.cause, "refs": entry.refs },
         });
@@ -137,6 +172,9 @@ fn report(
     if let Some(stats) = stats {
         println!("fuel      {}", stats.fuel_used);
         println!("time      {:.3} ms", stats.elapsed.as_secs_f64() * 1e3);
+        if matches!(outcome, Outcome::Success { .. }) {
+            println!("records   {}", records_summary(stats.counts, parsed.first_malformed.as_deref()));
+        }
     }
     if let Some(hash) = hash {
         println!("hash      {hash}");

@@ -291,8 +291,12 @@ fn the_template_builds_to_a_component_that_passes_parser_check() {
     let sample = workspace.join("guest-parsers/template/tests/samples/indicator.json");
     let report = String::from_utf8(ok(&["parser", "check", s(&component), "--input", s(&sample)])).unwrap();
     assert!(report.contains("parser    template 0.1.0"), "{report}");
-    assert!(report.contains("world     imports at most cybexp:parser/digest, exports cybexp:parser: ok"), "{report}");
+    assert!(
+        report.contains("world     imports at most cybexp:parser/digest, exports cybexp:parser@0.2.0: ok"),
+        "{report}"
+    );
     assert!(report.contains("sample    SUCCESS  fuel "), "{report}");
+    assert!(report.contains("\nrecords   none counted\n"), "the template counts no records: {report}");
     let plain = dir.path().join("plain.txt");
     std::fs::write(&plain, "not an indicator").unwrap();
     let out = archiver(&["parser", "check", s(&component), "--input", s(&plain)]);

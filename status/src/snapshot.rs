@@ -254,7 +254,7 @@ impl TyptagStats {
 }
 
 /// One parser's cost: calls that ran in the sandbox (not the ones refused
-/// before it, such as oversized input).
+/// before it, such as oversized input), and the records it read.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ParserStats {
@@ -264,11 +264,23 @@ pub struct ParserStats {
     pub fuel_total: u64,
     pub fuel_max: u64,
     pub parse_time: Histogram,
+    /// Records (URLs, events, messages) in the documents it made. Zero for
+    /// a parser that does not count them (`json`).
+    pub records: u64,
+    /// Of those, malformed but stored as received: a feed degrading.
+    pub malformed: u64,
+    /// Calls whose document held at least one malformed record.
+    pub calls_with_malformed: u64,
 }
 
 impl ParserStats {
     pub fn fuel_mean(&self) -> Option<u64> {
         self.fuel_total.checked_div(self.calls)
+    }
+
+    /// The share of records that were malformed, 0..=1; `None` before any.
+    pub fn malformed_share(&self) -> Option<f64> {
+        (self.records > 0).then(|| self.malformed as f64 / self.records as f64)
     }
 }
 

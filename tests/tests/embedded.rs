@@ -256,6 +256,11 @@ fn replay_changes_nothing_and_reproduces_the_recorded_outcome(backend: Backend, 
     let seal = |text: &[u8]| cybexp_keys::legacy::encrypt(&key, text).unwrap();
     store.submit(&new_entry("unr-honeypot", "not cowrie"), &seal(b"{\"hello\": 1}")).unwrap();
     store.submit(&new_entry("generic-json", "good"), &seal(b"{\"fine\": true}")).unwrap();
+    // A Cowrie log copied while it was being written: stored, its torn last
+    // line counted.
+    let torn =
+        b"{\"eventid\": \"cowrie.session.connect\"}\n{\"eventid\": \"cowrie.session.closed\"}\n{\"eventid\": \"cowr";
+    store.submit(&new_entry("unr-honeypot", "torn log"), &seal(torn)).unwrap();
     drop(store);
     archiver.ok(&["once"]);
     let before = (archiver.dump("cache"), archiver.dump("archive"));
@@ -295,6 +300,15 @@ fn replay_changes_nothing_and_reproduces_the_recorded_outcome(backend: Backend, 
     let (code, report) = replay(&bad["id"], &["--parser-file", file.to_str().unwrap()]);
     assert_eq!((code, report["outcome"].as_str()), (Some(0), Some("SUCCESS")), "{report}");
     assert_eq!(report["sub_type"], "unr_honeypot", "the entry's route keeps its sub_type");
+
+    let torn = &entries["torn log"];
+    assert_eq!(torn["processed"], true, "{torn}");
+    let (code, report) = replay(&torn["id"], &[]);
+    assert_eq!((code, report["outcome"].as_str()), (Some(0), Some("SUCCESS")), "{report}");
+    assert_eq!((report["records"].as_u64(), report["malformed"].as_u64()), (Some(3), Some(1)), "{report}");
+    let first = report["first_malformed"].as_str().unwrap_or_default();
+    assert!(first.starts_with("line 3: the last line is cut off"), "{report}");
+    assert_eq!(report["hash"], torn["refs"][0], "the hash the archive holds");
 
     let unknown = archiver.run(&["replay", "no-such-entry"]);
     assert!(!unknown.status.success());

@@ -183,6 +183,20 @@ pub fn status_report(s: &Snapshot) -> String {
             t.counts.error
         );
     }
+    // What the parsers that count records read: a feed degrading shows as
+    // malformed records it still stored.
+    for (i, parser) in s.parsers.iter().filter(|parser| parser.records > 0).enumerate() {
+        let label = if i == 0 { "records" } else { "" };
+        let _ = writeln!(
+            out,
+            "{label:<10}{} {} ({} malformed, in {} of {} calls)",
+            p(&parser.name),
+            parser.records,
+            parser.malformed,
+            parser.calls_with_malformed,
+            parser.calls
+        );
+    }
     if !s.recent_errors.is_empty() {
         let _ = writeln!(out, "errors    (latest first)");
         for e in s.recent_errors.iter().take(5) {

@@ -333,7 +333,7 @@ fn draw_lower(frame: &mut Frame, area: Rect, app: &App, s: &Snapshot, theme: The
     let mut state = TableState::default().with_selected(Some(app.selected));
     let table = match app.tab {
         Tab::Typtags => typtag_table(app, s, area.width, theme),
-        Tab::Parsers => parser_table(app, theme),
+        Tab::Parsers => parser_table(app, area.width, theme),
         Tab::Causes => cause_table(app, s, theme),
     };
     let empty = app.rows() == 0;
@@ -419,42 +419,60 @@ fn typtag_table<'a>(app: &'a App, s: &Snapshot, width: u16, theme: Theme) -> Tab
     Table::new(rows, widths).header(header).column_spacing(1)
 }
 
-fn parser_table<'a>(app: &'a App, theme: Theme) -> Table<'a> {
-    let names = [
-        ("PARSER", false),
-        ("VERSION", false),
-        ("CALLS", true),
-        ("MEAN", true),
-        ("P50", true),
-        ("P95", true),
-        ("FUEL/CALL", true),
-        ("FUEL MAX", true),
-    ];
-    let header = header_cells(&names, Some(2), app.descending, theme);
+fn parser_table<'a>(app: &'a App, width: u16, theme: Theme) -> Table<'a> {
+    // Narrow: the version and the fuel maximum give way to the records, so
+    // a feed degrading (MALFORMED) shows at 80 columns too.
+    let wide = width >= 100;
+    let mut names = vec![("PARSER", false)];
+    if wide {
+        names.push(("VERSION", false));
+    }
+    names.extend([("CALLS", true), ("MEAN", true), ("P50", true), ("P95", true), ("FUEL/CALL", true)]);
+    if wide {
+        names.push(("FUEL MAX", true));
+    }
+    names.extend([("RECORDS", true), ("MALFORMED", true)]);
+    let header = header_cells(&names, Some(if wide { 2 } else { 1 }), app.descending, theme);
     let us = |v: Option<u64>| v.map(text::duration_us).unwrap_or_else(|| "—".into());
-    let rows = app.parser_rows().into_iter().map(|p| {
+    let rows = app.parser_rows().into_iter().map(move |p| {
         let h = &p.parse_time;
-        Row::new(vec![
-            Cell::from(printable(&p.name).into_owned()),
-            Cell::from(Span::styled(printable(&p.version).into_owned(), theme.dim())),
+        let mut cells = vec![Cell::from(printable(&p.name).into_owned())];
+        if wide {
+            cells.push(Cell::from(Span::styled(printable(&p.version).into_owned(), theme.dim())));
+        }
+        cells.extend([
             right(text::count(p.calls)),
             right(us(h.mean_us())),
             right(us(h.quantile_us(0.5))),
             right(us(h.quantile_us(0.95))),
             right(p.fuel_mean().map(text::count).unwrap_or_else(|| "—".into())),
-            right(if p.calls == 0 { "—".into() } else { text::count(p.fuel_max) }),
-        ])
+        ]);
+        if wide {
+            cells.push(right(if p.calls == 0 { "—".into() } else { text::count(p.fuel_max) }));
+        }
+        // A parser that counts no records (json) shows none.
+        let (records, malformed) = if p.records == 0 {
+            ("—".to_owned(), Cell::from(Line::from("—").right_aligned()))
+        } else {
+            let style = if p.malformed > 0 { theme.error().add_modifier(Modifier::BOLD) } else { Style::default() };
+            (
+                text::count(p.records),
+                Cell::from(Line::from(Span::styled(text::count(p.malformed), style)).right_aligned()),
+            )
+        };
+        cells.extend([right(records), malformed]);
+        Row::new(cells)
     });
-    let widths = [
-        Constraint::Fill(1),
-        Constraint::Length(8),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(9),
-        Constraint::Length(9),
-    ];
+    let mut widths = vec![Constraint::Fill(1)];
+    if wide {
+        widths.push(Constraint::Length(8));
+    }
+    widths.extend([Constraint::Length(7); 4]);
+    widths.push(Constraint::Length(9));
+    if wide {
+        widths.push(Constraint::Length(9));
+    }
+    widths.extend([Constraint::Length(9), Constraint::Length(9)]);
     Table::new(rows, widths).header(header).column_spacing(1)
 }
 

@@ -39,6 +39,7 @@ fn parser(name: &str, calls: u64, us: &[u64]) -> ParserStats {
         fuel_total: calls * 40_000,
         fuel_max: 90_000,
         parse_time: h,
+        ..Default::default()
     }
 }
 
@@ -121,7 +122,7 @@ fn running() -> Snapshot {
         typtags,
         parsers: vec![
             parser("cowrie", 1_237, &[90, 300, 420, 800]),
-            parser("url-list", 88, &[1_200]),
+            ParserStats { records: 7_032, malformed: 31, calls_with_malformed: 1, ..parser("url-list", 88, &[1_200]) },
             parser("json", 410, &[150]),
             parser("email", 0, &[]),
         ],
@@ -223,6 +224,8 @@ fn a_refused_reload_is_shown_with_its_reason_and_the_generation() {
     assert!(line.contains("4.0s ago: parser \"my-feed\": the component must import nothing · config 3"), "{line}");
     let report = cybexp_tui::text::status_report(&snapshot);
     assert!(report.contains("config    generation 3, loaded "), "{report}");
+    assert!(report.contains("\nrecords   url-list 7032 (31 malformed, in 1 of 88 calls)\n"), "{report}");
+    assert!(!report.contains("records   cowrie"), "parsers that count no records are left out");
     assert!(report.contains("last reload refused 4.0s ago: parser \"my-feed\""), "{report}");
     let (screen, _) = render(&app(Some(running()), true), 100, 30);
     assert!(screen.contains("polls 5120 (0 failed) · config 1"), "{screen}");
@@ -378,7 +381,33 @@ fn filter_sort_and_views_show_on_screen() {
     app.update(Action::SelectTab(Tab::Parsers));
     let (screen, _) = render(&app, 100, 30);
     assert_eq!(row(&screen, "cowrie")[..7], ["cowrie", "0.1.0", "1237", "402µs", "500µs", "1.0ms", "40000"]);
-    assert_eq!(row(&screen, "email")[2..], ["0", "—", "—", "—", "—", "—"]);
+    assert_eq!(row(&screen, "email")[2..], ["0", "—", "—", "—", "—", "—", "—", "—"]);
+    assert!(line_with(&screen, "PARSER").ends_with("FUEL MAX   RECORDS MALFORMED"), "{screen}");
+    assert_eq!(row(&screen, "url-list")[8..], ["7032", "31"]);
+}
+
+#[test]
+fn malformed_records_show_in_the_parser_table_at_80_columns() {
+    let mut parsers = app(Some(running()), true);
+    parsers.update(Action::SelectTab(Tab::Parsers));
+    let (screen, _) = render(&parsers, 80, 24);
+    let header = line_with(&screen, "PARSER");
+    assert!(!header.contains("VERSION") && !header.contains("FUEL MAX"), "{header}");
+    assert!(header.ends_with("FUEL/CALL   RECORDS MALFORMED"), "{header}");
+    assert_eq!(row(&screen, "url-list")[1..], ["88", "1.2ms", "2.5ms", "2.5ms", "40000", "7032", "31"]);
+    assert_eq!(row(&screen, "cowrie")[6..], ["—", "—"], "no records counted: none shown");
+    // The malformed count stands out, in colour or not.
+    for color in [true, false] {
+        let mut colored = app(Some(running()), color);
+        colored.update(Action::SelectTab(Tab::Parsers));
+        let (screen, buffer) = render(&colored, 80, 24);
+        let y = screen.lines().position(|l| l.starts_with("url-list")).unwrap();
+        let x = screen.lines().nth(y).unwrap().chars().count() - 1;
+        let (x, y) = (x as u16, y as u16);
+        assert_eq!(buffer[(x, y)].symbol(), "1");
+        assert!(buffer[(x, y)].modifier.contains(ratatui::style::Modifier::BOLD), "colour {color}");
+        assert!(!buffer[(x - 10, y)].modifier.contains(ratatui::style::Modifier::BOLD), "only the count");
+    }
 }
 
 #[test]

@@ -9,21 +9,40 @@
 //! | a Filebeat record carrying one event: `{"host": …, "message": "{\"eventid\": \"cowrie.login.failed\", …}", "agent": {"type": "filebeat", …}, "log": …, "@timestamp": …}` | the production documents in `shared/samples/cowrie_raw_documents.jsonl` (all 16 have this shape) | the parsed object |
 //! | Cowrie's JSON log, `cowrie.json`: one event (or Filebeat record) per line | Cowrie's `output_jsonlog` module (`[output_jsonlog] logfile = …/cowrie.json` in `cowrie.cfg.dist`), which writes each event as one JSON line; the same reference page | `{"data": text}` (it is not one JSON document); one line is JSON, so the parsed object |
 //!
-//! # What is checked
+//! # What is refused, and what is tolerated
 //!
-//! JSON (read as Python's `json.loads` would) must be one of:
+//! A refusal is for text that is not Cowrie's at all: a wrong file, garbage,
+//! another format. A genuine log with some messy lines is the feed: it is
+//! stored exactly as the reference stores it, and the messy lines are
+//! counted as malformed ([`RawDoc::counts`], the first one named by its line
+//! in [`RawDoc::first_malformed`]), so an operator sees a sensor's log
+//! degrade without losing it.
+//!
+//! JSON (read as Python's `json.loads` would) is one event and must be one
+//! of:
 //! - a Filebeat record: an object whose `message` is a string holding a JSON
 //!   object with a string `eventid` starting with `cowrie.`;
 //! - a Cowrie event itself: an object whose own `eventid` is such a string.
 //!
-//! Text that is not one JSON document must be JSON lines: every non-blank
-//! line (LF or CRLF) one of the two above, and one line at least. A leading
-//! byte-order mark is ignored by the checks.
+//! Text that is not one JSON document is Cowrie's JSON log: each non-blank
+//! line (LF or CRLF) is one record, well-formed when it is one of the two
+//! above, malformed otherwise (not JSON, or JSON that is no Cowrie event). A
+//! leading byte-order mark is ignored by the checks. The log is the feed
+//! when at least one line is an event and the events outnumber the
+//! malformed lines ([`Tally::is_feed`]), wherever the malformed lines are:
+//! a line mangled in the middle of the log does not sink the events around
+//! it. The last line, when no line break follows it and it starts like an
+//! event but is not JSON, is a log copied while it was being written: it
+//! counts as malformed but not against the log, so a torn copy of a log of
+//! one event is still stored.
 //!
-//! Anything else is [`ParseFailure::InvalidInput`] with the reason, the line
-//! (1-based) and the formats expected. For accepted input the document is
-//! exactly the reference's (same data, same `_hash`; text wrapped exactly as
-//! received): validation only decides between a document and an error.
+//! Anything else is [`ParseFailure::InvalidInput`] with the reason, the first
+//! malformed line (1-based) and the formats expected. A plaintext that is not
+//! UTF-8 never reaches the parser: the host refuses it as `decrypt.utf8`, as
+//! the reference fails on it too. For accepted input the document is exactly
+//! the reference's (same data, same `_hash`; text wrapped exactly as
+//! received): the checks only decide between a document and an error, and
+//! what the counts say.
 //!
 //! # Fuzzing
 //!
@@ -48,8 +67,8 @@
 //! A panic or a hang is a bug; an `Err` is an answer.
 
 use cybexp_tahoe::{
-    Limits, ParseFailure, ParseInput, Plaintext, RawDoc, Value, excerpt, parse_python_json, raw_document,
-    read_plaintext, wrap_text,
+    Limits, Line, ParseFailure, ParseInput, Plaintext, RawDoc, Tally, Value, excerpt, lines, parse_python_json,
+    raw_document, read_plaintext, wrap_text,
 };
 
 /// The formats a plaintext that is none of them was expected to be.
@@ -57,55 +76,66 @@ const EXPECTED: &str = "expected a Cowrie event, a Filebeat record carrying one,
 
 /// The reference document for Cowrie events, or why this is not one.
 pub fn parse(input: &ParseInput<'_>) -> Result<RawDoc, ParseFailure> {
-    let limits = Limits::default();
-    let data = match read_plaintext(input.plaintext, &limits)? {
+    let limits = Limits::default().for_input(input.plaintext.len());
+    let (data, tally) = match read_plaintext(input.plaintext, &limits)? {
         Plaintext::Json(value) => {
-            check_event(&value, &limits)?;
-            value
+            let tally = one_event(&value, &limits)?;
+            (value, tally)
         }
-        Plaintext::Text => {
-            check_json_lines(input.plaintext, &limits)?;
-            wrap_text(input.plaintext)
-        }
+        Plaintext::Text => (wrap_text(input.plaintext), check_json_lines(input.plaintext, &limits)?),
     };
-    raw_document(input.sub_type, &data, &limits)
+    Ok(raw_document(input.sub_type, &data, &limits)?.counted(tally))
 }
 
 fn invalid(reason: String) -> ParseFailure {
     ParseFailure::InvalidInput(reason)
 }
 
-/// Cowrie's JSON log: every non-blank line an event or a Filebeat record.
-fn check_json_lines(text: &str, limits: &Limits) -> Result<(), ParseFailure> {
+/// One JSON document: it must be an event, the one record.
+fn one_event(value: &Value, limits: &Limits) -> Result<Tally, ParseFailure> {
+    check_event(value, limits)?;
+    let mut tally = Tally::default();
+    tally.well_formed();
+    Ok(tally)
+}
+
+/// Cowrie's JSON log: each non-blank line an event or a Filebeat record, or
+/// a malformed line; see the crate docs for when it is the feed.
+fn check_json_lines(text: &str, limits: &Limits) -> Result<Tally, ParseFailure> {
     let text = match text.strip_prefix('\u{feff}') {
         // Python's json.loads refuses a BOM, so the reference stores such a
         // file as text; a (pretty-printed) event after it is still an event.
         Some(text) => match read_plaintext(text, limits)? {
-            Plaintext::Json(value) => return check_event(&value, limits),
+            Plaintext::Json(value) => return one_event(&value, limits),
             Plaintext::Text => text,
         },
         None => text,
     };
-    let mut events = 0usize;
-    for (index, line) in text.split('\n').enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
+    let mut tally = Tally::default();
+    for Line { number, text: line, unterminated } in lines(text) {
+        match parse_python_json(line, limits) {
+            Ok(value) => match check_event(&value, limits) {
+                Ok(()) => tally.well_formed(),
+                Err(ParseFailure::InvalidInput(why) | ParseFailure::NotSupported(why)) => {
+                    tally.malformed(|| format!("line {number}: {why}"))
+                }
+            },
+            // The start of an event where the text ends: cut off by a copy.
+            Err(e) if unterminated && line.starts_with('{') => {
+                tally.torn_tail(|| format!("line {number}: the last line is cut off ({e})"))
+            }
+            Err(e) => tally.malformed(|| {
+                format!("line {number}: not JSON ({e}): {}: a Cowrie event is a JSON object", excerpt(line, 60))
+            }),
         }
-        let value = parse_python_json(line, limits).map_err(|e| {
-            let line = excerpt(line, 60);
-            invalid(format!("line {}: not JSON ({e}): {line}: a Cowrie event is a JSON object; {EXPECTED}", index + 1))
-        })?;
-        check_event(&value, limits).map_err(|failure| match failure {
-            ParseFailure::InvalidInput(why) => invalid(format!("line {}: {why}", index + 1)),
-            other => other,
-        })?;
-        events += 1;
     }
-    if events == 0 {
+    if tally.counts().records == 0 {
         return Err(invalid(format!("not JSON: the text is empty or blank; {EXPECTED}")));
     }
-    Ok(())
+    if !tally.is_feed() {
+        return Err(invalid(format!("{}; {EXPECTED}", tally.not_the_feed("lines"))));
+    }
+    Ok(tally)
 }
 
 /// Accepts a Cowrie event object or a Filebeat record carrying one.
@@ -148,6 +178,7 @@ fn check_eventid(eventid: &Value, path: &str) -> Result<(), ParseFailure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cybexp_tahoe::RecordCounts;
     use cybexp_tahoe::test_support::{invalid_input_reason, shared};
     use proptest::prelude::*;
 
@@ -195,7 +226,68 @@ mod tests {
         let event = r#"{"eventid": "cowrie.session.connect", "src_ip": "1.2.3.4", "message": "New connection"}"#;
         let doc = parse(&input(event)).unwrap();
         let reference = cybexp_tahoe::reference_data(event, &Limits::default()).unwrap();
-        assert_eq!(doc, raw_document("unr_honeypot", &reference, &Limits::default()).unwrap());
+        assert_eq!(doc.stored(), raw_document("unr_honeypot", &reference, &Limits::default()).unwrap().stored());
+        assert_eq!((doc.counts, doc.first_malformed), (RecordCounts { records: 1, malformed: 0 }, None));
+    }
+
+    fn event(i: u32) -> String {
+        format!(r#"{{"eventid": "cowrie.session.connect", "src_ip": "192.0.2.{i}", "session": "s{i}"}}"#)
+    }
+
+    /// Parses `log`, which must be stored as the reference stores it, and
+    /// returns its counts and first note.
+    fn counted(log: &str) -> (RecordCounts, String) {
+        let doc = parse(&input(log)).unwrap_or_else(|e| panic!("{log:?}: {e}"));
+        let reference = cybexp_tahoe::reference_data(log, &Limits::default()).unwrap();
+        assert_eq!(doc.stored(), raw_document("unr_honeypot", &reference, &Limits::default()).unwrap().stored());
+        (doc.counts, doc.first_malformed.unwrap_or_default())
+    }
+
+    #[test]
+    fn a_log_copied_while_it_was_written_is_stored_whole() {
+        let log: String = (1..=5).map(|i| event(i) + "\n").collect();
+        let whole = counted(&log);
+        assert_eq!(whole, (RecordCounts { records: 5, malformed: 0 }, String::new()));
+        for torn in [format!("{log}{}", &event(6)[..30]), format!("{}{}", log.replace('\n', "\r\n"), &event(6)[..30])] {
+            let (counts, note) = counted(&torn);
+            assert_eq!(counts, RecordCounts { records: 6, malformed: 1 });
+            assert!(note.starts_with("line 6: the last line is cut off"), "{note}");
+        }
+        // However short the log: one event and the torn start of the next.
+        let (counts, _) = counted(&format!("{}\n{}", event(1), &event(2)[..25]));
+        assert_eq!(counts, RecordCounts { records: 2, malformed: 1 });
+    }
+
+    #[test]
+    fn a_mangled_line_in_the_middle_is_counted_and_named() {
+        // A writer that died mid-line and a restarted one appending to it:
+        // one line holds half an event and a whole one.
+        let log = format!("{}\n{}{}\n{}\n{}\n", event(1), &event(2)[..20], event(3), event(4), event(5));
+        let (counts, note) = counted(&log);
+        assert_eq!(counts, RecordCounts { records: 4, malformed: 1 });
+        assert!(note.starts_with("line 2: not JSON"), "{note}");
+        // A stray line of something else, among events.
+        let log = format!("{}\n{{\"eventid\": \"dionaea.connection\"}}\n{}\n", event(1), event(2));
+        let (counts, note) = counted(&log);
+        assert_eq!(counts, RecordCounts { records: 3, malformed: 1 });
+        assert!(note.starts_with("line 2: `eventid` \"dionaea.connection\" is not a cowrie.* event id"), "{note}");
+    }
+
+    #[test]
+    fn what_is_not_mostly_events_is_not_the_log() {
+        let cases = [
+            // A torn line alone is no log, nor is one line in two an event.
+            (event(1)[..30].to_owned(), "line 1: the last line is cut off"),
+            (format!("{}\nsshd[812]: Failed password\n", event(1)), "line 2: not JSON"),
+            (format!("{}\n{}\nhello\nworld\n{{}}\n", event(1), event(2)), "line 3: not JSON"),
+            // A log line followed by a line break is not torn.
+            (format!("{}\n{}\n", event(1), &event(2)[..30]), "line 2: not JSON"),
+        ];
+        for (log, want) in &cases {
+            let got = reason(log);
+            assert!(got.contains(want), "{log:?}: {got:?} lacks {want:?}");
+            assert!(got.contains("lines malformed") && got.ends_with(EXPECTED), "{got}");
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub mod mem;
 #[cfg(target_arch = "wasm32")]
 pub use bindings::Guest;
 #[cfg(target_arch = "wasm32")]
-pub use bindings::cybexp::parser::types::{Event, Failure, ParserInfo, RawDocument};
+pub use bindings::cybexp::parser::types::{Event, Failure, ParserInfo, RawDocument, RecordCounts};
 #[cfg(target_arch = "wasm32")]
 pub use cybexp_tahoe as tahoe;
 
@@ -42,7 +42,16 @@ pub fn call(
         plaintext: &event.plaintext,
     };
     match parse(&input) {
-        Ok(doc) => Ok(RawDocument { sub_type: doc.sub_type, data_json: doc.data_json, hash: doc.hash }),
+        Ok(doc) => Ok(RawDocument {
+            sub_type: doc.sub_type,
+            data_json: doc.data_json,
+            hash: doc.hash,
+            counts: RecordCounts {
+                records: doc.counts.records,
+                malformed: doc.counts.malformed,
+                first_malformed: doc.first_malformed,
+            },
+        }),
         Err(tahoe::ParseFailure::InvalidInput(reason)) => Err(Failure::InvalidInput(reason)),
         Err(tahoe::ParseFailure::NotSupported(reason)) => Err(Failure::NotSupported(reason)),
     }

@@ -3,7 +3,11 @@
 //! Python's `json.loads` would; text that is not JSON is stored wrapped as
 //! `{"data": text}`. The only failures are the budgets the reference could
 //! not have met either (nesting deeper than `Limits::max_depth`, a lone
-//! surrogate that MongoDB cannot store, a canonical form too large to hash).
+//! surrogate that MongoDB cannot store, a canonical form too large to hash:
+//! above 32 MiB and three times the plaintext, see `Limits::for_input`). It
+//! has no notion of records, so it reports none (`RawDoc::counts` is zero).
+//! A plaintext that is not UTF-8 never reaches it: the host refuses it as
+//! `decrypt.utf8`, as the reference fails on it too.
 //!
 //! # Fuzzing
 //!
@@ -28,7 +32,9 @@ use cybexp_tahoe::{Limits, ParseFailure, ParseInput, RawDoc, raw_document, refer
 
 /// The reference document for `input.plaintext` under `input.sub_type`.
 pub fn parse(input: &ParseInput<'_>) -> Result<RawDoc, ParseFailure> {
-    let limits = Limits::default();
+    // The canonical budget grows with the input (a large feed of small
+    // events), while a small nesting bomb is held to the base.
+    let limits = Limits::default().for_input(input.plaintext.len());
     let data = reference_data(input.plaintext, &limits)?;
     raw_document(input.sub_type, &data, &limits)
 }

@@ -13,8 +13,9 @@
 //!   parses up to its recursion limit (~1000), but the canonical form of
 //!   anything nested that deep has more than 2^128 bytes, so the reference
 //!   never finished hashing such a document;
-//! - a canonical form above [`Limits::max_canonical_bytes`] (32 MiB) is an
-//!   error where Python would grind through it;
+//! - a canonical form above [`Limits::max_canonical_bytes`] is an error where
+//!   Python would grind through it: 32 MiB, or [`CANONICAL_BYTES_PER_INPUT_BYTE`]
+//!   (3) times the plaintext's size when that is more ([`Limits::for_input`]);
 //! - a string with a lone surrogate escape (`"\ud800"`) is an error: Python
 //!   parses it but pymongo cannot encode it, so no document was stored;
 //! - integers keep full precision at any length. CPython 3.11+ (and the
@@ -27,6 +28,7 @@
 pub mod canonical;
 pub mod digest;
 pub mod json;
+mod records;
 mod scan;
 // Always compiled (not behind a test-only feature), so `cargo test` and
 // `cargo run` share one build; nothing of it is linked unless a test calls it.
@@ -34,6 +36,7 @@ pub mod test_support;
 
 pub use canonical::{CanonicalError, canonical, tahoe_hash};
 pub use json::{JsonError, Plaintext, Value, parse_python_json, read_plaintext, wrap_text};
+pub use records::{Line, MAX_NOTE_CHARS, RecordCounts, Tally, cut_note, lines};
 
 /// Budgets for work that depends on untrusted input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +58,31 @@ impl Default for Limits {
     }
 }
 
+/// Canonical bytes allowed per byte of plaintext, above the base
+/// [`Limits::max_canonical_bytes`].
+///
+/// What real feeds need, with the reference's own canonical form
+/// (`tests/data/reference_hash.py`): the 16 production Cowrie documents 1.3
+/// to 1.5 times their JSON, OpenPhish text 1.1, a 15.9 MB `{"events":
+/// [{"id", "msg", "tags"}, …]}` feed 2.25 (35.7 MB: the contract escapes
+/// each nesting level again). What fits: a 16 MiB feed one level deeper
+/// (3.07 times, 51.6 MB) needs between 224 and 256 MiB of a sandboxed
+/// parser's memory (measured by lowering `max_memory_bytes`), so three times
+/// the largest input the sandbox takes (16 MiB) stays within its default
+/// 256 MiB memory cap. A nesting bomb grows exponentially from a few bytes:
+/// the allowance for it is nothing, and the base stops it.
+pub const CANONICAL_BYTES_PER_INPUT_BYTE: usize = 3;
+
+impl Limits {
+    /// These limits for a plaintext of `input_bytes`: the canonical form may
+    /// be [`CANONICAL_BYTES_PER_INPUT_BYTE`] times the input when that is more
+    /// than the base, as the sandbox's fuel and deadline grow with the input.
+    pub fn for_input(&self, input_bytes: usize) -> Limits {
+        let allowance = input_bytes.saturating_mul(CANONICAL_BYTES_PER_INPUT_BYTE);
+        Limits { max_canonical_bytes: self.max_canonical_bytes.max(allowance), ..*self }
+    }
+}
+
 /// The event handed to a parser (the WIT `event` record, natively).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParseInput<'a> {
@@ -66,13 +94,36 @@ pub struct ParseInput<'a> {
 }
 
 /// What a parser produces (the WIT `raw-document` record, natively).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RawDoc {
     pub sub_type: String,
     /// `data` as JSON text in input key order (see [`Value::to_json`]).
     pub data_json: String,
     /// Lowercase hex SHA-256 of `"raw" + sub_type + canonical(data)`.
     pub hash: String,
+    /// The records the parser read and how many were malformed (all zero
+    /// for a parser that does not count, such as `json`). Not stored: the
+    /// host shows them to the operator.
+    pub counts: RecordCounts,
+    /// Where the first malformed record is and what is wrong with it, e.g.
+    /// `line 812: whitespace or a control character inside a URL: "…"`; at
+    /// most [`MAX_NOTE_CHARS`]. It may quote the feed, so it goes where a
+    /// parser's error text goes (the operator's tools), not into logs.
+    pub first_malformed: Option<String>,
+}
+
+impl RawDoc {
+    /// This document with what `tally` counted.
+    pub fn counted(self, tally: Tally) -> RawDoc {
+        let (counts, first_malformed) = tally.finish();
+        RawDoc { counts, first_malformed, ..self }
+    }
+
+    /// What is stored: sub_type, data JSON and `_hash`, without the counts.
+    /// Two parsers store the same document when these are equal.
+    pub fn stored(&self) -> (&str, &str, &str) {
+        (&self.sub_type, &self.data_json, &self.hash)
+    }
 }
 
 /// Why a parser made no document (the WIT `failure` variant, natively).
@@ -110,5 +161,5 @@ pub fn reference_data(plaintext: &str, limits: &Limits) -> Result<Value, ParseFa
 /// Builds the raw document for already-parsed `data` under `sub_type`.
 pub fn raw_document(sub_type: &str, data: &Value, limits: &Limits) -> Result<RawDoc, ParseFailure> {
     let hash = tahoe_hash("raw", sub_type, data, limits).map_err(|e| ParseFailure::InvalidInput(e.to_string()))?;
-    Ok(RawDoc { sub_type: sub_type.to_owned(), data_json: data.to_json(), hash })
+    Ok(RawDoc { sub_type: sub_type.to_owned(), data_json: data.to_json(), hash, ..RawDoc::default() })
 }

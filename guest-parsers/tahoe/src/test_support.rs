@@ -15,11 +15,35 @@ pub fn sample(manifest_dir: &str, name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// How many files a parser crate's `tests/samples/` holds (its tests check
-/// that every one is listed).
+/// How many files a parser crate's `tests/samples/` holds, not counting
+/// `real/` (its tests check that every one is listed).
 pub fn sample_count(manifest_dir: &str) -> usize {
     let dir = format!("{manifest_dir}/tests/samples");
-    std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")).count()
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}"));
+    entries.filter(|entry| entry.as_ref().is_ok_and(|e| e.path().is_file())).count()
+}
+
+/// Files in `tests/samples/real/` that describe the samples.
+const ABOUT_REAL_SAMPLES: [&str; 2] = ["SOURCES.md", "reference_hashes.tsv"];
+
+/// The real published samples of a parser crate, `tests/samples/real/*`
+/// but the files about them (`SOURCES.md`, where each comes from, and
+/// `reference_hashes.tsv`): (file name, text), by name.
+pub fn real_samples(manifest_dir: &str) -> Vec<(String, String)> {
+    let dir = std::path::PathBuf::from(format!("{manifest_dir}/tests/samples/real"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap_or_else(|e| panic!("{}: {e}", dir.display())).path())
+        .filter(|path| path.file_name().is_some_and(|name| !ABOUT_REAL_SAMPLES.iter().any(|about| name == *about)))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (path.file_name().unwrap_or_default().to_string_lossy().into_owned(), text)
+        })
+        .collect()
 }
 
 /// The reason of an `InvalidInput` failure; panics on any other result.
@@ -28,4 +52,31 @@ pub fn invalid_input_reason(result: Result<RawDoc, ParseFailure>, plaintext: &st
         Err(ParseFailure::InvalidInput(reason)) => reason,
         other => panic!("{plaintext:?}: expected InvalidInput, got {other:?}"),
     }
+}
+
+/// What the reference computes for a real sample under a sub_type: one line
+/// of `tests/samples/real/reference_hashes.tsv`, as
+/// `guest-parsers/tahoe/tests/data/reference_hash.py` printed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferenceHash {
+    pub sub_type: String,
+    pub file: String,
+    /// `json` (the parsed JSON is stored) or `text` (`{"data": text}`).
+    pub stored: String,
+    pub hash: String,
+}
+
+/// Every line of a parser crate's `tests/samples/real/reference_hashes.tsv`.
+pub fn reference_hashes(manifest_dir: &str) -> Vec<ReferenceHash> {
+    let path = format!("{manifest_dir}/tests/samples/real/reference_hashes.tsv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| match line.split('\t').collect::<Vec<_>>()[..] {
+            [sub_type, file, stored, hash] => {
+                ReferenceHash { sub_type: sub_type.into(), file: file.into(), stored: stored.into(), hash: hash.into() }
+            }
+            _ => panic!("{path}: not sub_type, file, stored, hash: {line:?}"),
+        })
+        .collect()
 }

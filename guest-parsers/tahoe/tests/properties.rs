@@ -206,3 +206,34 @@ fn moderate_nesting_still_hashes() {
     assert!(canon.len() > 50_000);
     assert_eq!(canon, naive_canonical(&doc));
 }
+
+#[test]
+fn the_canonical_budget_grows_with_the_input_and_a_bomb_gets_nothing_from_it() {
+    let base = Limits::default();
+    assert_eq!(base.for_input(0), base, "a small input keeps the base");
+    assert_eq!(base.for_input(1 << 20), base);
+    assert_eq!(base.for_input(16 << 20).max_canonical_bytes, 48 << 20);
+    assert_eq!(base.for_input(usize::MAX).max_canonical_bytes, usize::MAX, "saturates");
+    assert_eq!(base.for_input(16 << 20).max_depth, base.max_depth);
+
+    // The shape of the 15 MB feed the fixed cap refused, at a small base:
+    // `{"events": [...]}` whose canonical form is above the base but within
+    // the allowance for its size.
+    let small = Limits { max_canonical_bytes: 4 << 10, ..base };
+    let events: Vec<String> =
+        (0..40).map(|i| format!(r#"{{"id": {i}, "msg": "failed password for user{i} from a sensor in the lab", "tags": ["ssh", "t{i}"]}}"#)).collect();
+    let feed = format!(r#"{{"events": [{}]}}"#, events.join(", "));
+    let data = parse_python_json(&feed, &base).unwrap();
+    let canon = canonical(&data, usize::MAX).unwrap();
+    assert!(canon.len() > small.max_canonical_bytes && canon.len() > 2 * feed.len(), "{} {}", canon.len(), feed.len());
+    assert!(matches!(raw_document("x", &data, &small), Err(ParseFailure::InvalidInput(_))));
+    let doc = raw_document("x", &data, &small.for_input(feed.len())).unwrap();
+    assert_eq!(doc, raw_document("x", &data, &Limits { max_canonical_bytes: usize::MAX, ..base }).unwrap());
+
+    // 60 bytes nested 30 deep: the allowance for 60 bytes is nothing.
+    let bomb = format!("{}{}", "[".repeat(30), "]".repeat(30));
+    let data = parse_python_json(&bomb, &base).unwrap();
+    let start = Instant::now();
+    assert!(matches!(raw_document("x", &data, &base.for_input(bomb.len())), Err(ParseFailure::InvalidInput(_))));
+    assert!(start.elapsed() < Duration::from_secs(1), "took {:?}", start.elapsed());
+}

@@ -16,7 +16,9 @@
 use cybexp_tahoe::{Limits, ParseFailure, ParseInput, RawDoc, Value, excerpt, raw_document, reference_data};
 
 pub fn parse(input: &ParseInput<'_>) -> Result<RawDoc, ParseFailure> {
-    let limits = Limits::default();
+    // The canonical-form budget grows with the input, as the sandbox's fuel
+    // and deadline do; a small, exponentially nested input keeps the base.
+    let limits = Limits::default().for_input(input.plaintext.len());
     // Python-compatible JSON (the reference's rules), or `{"data": text}`.
     let data = reference_data(input.plaintext, &limits)?;
     let Value::Object(fields) = &data else {

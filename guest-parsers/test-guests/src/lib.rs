@@ -2,7 +2,7 @@
 //! does is chosen by the configured `sub_type`, so one component covers the
 //! whole hostile corpus; behaviours a real parser cannot be driven into.
 
-use cybexp_tahoe::{ParseFailure, ParseInput, RawDoc};
+use cybexp_tahoe::{ParseFailure, ParseInput, RawDoc, RecordCounts};
 
 /// Runs the behaviour named by `input.sub_type`.
 pub fn parse(input: &ParseInput<'_>) -> Result<RawDoc, ParseFailure> {
@@ -23,6 +23,7 @@ pub fn parse(input: &ParseInput<'_>) -> Result<RawDoc, ParseFailure> {
                 sub_type: input.sub_type.to_owned(),
                 data_json: format!("{{\"copies\": {copies}}}"),
                 hash: "0".repeat(64),
+                ..RawDoc::default()
             })
         }
         // Hashes a megabyte with the host's `sha256` over and over: the host
@@ -42,10 +43,26 @@ pub fn parse(input: &ParseInput<'_>) -> Result<RawDoc, ParseFailure> {
                 sub_type: input.sub_type.to_owned(),
                 data_json: format!("{{\"checked\": {checked}, \"wrong\": {wrong}}}"),
                 hash: "0".repeat(64),
+                ..RawDoc::default()
             })
         }
         // A valid, minimal document: measures the sandbox's own cost per call.
-        "noop" => Ok(RawDoc { sub_type: input.sub_type.to_owned(), data_json: "{}".into(), hash: "0".repeat(64) }),
+        "noop" => Ok(RawDoc {
+            sub_type: input.sub_type.to_owned(),
+            data_json: "{}".into(),
+            hash: "0".repeat(64),
+            ..RawDoc::default()
+        }),
+        // Counts a parser cannot have read: more malformed records than
+        // records, and a note as long as the input. The host must refuse
+        // the first and cut the second.
+        "bad-counts" | "long-note" => Ok(RawDoc {
+            sub_type: input.sub_type.to_owned(),
+            data_json: "{}".into(),
+            hash: "0".repeat(64),
+            counts: RecordCounts { records: 3, malformed: if input.sub_type == "bad-counts" { 4 } else { 1 } },
+            first_malformed: Some(input.plaintext.to_owned()),
+        }),
         other => Err(ParseFailure::NotSupported(format!("no hostile behaviour {other:?}"))),
     }
 }
@@ -86,6 +103,7 @@ fn doc(input: &ParseInput<'_>, payload: String) -> RawDoc {
         sub_type: input.sub_type.to_owned(),
         data_json: format!("{{\"data\": {:?}}}", payload.len()),
         hash: payload,
+        ..RawDoc::default()
     }
 }
 

@@ -6,12 +6,15 @@
 //! the record splitting (some forty lines), and every dependency of a guest
 //! is code inside the sandbox and in its fuzzing surface.
 
-use cybexp_tahoe::excerpt;
+use cybexp_tahoe::{Tally, excerpt};
 
 /// One record and the 1-based line it starts on.
 struct Record {
     line: usize,
     fields: Vec<String>,
+    /// The text ended inside a quoted field: a record cut off where the
+    /// text ends (a file copied while it was being written).
+    torn: bool,
 }
 
 /// Splits CSV text into records. Blank lines are skipped.
@@ -36,6 +39,7 @@ impl Iterator for Records<'_> {
             let mut fields = Vec::new();
             let mut field = String::new();
             let mut quoted = false;
+            let mut torn = false;
             loop {
                 let Some(c) = self.chars.next() else {
                     fields.push(field);
@@ -44,9 +48,7 @@ impl Iterator for Records<'_> {
                 match c {
                     '"' if field.is_empty() && !quoted => {
                         quoted = true;
-                        if let Err(why) = self.quoted_field(&mut field) {
-                            return Some(Err(format!("line {line}: {why}")));
-                        }
+                        torn = !self.quoted_field(&mut field);
                         match self.chars.peek() {
                             None | Some(',' | '\n' | '\r') => {}
                             Some(_) => {
@@ -69,23 +71,24 @@ impl Iterator for Records<'_> {
             }
             let blank = fields.len() == 1 && fields[0].trim().is_empty() && !quoted;
             if !blank {
-                return Some(Ok(Record { line, fields }));
+                return Some(Ok(Record { line, fields, torn }));
             }
         }
     }
 }
 
 impl Records<'_> {
-    /// The rest of a quoted field, after its opening quote.
-    fn quoted_field(&mut self, field: &mut String) -> Result<(), &'static str> {
+    /// The rest of a quoted field, after its opening quote; false when the
+    /// text ends before the closing quote.
+    fn quoted_field(&mut self, field: &mut String) -> bool {
         loop {
             match self.chars.next() {
-                None => return Err("a quoted field is not closed"),
+                None => return false,
                 Some('"') if self.chars.peek() == Some(&'"') => {
                     self.chars.next();
                     field.push('"');
                 }
-                Some('"') => return Ok(()),
+                Some('"') => return true,
                 Some(c) => {
                     self.line += usize::from(c == '\n');
                     field.push(c);
@@ -104,9 +107,16 @@ fn url_column(header: &Record) -> Option<usize> {
     header.fields.iter().position(|name| name.trim().eq_ignore_ascii_case("url"))
 }
 
-/// A CSV whose header names a `url` column and whose records all hold a URL
-/// there (and as many fields as the header).
-pub(crate) fn check_url_csv(text: &str, check_url: fn(&str) -> Result<(), &'static str>) -> Result<(), String> {
+/// A CSV whose header names a `url` column. Each record is counted in
+/// `tally`: well-formed when it has the header's number of fields and a URL
+/// in the `url` column, malformed otherwise; a record cut off inside a quoted
+/// field where the text ends is a torn tail. A record that cannot be split
+/// (text after a closing quote) means this is not the CSV of a feed.
+pub(crate) fn check_url_csv(
+    text: &str,
+    check_url: fn(&str) -> Result<(), &'static str>,
+    tally: &mut Tally,
+) -> Result<(), String> {
     let mut records = Records::new(text);
     let header = match records.next() {
         Some(header) => header?,
@@ -115,23 +125,21 @@ pub(crate) fn check_url_csv(text: &str, check_url: fn(&str) -> Result<(), &'stat
     let Some(column) = url_column(&header) else {
         return Err(format!("line {}: the header names no `url` column", header.line));
     };
-    let mut rows = 0usize;
     for record in records {
         let record = record?;
-        if record.fields.len() != header.fields.len() {
-            return Err(format!(
-                "line {}: {} fields where the header has {}",
-                record.line,
-                record.fields.len(),
-                header.fields.len()
-            ));
+        let line = record.line;
+        if record.torn {
+            tally.torn_tail(|| format!("line {line}: a quoted field is not closed at the end of the text"));
+        } else if record.fields.len() != header.fields.len() {
+            let (got, want) = (record.fields.len(), header.fields.len());
+            tally.malformed(|| format!("line {line}: {got} fields where the header has {want}"));
+        } else {
+            let url = &record.fields[column];
+            match check_url(url.trim()) {
+                Ok(()) => tally.well_formed(),
+                Err(why) => tally.malformed(|| format!("line {line}: `url` {why}: {}", excerpt(url, 80))),
+            }
         }
-        let url = &record.fields[column];
-        check_url(url.trim()).map_err(|why| format!("line {}: `url` {why}: {}", record.line, excerpt(url, 80)))?;
-        rows += 1;
-    }
-    if rows == 0 {
-        return Err("a header but no records (expected one record per URL)".into());
     }
     Ok(())
 }

@@ -15,30 +15,51 @@
 //!
 //! Not accepted: PhishTank's serialized-PHP dump (`online-valid.php_serialized`,
 //! made for PHP's `unserialize`; it ends ERROR here, where the reference
-//! would store it wrapped), and the compressed downloads (`.gz`, `.bz2`),
-//! which are not UTF-8, so the host refuses them before any parser runs
-//! (`decrypt.utf8`), as the reference does.
+//! would store it wrapped), and the compressed downloads (`.gz`, `.bz2`).
+//! Those, like any plaintext that is not UTF-8, never reach a parser: the
+//! host refuses them as `decrypt.utf8`, as the reference fails on them too.
 //!
-//! # What is checked
+//! # What is refused, and what is tolerated
 //!
-//! The format is told apart by the content, not by the typtag, and then the
-//! whole content must be that format:
+//! A refusal is for text that is not a URL feed at all: a wrong file,
+//! garbage, another format. A genuine export with some messy records is the
+//! feed. It is stored exactly as the reference stores it, and the messy
+//! records are counted as malformed ([`RawDoc::counts`], the first one
+//! named in [`RawDoc::first_malformed`]), so an operator sees a feed degrade
+//! without losing it.
+//!
+//! The format is told apart by the content, not by the typtag:
 //! - JSON (read as Python's `json.loads` would): an array with at least one
-//!   element, every element an object whose `url` is a URL (PhishTank); or
-//!   one object whose `url` is a URL (a one-record OpenPhish JSON file).
+//!   element (PhishTank), each element one record; or one object (a
+//!   one-record OpenPhish JSON file), which is the only record.
 //! - Text whose first non-blank line starts with `<`: PhishTank XML. It must
 //!   be well-formed in the subset PhishTank writes (declaration, elements,
 //!   attributes, text, CDATA, comments, the five predefined and numeric
-//!   character references; no DTD), with the root `output`, and at least one
-//!   `output/entries/entry`, each with a `url` that is a URL.
-//! - Text whose first non-blank line starts with `{`: JSON lines; every
-//!   non-blank line is a JSON object whose `url` is a URL.
+//!   character references; no DTD), with the root `output`; each
+//!   `output/entries/entry` is one record.
+//! - Text whose first non-blank line starts with `{`: JSON lines, each
+//!   non-blank line one record.
 //! - Text whose first non-blank line is not a URL but a CSV header naming a
-//!   `url` column (any case): CSV (RFC 4180, LF or CRLF). Every record has
-//!   the header's number of fields and a URL in the `url` column; there is
-//!   at least one record.
-//! - Any other text: one URL per line. Every line, trimmed, is blank or a
-//!   URL, and there is at least one.
+//!   `url` column (any case): CSV (RFC 4180, LF or CRLF), each record after
+//!   the header one record.
+//! - Any other text: one URL per line, each non-blank line one record.
+//!
+//! A record is well-formed when it holds a URL where its format puts it (an
+//! object's string `url`, the `url` column, an entry's `url` element, the
+//! line itself). It is malformed otherwise: a URL with whitespace or a
+//! control character inside (every full PhishTank export holds a few dozen,
+//! such as `http://absolutesintube.com/natwest online/`), a value that is no
+//! URL, an element that is not an object with a `url`, a JSON line that is
+//! not JSON, a CSV record with another number of fields than its header.
+//!
+//! The text is the feed when at least one record is well-formed and the
+//! well-formed records outnumber the malformed ones ([`Tally::is_feed`]). A
+//! record cut off where the text ends (the last JSON line, or a CSV record
+//! inside an unclosed quote, of a file copied while it was written) counts
+//! as malformed but not against the feed. Refused outright: a broken
+//! structure (XML that is not well-formed or not rooted at `output`, a CSV
+//! field with text after its closing quote, a JSON document that is neither
+//! an array nor an object), an empty array, and text with no record at all.
 //!
 //! A URL here is absolute: scheme `http`, `https`, `ftp`, or the defanged
 //! `hxxp`/`hxxps` that threat feeds use (any letter case), then `://`; a
@@ -46,14 +67,14 @@
 //! optionally `:port` (digits, at most 65535) and a path, query or fragment;
 //! no whitespace or control characters anywhere.
 //!
-//! A leading byte-order mark is ignored by the checks. Anything else is
+//! A leading byte-order mark is ignored by the checks. A refusal is
 //! [`ParseFailure::InvalidInput`] naming the format it was taken for, the
-//! first bad line (1-based) or entry, and what was expected.
+//! first malformed record (1-based line or entry) and how many there were.
 //!
 //! The document is always the reference's for the plaintext: the parsed JSON,
 //! or the text exactly as received wrapped as `{"data": text}` (no trimming),
-//! so the `_hash` is the reference's: validation only decides between a
-//! document and an error.
+//! so the `_hash` is the reference's: the checks only decide between a
+//! document and an error, and what the counts say.
 //!
 //! # Fuzzing
 //!
@@ -81,8 +102,8 @@ mod csv;
 mod xml;
 
 use cybexp_tahoe::{
-    Limits, ParseFailure, ParseInput, Plaintext, RawDoc, Value, excerpt, parse_python_json, raw_document,
-    read_plaintext, wrap_text,
+    Limits, Line, ParseFailure, ParseInput, Plaintext, RawDoc, Tally, Value, excerpt, lines, parse_python_json,
+    raw_document, read_plaintext, wrap_text,
 };
 
 /// Schemes accepted, compared without regard to case.
@@ -94,18 +115,15 @@ const EXPECTED: &str = "expected one URL per line, a CSV whose header names a `u
 
 /// The reference document for a URL feed, or why this is not one.
 pub fn parse(input: &ParseInput<'_>) -> Result<RawDoc, ParseFailure> {
-    let limits = Limits::default();
-    let data = match read_plaintext(input.plaintext, &limits)? {
+    let limits = Limits::default().for_input(input.plaintext.len());
+    let (data, tally) = match read_plaintext(input.plaintext, &limits)? {
         Plaintext::Json(value) => {
-            check_json_document(&value)?;
-            value
+            let tally = check_json_document(&value)?;
+            (value, tally)
         }
-        Plaintext::Text => {
-            check_text(input.plaintext, &limits)?;
-            wrap_text(input.plaintext)
-        }
+        Plaintext::Text => (wrap_text(input.plaintext), check_text(input.plaintext, &limits)?),
     };
-    raw_document(input.sub_type, &data, &limits)
+    Ok(raw_document(input.sub_type, &data, &limits)?.counted(tally))
 }
 
 fn invalid(reason: String) -> ParseFailure {
@@ -113,20 +131,30 @@ fn invalid(reason: String) -> ParseFailure {
 }
 
 /// A PhishTank JSON array of entries, or one OpenPhish JSON record.
-fn check_json_document(value: &Value) -> Result<(), ParseFailure> {
+fn check_json_document(value: &Value) -> Result<Tally, ParseFailure> {
     let expected = "expected a PhishTank JSON array of entries with a `url`, or an OpenPhish JSON record";
+    let mut tally = Tally::default();
     match value {
         Value::Array(entries) if entries.is_empty() => {
             Err(invalid(format!("a JSON array document with no entries: {expected}")))
         }
         Value::Array(entries) => {
             for (index, entry) in entries.iter().enumerate() {
-                check_record(entry)
-                    .map_err(|why| invalid(format!("a JSON array document: entry {}: {why}", index + 1)))?;
+                match check_record(entry) {
+                    Ok(()) => tally.well_formed(),
+                    Err(why) => tally.malformed(|| format!("entry {}: {why}", index + 1)),
+                }
             }
-            Ok(())
+            if !tally.is_feed() {
+                return Err(invalid(format!("a JSON array document: {}: {expected}", tally.not_the_feed("entries"))));
+            }
+            Ok(tally)
         }
-        Value::Object(_) => check_record(value).map_err(|why| invalid(format!("a JSON object document: {why}"))),
+        Value::Object(_) => {
+            check_record(value).map_err(|why| invalid(format!("a JSON object document: {why}")))?;
+            tally.well_formed();
+            Ok(tally)
+        }
         other => Err(invalid(format!("a JSON {} document, not a URL feed: {expected}", other.kind()))),
     }
 }
@@ -145,7 +173,7 @@ fn check_record(record: &Value) -> Result<(), String> {
 
 /// Text that is not JSON: XML, JSON lines, CSV or one URL per line, told
 /// apart by the first non-blank line.
-fn check_text(text: &str, limits: &Limits) -> Result<(), ParseFailure> {
+fn check_text(text: &str, limits: &Limits) -> Result<Tally, ParseFailure> {
     if let Some(text) = text.strip_prefix('\u{feff}') {
         // Python's json.loads refuses a BOM, so the reference stores such a
         // JSON file as text; it is still the JSON format.
@@ -155,51 +183,64 @@ fn check_text(text: &str, limits: &Limits) -> Result<(), ParseFailure> {
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let first = text.split('\n').map(str::trim).find(|line| !line.is_empty()).unwrap_or_default();
+    let mut tally = Tally::default();
     if first.starts_with('<') {
-        let entries =
-            xml::check_phishtank_xml(text, check_url).map_err(|why| invalid(format!("PhishTank XML: {why}")))?;
-        return if entries == 0 { Err(invalid("PhishTank XML with no `output/entries/entry`".into())) } else { Ok(()) };
+        let entries = xml::check_phishtank_xml(text, check_url, &mut tally)
+            .map_err(|why| invalid(format!("PhishTank XML: {why}")))?;
+        if entries == 0 {
+            return Err(invalid("PhishTank XML with no `output/entries/entry`".into()));
+        }
+        return feed_or_refusal(tally, "PhishTank XML: ", "entries", "expected PhishTank XML entries with a `url`");
     }
     if first.starts_with('{') {
-        return check_json_lines(text, limits);
+        check_json_lines(text, limits, &mut tally);
+        return feed_or_refusal(tally, "JSON lines: ", "lines", "expected one JSON record with a `url` per line");
     }
     if check_url(first).is_err() && csv::header_names_url(first) {
-        return csv::check_url_csv(text, check_url).map_err(|why| invalid(format!("CSV: {why}")));
+        csv::check_url_csv(text, check_url, &mut tally).map_err(|why| invalid(format!("CSV: {why}")))?;
+        if tally.counts().records == 0 {
+            return Err(invalid("CSV: a header but no records (expected one record per URL)".into()));
+        }
+        return feed_or_refusal(tally, "CSV: ", "records", "expected a URL in the `url` column of most records");
     }
-    check_url_list(text)
+    check_url_list(text, &mut tally);
+    if tally.counts().records == 0 {
+        return Err(invalid(format!("no URLs: the text is empty or blank ({EXPECTED})")));
+    }
+    feed_or_refusal(tally, "", "lines", EXPECTED)
+}
+
+/// `tally` if its records make the text the feed, else the refusal naming the
+/// first malformed record.
+fn feed_or_refusal(tally: Tally, format: &str, unit: &str, expected: &str) -> Result<Tally, ParseFailure> {
+    if tally.is_feed() { Ok(tally) } else { Err(invalid(format!("{format}{} ({expected})", tally.not_the_feed(unit)))) }
 }
 
 /// JSON lines (the OpenPhish Premium JSON feed): every non-blank line a record.
-fn check_json_lines(text: &str, limits: &Limits) -> Result<(), ParseFailure> {
-    for (index, line) in text.split('\n').enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
+fn check_json_lines(text: &str, limits: &Limits, tally: &mut Tally) {
+    for Line { number, text: line, unterminated } in lines(text) {
+        match parse_python_json(line, limits) {
+            Ok(record) => match check_record(&record) {
+                Ok(()) => tally.well_formed(),
+                Err(why) => tally.malformed(|| format!("line {number}: {why}")),
+            },
+            // The start of a record where the text ends: cut off by a copy.
+            Err(e) if unterminated && line.starts_with('{') => {
+                tally.torn_tail(|| format!("line {number}: the last line is cut off ({e})"))
+            }
+            Err(e) => tally.malformed(|| format!("line {number}: not JSON ({e}): {}", excerpt(line, 60))),
         }
-        let bad = |why: String| invalid(format!("JSON lines: line {}: {why}", index + 1));
-        let record = parse_python_json(line, limits)
-            .map_err(|e| bad(format!("not JSON ({e}): {}; expected one JSON record per line", excerpt(line, 60))))?;
-        check_record(&record).map_err(bad)?;
     }
-    Ok(())
 }
 
-/// Every non-blank line must be a URL, and there must be one at least.
-fn check_url_list(text: &str) -> Result<(), ParseFailure> {
-    let mut urls = 0usize;
-    for (index, line) in text.split('\n').enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
+/// Every non-blank line a record: well-formed when it is a URL.
+fn check_url_list(text: &str, tally: &mut Tally) {
+    for Line { number, text: line, .. } in lines(text) {
+        match check_url(line) {
+            Ok(()) => tally.well_formed(),
+            Err(why) => tally.malformed(|| format!("line {number}: {why}: {}", excerpt(line, 80))),
         }
-        check_url(line)
-            .map_err(|why| invalid(format!("line {}: {why}: {} ({EXPECTED})", index + 1, excerpt(line, 80))))?;
-        urls += 1;
     }
-    if urls == 0 {
-        return Err(invalid(format!("no URLs: the text is empty or blank ({EXPECTED})")));
-    }
-    Ok(())
 }
 
 /// Checks one trimmed line; the error says what is wrong with it.
@@ -248,6 +289,7 @@ fn split_host_port(host_port: &str) -> Result<(&str, Option<&str>), &'static str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cybexp_tahoe::RecordCounts;
     use cybexp_tahoe::test_support::{invalid_input_reason, shared};
     use proptest::prelude::*;
 
@@ -334,20 +376,146 @@ mod tests {
 
     #[test]
     fn other_feed_formats_are_accepted() {
-        for text in [
-            r#"[{"phish_id": 1, "url": "http://a.example/"}, {"url": "hxxps://b.example/x"}]"#,
-            r#"{"url": "https://a.example/", "brand": "Example"}"#,
-            "phish_id,url,target\n1,http://a.example/,Other\n2,\"http://b.example/?a=1,2\",\"Bank, \"\"N.A.\"\"\"\n",
-            "URL\r\nhttp://a.example/\r\n\r\n",
-            "{\"url\": \"http://a.example/\"}\n\n{\"url\": \"http://b.example/\", \"ip\": \"192.0.2.1\"}\n",
-            "<output><entries><entry><url>http://a.example/?a=1&amp;b=&#50;&#x33;</url></entry></entries></output>",
-            "<?xml version='1.0'?><!-- c --><output a=\"x>y\"><meta/><entries><entry>\
-             <url>\n <![CDATA[http://a.example/]]> </url></entry></entries></output>\n",
+        for (text, records) in [
+            (r#"[{"phish_id": 1, "url": "http://a.example/"}, {"url": "hxxps://b.example/x"}]"#, 2),
+            (r#"{"url": "https://a.example/", "brand": "Example"}"#, 1),
+            (
+                "phish_id,url,target\n1,http://a.example/,Other\n2,\"http://b.example/?a=1,2\",\"Bank, \"\"N.A.\"\"\"\n",
+                2,
+            ),
+            ("URL\r\nhttp://a.example/\r\n\r\n", 1),
+            ("{\"url\": \"http://a.example/\"}\n\n{\"url\": \"http://b.example/\", \"ip\": \"192.0.2.1\"}\n", 2),
+            (
+                "<output><entries><entry><url>http://a.example/?a=1&amp;b=&#50;&#x33;</url></entry></entries></output>",
+                1,
+            ),
+            (
+                "<?xml version='1.0'?><!-- c --><output a=\"x>y\"><meta/><entries><entry>\
+                 <url>\n <![CDATA[http://a.example/]]> </url></entry></entries></output>\n",
+                1,
+            ),
         ] {
             let doc = parse(&input(text)).unwrap_or_else(|e| panic!("{text:?}: {e}"));
-            let oracle = cybexp_tahoe::reference_data(text, &Limits::default()).unwrap();
-            assert_eq!(doc, raw_document("openphish_feed", &oracle, &Limits::default()).unwrap());
+            assert_eq!(doc.stored(), oracle(text).stored());
+            assert_eq!((doc.counts, doc.first_malformed), (RecordCounts { records, malformed: 0 }, None), "{text:?}");
         }
+    }
+
+    /// The reference's document for `text` (reference §3).
+    fn oracle(text: &str) -> RawDoc {
+        let data = cybexp_tahoe::reference_data(text, &Limits::default()).unwrap();
+        raw_document("openphish_feed", &data, &Limits::default()).unwrap()
+    }
+
+    /// Parses `text`, which must be stored as the reference stores it, and
+    /// returns its counts and first note.
+    fn counted(text: &str) -> (RecordCounts, String) {
+        let doc = parse(&input(text)).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert_eq!(doc.stored(), oracle(text).stored(), "{text:?}");
+        (doc.counts, doc.first_malformed.unwrap_or_default())
+    }
+
+    #[test]
+    fn messy_records_are_counted_and_stored_as_the_reference_stores_them() {
+        let cases = [
+            // PhishTank's own data: a space, and a mis-encoded C1 control character.
+            (
+                "http://a.example/\nhttp://absolutesintube.com/natwest online/\nhttp://b.example/x\n",
+                (3, 1),
+                "line 2: whitespace or a control character inside a URL: \"http://absolutesintube.com/natwest online/\"",
+            ),
+            (
+                r#"[{"url": "http://a.example/"}, {"url": "http://b.example/?sec=R\u00c3\u0083"}, {"url": "http://c.example/"}]"#,
+                (3, 1),
+                "entry 2: `url` whitespace or a control character inside a URL",
+            ),
+            (
+                "phish_id,url,target\n1,http://a.example/,Other\n2,\"http://b.example/#/ ?\",Other\n3,http://c.example/\n\
+                 4,http://d.example/,Other\n5,http://e.example/,Other\n",
+                (5, 2),
+                "line 3: `url` whitespace",
+            ),
+            (
+                "<output><entries><entry><url>http://a.example/</url></entry><entry><id>2</id></entry>\
+                 <entry><url><![CDATA[http://b.example/a b]]></url></entry><entry><url>http://c.example/</url></entry>\
+                 <entry><url>http://d.example/</url></entry></entries></output>",
+                (5, 2),
+                "line 1: entry 2 has no `url`",
+            ),
+            (
+                "{\"url\": \"http://a.example/\"}\n{\"url\": \"ftp://b.example/\", \"ip\": \"192.0.2.1\"}\nnot json\n{\"url\": \"http://c.example/\"}\n",
+                (4, 1),
+                "line 3: not JSON",
+            ),
+            // The scheme is what a list line is judged by, too: no scheme is
+            // malformed, and a few such lines do not sink a list.
+            ("http://a.example/\nexample.com/path\nhttps://b.example/\n", (3, 1), "line 2: not an absolute URL"),
+        ];
+        for (text, (records, malformed), note) in cases {
+            let (counts, first) = counted(text);
+            assert_eq!(counts, RecordCounts { records, malformed }, "{text:?}");
+            assert!(first.starts_with(note), "{text:?}: {first:?} does not start with {note:?}");
+        }
+        // Nothing malformed: nothing to say.
+        assert_eq!(counted("http://a.example/\n"), (RecordCounts { records: 1, malformed: 0 }, String::new()));
+    }
+
+    #[test]
+    fn a_record_cut_off_where_the_text_ends_is_tolerated() {
+        // The last JSON line, or a CSV record inside an open quote, of a file
+        // copied while it was written: counted, but not held against the feed.
+        let cases = [
+            ("{\"url\": \"http://a.example/\"}\n{\"url\": \"http://b.exa", "line 2: the last line is cut off"),
+            ("url,target\nhttp://a.example/,Other\n\"http://b.example/,Oth", "line 3: a quoted field is not closed"),
+        ];
+        for (text, note) in cases {
+            let (counts, first) = counted(text);
+            assert_eq!(counts, RecordCounts { records: 2, malformed: 1 }, "{text:?}");
+            assert!(first.starts_with(note), "{text:?}: {first:?}");
+        }
+        // Followed by a line break it is an ordinary malformed line, one in two.
+        let why = reason("{\"url\": \"http://a.example/\"}\n{\"url\": \"http://b.exa\n");
+        assert!(why.contains("line 2: not JSON"), "{why}");
+        // A cut-off line alone is not a feed.
+        assert!(reason("{\"url\": \"http://b.exa").contains("line 1: the last line is cut off"));
+    }
+
+    #[test]
+    fn text_whose_malformed_records_are_not_outnumbered_is_not_the_feed() {
+        let cases = [
+            ("http://a.example/\nhello\nworld", "line 2: not an absolute URL (no scheme://): \"hello\"; 2 of 3 lines"),
+            ("Hi,\nsee http://a.example/ today", "line 1: not an absolute URL (no scheme://): \"Hi,\"; 2 of 2 lines"),
+            (r#"[{"url": "http://a.example/"}, {"url": "n/a"}]"#, "entry 2: `url` not an absolute URL"),
+            (
+                "phish_id,url\n1,http://a.example/\n2,n/a\n",
+                "CSV: line 3: `url` not an absolute URL (no scheme://): \"n/a\"; 1 of 2 records",
+            ),
+        ];
+        for (text, want) in cases {
+            let got = reason(text);
+            assert!(got.contains(want), "{text:?}: {got:?} lacks {want:?}");
+        }
+    }
+
+    #[test]
+    fn a_full_export_with_a_few_dozen_messy_urls_is_stored() {
+        // The shape of every full PhishTank CSV export: thousands of records,
+        // a few dozen of them with a space or a control character inside.
+        let mut text =
+            String::from("phish_id,url,phish_detail_url,submission_time,verified,verification_time,online,target\n");
+        for id in 0..7_000 {
+            let url = if id % 200 == 7 {
+                format!("http://p{id}.example/secure login/")
+            } else {
+                format!("http://p{id}.example/")
+            };
+            text.push_str(&format!(
+                "{id},{url},http://www.phishtank.com/phish_detail.php?phish_id={id},t,yes,t,yes,Other\n"
+            ));
+        }
+        let (counts, first) = counted(&text);
+        assert_eq!(counts, RecordCounts { records: 7_000, malformed: 35 });
+        assert!(first.starts_with("line 9: `url` whitespace"), "{first}");
     }
 
     #[test]

@@ -19,23 +19,30 @@
 //! </output>
 //! ```
 //!
-//! Well-formedness is checked for the subset of XML 1.0 such a file uses:
+//! Well-formedness is checked for the subset of XML 1.0 such a file uses
+//! (anything else means the text is not this format):
 //! a declaration, elements with (skipped) attributes, text, CDATA sections,
 //! comments, processing instructions, the predefined entities and numeric
 //! character references. A DTD is refused (nothing PhishTank writes has one,
 //! and entity declarations are the classic XML bomb). Written here rather
 //! than taken from an XML crate for the reason given in `csv.rs`.
 
-/// Checks `text` and returns the number of `output/entries/entry` elements;
-/// each must have a `url` child whose text passes `check_url`.
+use cybexp_tahoe::Tally;
+
+/// Checks that `text` is well-formed PhishTank XML and counts each
+/// `output/entries/entry` in `tally`: well-formed when it has a `url` child
+/// whose text passes `check_url`, malformed otherwise. Returns the number of
+/// entries.
 pub(crate) fn check_phishtank_xml(
     text: &str,
     check_url: fn(&str) -> Result<(), &'static str>,
+    tally: &mut Tally,
 ) -> Result<usize, String> {
     let mut scan = Scan { rest: text, line: 1 };
     let mut stack: Vec<&str> = Vec::new();
     let mut text_of_url = String::new();
-    let mut entry_has_url = false;
+    // The entry's `url`, checked: `None` until one is closed.
+    let mut entry_url: Option<Result<(), String>> = None;
     let mut entries = 0usize;
     let mut root_done = false;
     while !scan.rest.is_empty() {
@@ -67,14 +74,15 @@ pub(crate) fn check_phishtank_xml(
                 None => return Err(at(&format!("</{name}> closes nothing"))),
             }
             if path_is(&stack, &["output", "entries", "entry"]) && name == "url" {
-                check_url(text_of_url.trim()).map_err(|why| {
+                entry_url = Some(check_url(text_of_url.trim()).map_err(|why| {
                     at(&format!("entry {}: `url` {why}: {}", entries + 1, cybexp_tahoe::excerpt(&text_of_url, 80)))
-                })?;
-                entry_has_url = true;
+                }));
             }
             if path_is(&stack, &["output", "entries"]) && name == "entry" {
-                if !entry_has_url {
-                    return Err(at(&format!("entry {} has no `url`", entries + 1)));
+                match entry_url.take() {
+                    Some(Ok(())) => tally.well_formed(),
+                    Some(Err(note)) => tally.malformed(|| note),
+                    None => tally.malformed(|| at(&format!("entry {} has no `url`", entries + 1))),
                 }
                 entries += 1;
             }
@@ -98,12 +106,16 @@ pub(crate) fn check_phishtank_xml(
                 return Err(at(&format!("the root element is <{name}>, not <output>")));
             }
             if name == "entry" && path_is(&stack, &["output", "entries"]) {
-                entry_has_url = false;
+                entry_url = None;
             }
             if name == "url" {
                 text_of_url.clear();
             }
             if empty {
+                if name == "entry" && path_is(&stack, &["output", "entries"]) {
+                    tally.malformed(|| at(&format!("entry {} has no `url`", entries + 1)));
+                    entries += 1;
+                }
                 root_done = stack.is_empty();
             } else {
                 stack.push(name);

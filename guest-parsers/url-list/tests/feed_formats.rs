@@ -1,9 +1,14 @@
 //! Every format the URL feeds are published in (see the crate docs), as a
 //! realistic sample in `tests/samples/`: the parser must store exactly what
 //! the reference stores for it, which is what the `json` parser (the
-//! reference's behaviour, reference §3) makes of the same plaintext.
+//! reference's behaviour, reference §3) makes of the same plaintext. And
+//! real published files (`tests/samples/real/`, sources in `SOURCES.md`),
+//! stored with the `_hash` Python gives them.
 
-use cybexp_tahoe::ParseInput;
+use std::collections::BTreeMap;
+
+use cybexp_tahoe::test_support::{real_samples, reference_hashes};
+use cybexp_tahoe::{ParseInput, RecordCounts};
 
 /// (sample file, whether the reference stores it parsed as JSON rather than
 /// wrapped as `{"data": text}`).
@@ -32,7 +37,8 @@ fn every_sample_is_stored_as_the_reference_stores_it() {
             let input = ParseInput { typtag: feed, orgid: "org", timezone: "UTC", sub_type: feed, plaintext: &text };
             let oracle = cybexp_parser_json::parse(&input).unwrap();
             let doc = cybexp_parser_url_list::parse(&input).unwrap_or_else(|e| panic!("{name} as {feed}: {e}"));
-            assert_eq!(doc, oracle, "{name} as {feed}");
+            assert_eq!(doc.stored(), oracle.stored(), "{name} as {feed}");
+            assert_eq!(doc.counts.malformed, 0, "{name}: {:?}", doc.first_malformed);
             let data: serde_json::Value = serde_json::from_str(&doc.data_json).unwrap();
             let wrapped = data == serde_json::json!({ "data": text });
             assert_eq!(!wrapped, parsed, "{name}: stored parsed: {}", !wrapped);
@@ -56,7 +62,70 @@ fn crlf_and_bom_variants_are_accepted_too() {
             // A BOM makes any JSON sample text (Python's json.loads refuses it),
             // which the checks still read as the same feed.
             let doc = cybexp_parser_url_list::parse(&input).unwrap_or_else(|e| panic!("{name} {variant:?}: {e}"));
-            assert_eq!(doc, oracle, "{name}");
+            assert_eq!(doc.stored(), oracle.stored(), "{name}");
+        }
+    }
+}
+
+/// The real samples: (file, records in it, how many of them are malformed).
+/// The PhishTank excerpt holds four URLs as PhishTank published them: one
+/// with mis-encoded C1 control characters, three with a space inside.
+const REAL: [(&str, u64, u64); 3] = [
+    ("openphish_feed_2024-10-12.txt", 500, 0),
+    ("openphish_feed_2026-08-22.txt", 300, 0),
+    ("phishtank_online-valid_2019-05-15_excerpt.csv", 57, 4),
+];
+
+#[test]
+fn real_published_files_are_stored_with_the_hash_python_gives_them() {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let samples: BTreeMap<String, String> = real_samples(dir).into_iter().collect();
+    let names: Vec<&str> = samples.keys().map(String::as_str).collect();
+    assert_eq!(names, REAL.map(|(name, ..)| name), "every real sample is listed here");
+    let pins = reference_hashes(dir);
+    assert_eq!(pins.len(), 2 * REAL.len(), "each sample under both typtags' sub_types");
+    for pin in pins {
+        let text = &samples[&pin.file];
+        let (_, records, malformed) = REAL.iter().find(|(name, ..)| *name == pin.file).unwrap();
+        let input = ParseInput {
+            typtag: &pin.sub_type,
+            orgid: "org",
+            timezone: "UTC",
+            sub_type: &pin.sub_type,
+            plaintext: text,
+        };
+        let doc = cybexp_parser_url_list::parse(&input).unwrap_or_else(|e| panic!("{}: {e}", pin.file));
+        assert_eq!(doc.hash, pin.hash, "{} as {}", pin.file, pin.sub_type);
+        assert_eq!(doc.stored(), cybexp_parser_json::parse(&input).unwrap().stored(), "{}", pin.file);
+        let data: serde_json::Value = serde_json::from_str(&doc.data_json).unwrap();
+        assert_eq!(data == serde_json::json!({ "data": text }), pin.stored == "text", "{}", pin.file);
+        assert_eq!(doc.counts, RecordCounts { records: *records, malformed: *malformed }, "{}", pin.file);
+        assert_eq!(doc.first_malformed.is_some(), *malformed > 0, "{}: {:?}", pin.file, doc.first_malformed);
+    }
+}
+
+#[test]
+fn garbage_and_other_feeds_stay_refused() {
+    let cowrie =
+        cybexp_tahoe::test_support::sample(&format!("{}/../cowrie", env!("CARGO_MANIFEST_DIR")), "cowrie.json");
+    for text in [
+        "",
+        "hello, world",
+        "\u{0}\u{1}\u{2}\u{fffd}binary\u{7f}",
+        &cowrie,
+        "Return-Path: <a@b.example>\nSubject: hi\n\nsee http://a.example/\n",
+        "[1, 2, 3]",
+    ] {
+        let input = ParseInput {
+            typtag: "phishtank_feed",
+            orgid: "org",
+            timezone: "UTC",
+            sub_type: "phishtank_feed",
+            plaintext: text,
+        };
+        match cybexp_parser_url_list::parse(&input) {
+            Err(cybexp_tahoe::ParseFailure::InvalidInput(_)) => {}
+            other => panic!("{text:?}: {other:?}"),
         }
     }
 }

@@ -149,8 +149,11 @@ impl Default for EngineOptions {
 pub use cybexp_tahoe::ParseInput;
 
 /// A parser's document (the raw document less what the host fills in), as
-/// the parsers return it natively.
+/// the parsers return it natively, with the counts of what it read.
 pub use cybexp_tahoe::RawDoc as ParsedDocument;
+
+/// How many records a parser read and how many were malformed.
+pub use cybexp_tahoe::RecordCounts;
 
 /// Why a sandboxed parse made no document. [`ParseError::reason`] is the
 /// short cause written to the cache entry.
@@ -208,11 +211,15 @@ impl ParseError {
     }
 }
 
-/// What one call cost.
+/// What one call cost, and what the parser read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CallStats {
     pub fuel_used: u64,
     pub elapsed: Duration,
+    /// The document's record counts; zero when the call made no document.
+    /// (Its note on the first malformed record stays on the document: it
+    /// may quote the feed.)
+    pub counts: RecordCounts,
 }
 
 /// Loading a component failed.
@@ -445,8 +452,12 @@ impl Sandbox {
                 "the component must import nothing but {DIGEST_INTERFACE} (a parser can only compute): {e:#}"
             ))
         })?;
-        let pre = bindings::ParserPre::new(instance_pre)
-            .map_err(|e| error(format!("the component does not export the cybexp:parser world: {e:#}")))?;
+        let pre = bindings::ParserPre::new(instance_pre).map_err(|e| {
+            error(format!(
+                "the component does not export the cybexp:parser@{WORLD_VERSION} world \
+                     (a parser built for an earlier version must be rebuilt): {e:#}"
+            ))
+        })?;
 
         let mut store = self.store(limits);
         let wit_info = pre
@@ -513,17 +524,27 @@ impl Sandbox {
             }
         };
         let outcome = parser_instance.call_parse(&mut store, &wit_event);
-        let stats = CallStats {
-            fuel_used: limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
-            elapsed: started.elapsed(),
-        };
+        let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let elapsed = started.elapsed();
         let result = match outcome {
             Ok(Ok(doc)) => check_output(doc, &limits),
             Ok(Err(wit::Failure::InvalidInput(reason))) => Err(ParseError::InvalidInput(reason)),
             Ok(Err(wit::Failure::NotSupported(reason))) => Err(ParseError::NotSupported(reason)),
             Err(error) => Err(classify_trap(&error, &store.data().limiter)),
         };
-        (result, stats)
+        let counts = result.as_ref().map(|doc| doc.counts).unwrap_or_default();
+        // Numbers and the configured name only: a note or a reason may quote
+        // the feed, and the typtag is what a submitter wrote.
+        tracing::debug!(
+            parser,
+            records = counts.records,
+            malformed = counts.malformed,
+            fuel = fuel_used,
+            elapsed_us = elapsed.as_micros() as u64,
+            outcome = result.as_ref().map_or_else(ParseError::reason, |_| "document"),
+            "parsed"
+        );
+        (result, CallStats { fuel_used, elapsed, counts })
     }
 
     fn store(&self, limits: Limits) -> Store<GuestState> {
@@ -537,8 +558,12 @@ impl Sandbox {
     }
 }
 
+/// The version of `guest-parsers/wit/parser.wit` this sandbox runs. 0.2.0
+/// added the record counts to `raw-document`.
+pub const WORLD_VERSION: &str = "0.2.0";
+
 /// The one interface a parser may import: `sha256`, a pure function.
-pub const DIGEST_INTERFACE: &str = "cybexp:parser/digest@0.1.0";
+pub const DIGEST_INTERFACE: &str = "cybexp:parser/digest@0.2.0";
 
 /// Fuel a host `sha256` call costs: a base plus this much per byte hashed.
 /// Less than hashing in wasm would cost (that is the point of the import),
@@ -571,7 +596,8 @@ fn guest_linker(engine: &Engine) -> wasmtime::Result<Linker<GuestState>> {
 }
 
 fn check_output(doc: wit::RawDocument, limits: &Limits) -> Result<ParsedDocument, ParseError> {
-    let size = doc.data_json.len() + doc.hash.len() + doc.sub_type.len();
+    let note = doc.counts.first_malformed.as_deref().map_or(0, str::len);
+    let size = doc.data_json.len() + doc.hash.len() + doc.sub_type.len() + note;
     if size > limits.max_output_bytes {
         return Err(ParseError::OutputTooLarge { size, limit: limits.max_output_bytes });
     }
@@ -579,7 +605,18 @@ fn check_output(doc: wit::RawDocument, limits: &Limits) -> Result<ParsedDocument
     if !hash_ok {
         return Err(ParseError::BadOutput("_hash is not 64 lowercase hex digits".into()));
     }
-    Ok(ParsedDocument { sub_type: doc.sub_type, data_json: doc.data_json, hash: doc.hash })
+    let wit::RecordCounts { records, malformed, first_malformed } = doc.counts;
+    if malformed > records {
+        return Err(ParseError::BadOutput(format!("{malformed} malformed records of {records} read")));
+    }
+    Ok(ParsedDocument {
+        sub_type: doc.sub_type,
+        data_json: doc.data_json,
+        hash: doc.hash,
+        counts: RecordCounts { records, malformed },
+        // Kept short whatever the guest sent: it is for a person to read.
+        first_malformed: first_malformed.as_deref().map(cybexp_tahoe::cut_note),
+    })
 }
 
 fn classify_trap(error: &wasmtime::Error, limiter: &GuestLimiter) -> ParseError {
@@ -602,6 +639,13 @@ fn first_line(error: &wasmtime::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_digest_interface_is_the_world_version() {
+        assert_eq!(DIGEST_INTERFACE, format!("cybexp:parser/digest@{WORLD_VERSION}"));
+        let wit = include_str!("../../../guest-parsers/wit/parser.wit");
+        assert!(wit.starts_with(&format!("package cybexp:parser@{WORLD_VERSION};")), "parser.wit is another version");
+    }
 
     #[test]
     fn budgets_are_the_base_plus_the_allowance_for_the_input() {

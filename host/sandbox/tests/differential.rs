@@ -1,16 +1,18 @@
 //! The sandbox, differentially: every built-in parser run natively (its
 //! crate's `parse`) and as its wasm component under wasmtime must give the
 //! same answer for the same input: the same document (sub_type, data JSON
-//! bytes, `_hash`), or the same failure class with the same reason text
-//! (the WIT `failure` variant carries the reason through).
+//! bytes, `_hash`, record counts and the note on the first malformed
+//! record), or the same failure class with the same reason text (the WIT
+//! `failure` variant carries the reason through).
 //!
-//! Inputs are the bundled samples (`guest-parsers/*/tests/samples`,
-//! `../shared/samples`), each sample fed to every parser, mutated by byte
-//! flips, truncation, splicing of two samples, inserted and deleted ranges,
-//! and JSON, RFC 5322/MIME and URL-list token soup, plus soup alone. Byte
-//! mutations are made UTF-8 lossily, as the host hands parsers only checked
-//! UTF-8. The runner's seed is fixed and failure persistence is off, so CI
-//! sees the same cases on every run; [`CASES`] per parser.
+//! Inputs are the bundled samples (`guest-parsers/*/tests/samples`, the
+//! start of each real one in `samples/real`, `../shared/samples`), each
+//! sample fed to every parser, mutated by byte flips, truncation, splicing
+//! of two samples, inserted and deleted ranges, and JSON, RFC 5322/MIME and
+//! URL-list token soup, plus soup alone. Byte mutations are made UTF-8
+//! lossily, as the host hands parsers only checked UTF-8. The runner's seed
+//! is fixed and failure persistence is off, so CI sees the same cases on
+//! every run; [`CASES`] per parser.
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -80,6 +82,19 @@ static SEEDS: LazyLock<Vec<(&'static str, Vec<u8>)>> = LazyLock::new(|| {
                 seeds.extend(bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| (*owner, l.to_vec())));
             }
             seeds.push((*owner, bytes));
+        }
+        // The real published files: their first whole lines up to 4 KiB
+        // (their messy records included), as more seeds.
+        let real = dir.join("real");
+        if real.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&real).unwrap().map(|e| e.unwrap().path()).collect();
+            files.sort();
+            for file in files.iter().filter(|f| f.extension().is_none_or(|ext| ext != "md" && ext != "tsv")) {
+                let bytes = read(file);
+                let head = &bytes[..bytes.len().min(4 << 10)];
+                let cut = head.iter().rposition(|&b| b == b'\n').map_or(head.len(), |i| i + 1);
+                seeds.push((*owner, head[..cut].to_vec()));
+            }
         }
     }
     assert!(seeds.len() >= 20, "expected the bundled samples, found {} seeds in {dirs:?}", seeds.len());

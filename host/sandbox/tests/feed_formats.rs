@@ -7,7 +7,8 @@
 
 use std::path::PathBuf;
 
-use cybexp_sandbox::{ParseError, ParseInput, Sandbox};
+use cybexp_sandbox::{ParseError, ParseInput, RecordCounts, Sandbox};
+use cybexp_tahoe::test_support::{real_samples, reference_hashes};
 
 /// The built-in routes (`builtin_routes` in the archiver's config; the
 /// binary crate is not a dependency of this one): typtag, parser, sub_type,
@@ -19,12 +20,17 @@ const ROUTES: [(&str, &str, &str, &str); 4] = [
     ("email", "email", "email", "email"),
 ];
 
-/// The sample files of one parser crate, sorted, with their text.
+fn crate_dir(krate: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../guest-parsers").join(krate)
+}
+
+/// The sample files of one parser crate (not `real/`), sorted, with their text.
 fn samples(krate: &str) -> Vec<(String, String)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../guest-parsers").join(krate).join("tests/samples");
+    let dir = crate_dir(krate).join("tests/samples");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
         .collect();
     files.sort();
     files
@@ -51,7 +57,9 @@ fn every_published_format_is_stored_as_the_reference_stores_it() {
             let oracle = oracle.unwrap_or_else(|e| panic!("json on {name}: {e}"));
             let (result, stats) = sandbox.parse(parser, &input);
             let doc = result.unwrap_or_else(|e| panic!("{typtag} ({parser}) on {name}: {e}"));
-            assert_eq!(doc, oracle, "{typtag} ({parser}) on {name}");
+            assert_eq!(doc.stored(), oracle.stored(), "{typtag} ({parser}) on {name}");
+            assert!(doc.counts.records > 0 && doc.counts.malformed == 0, "{name}: {:?}", doc.counts);
+            assert_eq!(stats.counts, doc.counts);
             assert_eq!(doc.sub_type, sub_type);
             assert!(stats.fuel_used > 0);
             checked.push(format!("{typtag}/{name}"));
@@ -62,11 +70,54 @@ fn every_published_format_is_stored_as_the_reference_stores_it() {
 }
 
 #[test]
+fn real_published_files_are_stored_sandboxed_with_the_hash_python_gives_them_and_counted_as_natively() {
+    let sandbox = Sandbox::with_builtin_parsers().unwrap();
+    let mut checked = 0;
+    for (krate, parser, native) in [
+        ("url-list", "url-list", cybexp_parser_url_list::parse as fn(&ParseInput<'_>) -> _),
+        ("cowrie", "cowrie", cybexp_parser_cowrie::parse),
+        ("email", "email", cybexp_parser_email::parse),
+    ] {
+        let dir = crate_dir(krate).to_string_lossy().into_owned();
+        let samples: std::collections::BTreeMap<String, String> = real_samples(&dir).into_iter().collect();
+        for pin in reference_hashes(&dir) {
+            let text = &samples[&pin.file];
+            let input = event(&pin.sub_type, &pin.sub_type, text);
+            let (result, stats) = sandbox.parse(parser, &input);
+            let doc = result.unwrap_or_else(|e| panic!("{parser} on {}: {e}", pin.file));
+            assert_eq!(doc.hash, pin.hash, "{parser} on {} as {}", pin.file, pin.sub_type);
+            assert_eq!(doc, native(&input).unwrap(), "{parser} on {}: sandboxed and native differ", pin.file);
+            assert_eq!(stats.counts, doc.counts);
+            checked += 1;
+        }
+    }
+    // 3 URL feed files under two sub_types, 2 Cowrie logs, 4 mail files.
+    assert_eq!(checked, 3 * 2 + 2 + 4);
+}
+
+#[test]
+fn a_real_log_torn_by_a_copy_is_stored_sandboxed_as_natively() {
+    let log = std::fs::read_to_string(crate_dir("cowrie").join("tests/samples/real/cowrie.json.2018-05-06")).unwrap();
+    // Cut in the middle of its last line (the cowrie crate pins Python's
+    // hash of this cut natively).
+    let body = log.trim_end_matches('\n');
+    let start = body.rfind('\n').unwrap() + 1;
+    let torn = &log[..start + (body.len() - start) / 2];
+    let input = event("unr-honeypot", "unr_honeypot", torn);
+    let (result, stats) = Sandbox::with_builtin_parsers().unwrap().parse("cowrie", &input);
+    let doc = result.unwrap_or_else(|e| panic!("torn log: {e}"));
+    assert_eq!(doc, cybexp_parser_cowrie::parse(&input).unwrap());
+    assert_eq!(stats.counts, RecordCounts { records: 211, malformed: 1 });
+    assert!(doc.first_malformed.unwrap_or_default().starts_with("line 211: the last line is cut off"));
+}
+
+#[test]
 fn what_cannot_be_the_feed_still_ends_error() {
     let sandbox = Sandbox::with_builtin_parsers().unwrap();
     let cases = [
         ("unr-honeypot", "hello, honeypot", "expected a Cowrie event"),
         ("unr-honeypot", "{\"eventid\": \"cowrie.login.failed\"}\nsshd[812]: Failed password", "line 2: not JSON"),
+        ("unr-honeypot", "{\"eventid\": \"cowrie.login.fai", "line 1: the last line is cut off"),
         ("openphish_feed", "not a url list", "expected one URL per line"),
         ("openphish_feed", "[{\"phish_id\": 1}]", "entry 1: an object with no `url`"),
         ("phishtank_feed", "phish_id,url\n1,http://a.example/\n2,n/a\n", "CSV: line 3: `url` not an absolute URL"),

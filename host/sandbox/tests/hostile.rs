@@ -94,6 +94,23 @@ fn giant_output_is_refused() {
 }
 
 #[test]
+fn counts_a_parser_cannot_have_read_are_bad_output() {
+    let error = contained("hostile", "bad-counts", "x", Duration::from_secs(5));
+    assert!(matches!(&error, ParseError::BadOutput(why) if why == "4 malformed records of 3 read"), "{error:?}");
+}
+
+#[test]
+fn a_note_on_a_malformed_record_is_cut_whatever_the_guest_sends() {
+    let long = "é".repeat(100_000);
+    let (result, stats) = sandbox().parse("hostile", &event("long-note", &long));
+    let doc = result.unwrap();
+    assert_eq!(stats.counts, cybexp_sandbox::RecordCounts { records: 3, malformed: 1 });
+    let note = doc.first_malformed.unwrap();
+    assert_eq!(note.chars().count(), cybexp_tahoe::MAX_NOTE_CHARS);
+    assert!(long.starts_with(note.trim_end_matches('…')));
+}
+
+#[test]
 fn oversized_input_is_refused_before_the_call() {
     let huge = "a".repeat(tight().max_input_bytes + 1);
     let error = contained("json", "x", &huge, Duration::from_secs(5));
@@ -148,11 +165,11 @@ fn a_component_that_imports_anything_is_refused() {
     for (what, text) in [
         (
             "another function of it",
-            r#"(component (import "cybexp:parser/digest@0.1.0" (instance (export "now" (func)))))"#,
+            r#"(component (import "cybexp:parser/digest@0.2.0" (instance (export "now" (func)))))"#,
         ),
         (
             "sha256 of another type",
-            r#"(component (import "cybexp:parser/digest@0.1.0" (instance (export "sha256" (func (param "data" string))))))"#,
+            r#"(component (import "cybexp:parser/digest@0.2.0" (instance (export "sha256" (func (param "data" string))))))"#,
         ),
     ] {
         let component = wat::parse_str(text).expect("valid component text");

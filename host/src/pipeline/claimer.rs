@@ -51,6 +51,7 @@ impl<'a> Claimer<'a> {
         let limits = self.pipeline.limits;
         let low_water = self.sizer.low_water(self.pipeline.workers);
         let smallest = self.sizer.want().min(self.pipeline.batch_size.max(1));
+        self.inflight.wake_at(low_water);
         loop {
             if self.stopping() || interrupt() {
                 return false;

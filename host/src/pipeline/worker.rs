@@ -42,7 +42,7 @@ pub(super) enum Work {
 /// One worker thread: works entries until the queue closes.
 pub(super) fn run(pipeline: &Pipeline, inflight: &InFlight, queue: &Receiver<Claimed>, done: &Sender<Worked>) {
     for claimed in queue.iter() {
-        inflight.nudge();
+        inflight.taken(queue.len());
         let worked = work(pipeline, inflight, claimed);
         if done.send(worked).is_err() {
             return;
@@ -79,7 +79,8 @@ fn work(pipeline: &Pipeline, inflight: &InFlight, claimed: Claimed) -> Worked {
     let processed = processor.process_timed(route, &entry, &blob, clock);
     drop(blob);
     if let Some(call) = processed.call {
-        let telemetry = || pipeline.probe.parsed(call.parser, call.stats.fuel_used, call.stats.elapsed);
+        let telemetry =
+            || pipeline.probe.parsed(call.parser, call.stats.fuel_used, call.stats.elapsed, call.stats.counts);
         StageClock::time(clock, Stage::Telemetry, telemetry);
     }
     let work = match processed.step {

@@ -127,7 +127,7 @@ impl Aggregate {
                 }
             }
             Detail::Retried { typtag } => self.typtag(typtag).retried += 1,
-            Detail::Parsed { parser, fuel, elapsed_us } => {
+            Detail::Parsed { parser, fuel, elapsed_us, counts } => {
                 let stats = self.parsers.entry(parser).or_insert_with_key(|name| ParserStats {
                     name: name.clone(),
                     parse_time: Histogram::with_bounds(PARSE_TIME_BOUNDS_US),
@@ -137,6 +137,9 @@ impl Aggregate {
                 stats.fuel_total = stats.fuel_total.saturating_add(fuel);
                 stats.fuel_max = stats.fuel_max.max(fuel);
                 stats.parse_time.observe(elapsed_us);
+                stats.records = stats.records.saturating_add(counts.records);
+                stats.malformed = stats.malformed.saturating_add(counts.malformed);
+                stats.calls_with_malformed += u64::from(counts.malformed > 0);
             }
             Detail::PollFailed { at_ms, message } => self.last_poll_error = Some((message, at_ms)),
             Detail::Stop => {}
@@ -325,7 +328,7 @@ mod tests {
     fn parser_costs_fill_the_histogram() {
         let mut agg = aggregate(Options::default());
         for (fuel, us) in [(100, 90), (300, 4_000), (200, 7_000_000)] {
-            agg.apply(Detail::Parsed { parser: "cowrie".into(), fuel, elapsed_us: us });
+            agg.apply(Detail::Parsed { parser: "cowrie".into(), fuel, elapsed_us: us, counts: Default::default() });
         }
         let p = &agg.parsers["cowrie"];
         assert_eq!((p.calls, p.fuel_total, p.fuel_max, p.fuel_mean()), (3, 600, 300, Some(200)));

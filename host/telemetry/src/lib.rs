@@ -2,7 +2,7 @@
 //!
 //! The pipeline only calls [`Probe`] hooks, which never block and never take
 //! a lock: totals, the worker clock and the loop state are atomics; detail
-//! (typtag, cause, parser cost) goes into a bounded channel with `try_send`,
+//! (typtag, cause, parser cost and records) goes into a bounded channel with `try_send`,
 //! and an event that does not fit is dropped and counted. A collector thread
 //! drains the channel into an [`aggregate`], ticks the per-second history,
 //! and a queue thread samples the lake's queue depth on an interval, so no
@@ -19,6 +19,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use cybexp_lake::{ErrorCause, Outcome, QueueDepth};
 use cybexp_status::{Identity, LoopState, Snapshot, TelemetryHealth, Workers};
+/// What a parser read, as the sandbox reports it for [`Probe::parsed`].
+pub use cybexp_tahoe::RecordCounts;
 
 pub mod aggregate;
 pub mod prometheus;
@@ -67,7 +69,7 @@ pub const MAX_TEXT_CHARS: usize = 200;
 pub(crate) enum Detail {
     Outcome { at_ms: u64, typtag: String, entry: String, kind: Kind },
     Retried { typtag: String },
-    Parsed { parser: String, fuel: u64, elapsed_us: u64 },
+    Parsed { parser: String, fuel: u64, elapsed_us: u64, counts: RecordCounts },
     PollFailed { at_ms: u64, message: String },
     Stop,
 }
@@ -150,11 +152,12 @@ impl Probe {
         }
     }
 
-    /// One sandbox call: its parser, fuel and time.
-    pub fn parsed(&self, parser: &str, fuel: u64, elapsed: Duration) {
+    /// One sandbox call: its parser, fuel and time, and the records the
+    /// parser read (how many were malformed; zero if it made no document).
+    pub fn parsed(&self, parser: &str, fuel: u64, elapsed: Duration, counts: RecordCounts) {
         if let Some(shared) = &self.shared {
             let elapsed_us = elapsed.as_micros().min(u128::from(u64::MAX)) as u64;
-            shared.send(Detail::Parsed { parser: cut(parser), fuel, elapsed_us });
+            shared.send(Detail::Parsed { parser: cut(parser), fuel, elapsed_us, counts });
         }
     }
 
@@ -515,7 +518,9 @@ mod tests {
             assert_eq!(telemetry.snapshot().workers.in_flight, 1);
             std::thread::sleep(Duration::from_millis(2));
         }
-        probe.parsed("json", 1234, Duration::from_micros(700));
+        probe.parsed("json", 1234, Duration::from_micros(700), RecordCounts::default());
+        probe.parsed("url-list", 99, Duration::from_micros(40), RecordCounts { records: 7_000, malformed: 31 });
+        probe.parsed("url-list", 99, Duration::from_micros(40), RecordCounts { records: 500, malformed: 0 });
         probe.outcome("feed", "1", &success());
         probe.outcome("feed", "2", &error(ErrorCause::Parser("fuel".into()), "quotes the feed"));
         probe.outcome("other", "3", &Outcome::NotSupported);
@@ -541,13 +546,16 @@ mod tests {
         assert_eq!(s.recent_errors[1].message, None);
         let json = &s.parsers.iter().find(|p| p.name == "json").unwrap();
         assert_eq!((json.calls, json.fuel_total, json.parse_time.sum_us), (1, 1234, 700));
+        assert_eq!((json.records, json.malformed), (0, 0));
+        let urls = &s.parsers.iter().find(|p| p.name == "url-list").unwrap();
+        assert_eq!((urls.calls, urls.records, urls.malformed, urls.calls_with_malformed), (2, 7_500, 31, 1));
         assert_eq!(s.loop_state.failures, 3);
         assert_eq!(s.loop_state.poll_errors, 1);
         assert_eq!(s.loop_state.last_error.as_deref(), Some("sqlite store unavailable: locked"));
         let next = s.loop_state.next_poll_at_ms.unwrap() - s.loop_state.last_poll_at_ms.unwrap();
         assert_eq!(next, 8_000);
         assert_eq!(s.telemetry.dropped_events, 0);
-        assert_eq!(s.telemetry.events, 7);
+        assert_eq!(s.telemetry.events, 9);
     }
 
     #[test]

@@ -144,6 +144,18 @@ pub fn render(s: &Snapshot) -> String {
     for p in &s.parsers {
         m.sample("cybexp_archive_parse_fuel_total", &[("parser", &p.name)], p.fuel_total);
     }
+    m.family("cybexp_archive_parse_records_total", "counter", "Records (URLs, events, messages) parsed, by parser.");
+    for p in &s.parsers {
+        m.sample("cybexp_archive_parse_records_total", &[("parser", &p.name)], p.records);
+    }
+    m.family(
+        "cybexp_archive_parse_malformed_records_total",
+        "counter",
+        "Malformed records stored as received (a feed degrading), by parser.",
+    );
+    for p in &s.parsers {
+        m.sample("cybexp_archive_parse_malformed_records_total", &[("parser", &p.name)], p.malformed);
+    }
 
     m.family("cybexp_archive_queue_entries", "gauge", "Entries in the cache lake: waiting, or skipped.");
     if let (Some(waiting), Some(skipped)) = (s.queue.waiting, s.queue.skipped) {

@@ -12,7 +12,7 @@ use cybexp_status::protocol::{self, Body};
 use cybexp_status::{Connection, Identity, ParserIdentity};
 use cybexp_telemetry::prometheus::{self, MetricsServer, check};
 use cybexp_telemetry::server::{SocketOptions, StatusServer};
-use cybexp_telemetry::{Options, Probe, Setup, Telemetry, now_ms};
+use cybexp_telemetry::{Options, Probe, RecordCounts, Setup, Telemetry, now_ms};
 
 fn telemetry() -> Telemetry {
     let identity = Identity {
@@ -43,8 +43,8 @@ fn telemetry() -> Telemetry {
 }
 
 fn some_traffic(probe: &Probe) {
-    probe.parsed("json", 5_000, Duration::from_micros(300));
-    probe.parsed("json", 7_000, Duration::from_millis(30));
+    probe.parsed("json", 5_000, Duration::from_micros(300), RecordCounts::default());
+    probe.parsed("json", 7_000, Duration::from_millis(30), RecordCounts { records: 7_000, malformed: 31 });
     probe.outcome("feed", "1", &Outcome::Success { hash: "ab".into() });
     let trap = Outcome::Error { cause: ErrorCause::Parser("trap".into()), message: "unreachable".into() };
     probe.outcome("feed", "2", &trap);
@@ -192,6 +192,9 @@ fn metrics_endpoint_serves_a_valid_exposition() {
     );
     assert_eq!(parsed.get("cybexp_archive_parse_duration_seconds_sum", &[("parser", "json")]), Some(0.0303));
     assert_eq!(parsed.get("cybexp_archive_parse_fuel_total", &[("parser", "json")]), Some(12_000.0));
+    assert_eq!(parsed.get("cybexp_archive_parse_records_total", &[("parser", "json")]), Some(7_000.0));
+    assert_eq!(parsed.get("cybexp_archive_parse_malformed_records_total", &[("parser", "json")]), Some(31.0));
+    assert_eq!(parsed.types["cybexp_archive_parse_malformed_records_total"], "counter");
     assert_eq!(parsed.get("cybexp_archive_backoff_failures", &[]), Some(4.0));
     assert_eq!(parsed.get("cybexp_archive_backoff_sleep_seconds", &[]), Some(16.0));
     assert_eq!(parsed.get("cybexp_archive_key_info", &[("fingerprint", "00ff")]), Some(1.0));
