@@ -4,6 +4,7 @@
 //! in [`mongo`].
 
 pub mod mongo;
+pub mod procs;
 pub mod proxy;
 pub mod wrap;
 

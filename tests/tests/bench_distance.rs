@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use cybexp_lake::{BatchQuery, CacheLake};
 use cybexp_store_mongo::mongodb::bson::oid::ObjectId;
 use cybexp_store_mongo::mongodb::bson::{Bson, Document, doc};
+use cybexp_tests::procs::{cpu_secs, listener_pid};
 use cybexp_tests::proxy::Proxy;
 use cybexp_tests::{Archiver, Backend, Daemon, bench_bin, cowrie_entries, vector_cases, wait_for};
 use serde_json::Value;
@@ -46,8 +47,10 @@ fn archiver_through(server: &str, proxy: &Proxy) -> Archiver {
     archiver
 }
 
-/// `once` over the backlog; seconds of wall time.
-fn once(archiver: &Archiver) -> f64 {
+/// `once` over the backlog; seconds of wall time, and the CPU seconds the
+/// server (`server`, its pid) spent meanwhile.
+fn once(archiver: &Archiver, server: Option<u32>) -> (f64, Option<f64>) {
+    let server_before = server.and_then(cpu_secs);
     let started = Instant::now();
     let out = Command::new(bench_bin())
         .arg("--config")
@@ -58,10 +61,11 @@ fn once(archiver: &Archiver) -> f64 {
         .output()
         .unwrap();
     let secs = started.elapsed().as_secs_f64();
+    let server_cpu = server.and_then(cpu_secs).zip(server_before).map(|(after, before)| after - before);
     assert!(out.status.success());
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["success"].as_u64(), Some(entries_per_run() as u64), "{summary}");
-    secs
+    (secs, server_cpu)
 }
 
 fn host_port(uri: &str) -> std::net::SocketAddr {
@@ -75,7 +79,9 @@ fn host_port(uri: &str) -> std::net::SocketAddr {
 fn events_per_second_across_the_network() {
     let Some(server) = cybexp_tests::mongo::server_uri("bench") else { return };
     let n = entries_per_run();
-    let proxy = Proxy::start(host_port(&server));
+    let upstream = host_port(&server);
+    let proxy = Proxy::start(upstream);
+    let server_pid = listener_pid(upstream.port());
     println!("binary: {}; {n} cowrie entries (legacy RSA-2048), 2 workers, batch 256", bench_bin().display());
     // Sealed once, submitted afresh for each run.
     let template = archiver_through(&server, &proxy);
@@ -83,13 +89,16 @@ fn events_per_second_across_the_network() {
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(2);
     let rtts = [0u64, 5, 20, 50];
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); rtts.len()];
+    let mut busy: Vec<Vec<f64>> = vec![Vec::new(); rtts.len()];
     // Alternating rounds: a drifting machine hits every round trip alike.
     for _ in 0..rounds {
         for (i, rtt) in rtts.iter().enumerate() {
             proxy.set_rtt(Duration::from_millis(*rtt));
             let archiver = archiver_through(&server, &proxy);
             archiver.mongo.as_ref().unwrap().bulk_submit(&backlog);
-            times[i].push(once(&archiver));
+            let (secs, server_cpu) = once(&archiver, server_pid);
+            times[i].push(secs);
+            busy[i].extend(server_cpu.map(|cpu| cpu / secs));
         }
     }
     let median = |v: &[f64]| {
@@ -99,12 +108,13 @@ fn events_per_second_across_the_network() {
     };
     let secs: Vec<f64> = times.iter().map(|t| median(t)).collect();
     let base = n as f64 / secs[0];
-    for (rtt, s) in rtts.iter().zip(&secs) {
+    for (i, (rtt, s)) in rtts.iter().zip(&secs).enumerate() {
         let rate = n as f64 / s;
+        let server = if busy[i].is_empty() { "-".into() } else { format!("{:.0}%", 100.0 * median(&busy[i])) };
         println!(
-            "RTT {rtt:>2} ms: {rate:7.0} events/s = {:.2} of the 0 ms rate ({s:.2} s; rounds {:?})",
+            "RTT {rtt:>2} ms: {rate:7.0} events/s = {:.2} of the 0 ms rate ({s:.2} s; rounds {:?}); the server's CPU busy {server}",
             rate / base,
-            times[rtts.iter().position(|r| r == rtt).unwrap()]
+            times[i]
         );
     }
     // Least squares: seconds = a + b × RTT; b is the number of round trips

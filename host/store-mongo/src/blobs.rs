@@ -80,6 +80,36 @@ impl Bucket {
         client.database(&self.db).gridfs_bucket(options)
     }
 
+    /// Makes sure the chunks have the GridFS spec's index `{files_id: 1,
+    /// n: 1}` (unique), unless an index on those keys exists already.
+    pub(crate) fn ensure_chunks_index(&self, conn: &Connection) -> Result<(), StoreError> {
+        let keys = doc! { "files_id": 1, "n": 1 };
+        let existing: Vec<mongodb::IndexModel> = match conn
+            .call_raw("listing the GridFS chunks indexes", async |client| {
+                self.chunks_coll(client).list_indexes().await?.try_collect().await
+            })? {
+            Ok(indexes) => indexes,
+            // No chunks collection yet: nothing to list.
+            Err(e) if crate::has_code(&e, crate::NAMESPACE_NOT_FOUND) => Vec::new(),
+            Err(e) => return Err(crate::store_error("listing the GridFS chunks indexes", &e)),
+        };
+        let same_keys = |index: &mongodb::IndexModel| {
+            index.keys.len() == 2 && index.keys.keys().zip(keys.keys()).all(|(a, b)| a == b)
+        };
+        if existing.iter().any(same_keys) {
+            return Ok(());
+        }
+        let index = mongodb::IndexModel::builder()
+            .keys(keys)
+            .options(mongodb::options::IndexOptions::builder().unique(true).build())
+            .build();
+        conn.call("creating the GridFS chunks index", async |client| {
+            self.chunks_coll(client).create_index(index).await
+        })?;
+        tracing::info!(bucket = %self.name, "created the GridFS chunks index (files_id, n)");
+        Ok(())
+    }
+
     /// Uploads a blob as a new GridFS file, as the API does.
     pub(crate) fn put(&self, conn: &Connection, filename: &str, blob: &[u8]) -> Result<ObjectId, StoreError> {
         conn.call("uploading a blob to GridFS", async |client| {

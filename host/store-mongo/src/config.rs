@@ -42,7 +42,8 @@ pub struct MongoConfig {
     /// Write concern `j`; absent: the URI's, else `true`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub journal: Option<bool>,
-    /// Create the claim index on the entries collection if missing.
+    /// Create the claim index on the entries collection (and the GridFS
+    /// spec's index on the chunks) if missing.
     pub create_claim_index: bool,
     /// How long one operation may take before it fails (and the work it
     /// was for is retried), in seconds.

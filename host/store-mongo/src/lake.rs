@@ -154,20 +154,29 @@ impl Inner {
         client.database(&self.target.db).collection(&self.target.coll)
     }
 
-    /// Creates the claim index once; a server that refuses (no privilege)
-    /// gets a warning, not a failure: claims still work, only slower.
-    fn ensure_claim_index(&self) -> Result<(), StoreError> {
+    /// Creates the indexes the hot path reads by, once: the claim index,
+    /// and the GridFS spec's `{files_id, n}` on the chunks, which every
+    /// driver's upload creates but a lake filled by other means may lack
+    /// (without it each blob read scans every chunk of the lake). A server
+    /// that refuses (no privilege, a conflicting index) gets a warning, not
+    /// a failure: the reads still work, only slower.
+    fn ensure_indexes(&self) -> Result<(), StoreError> {
         if !self.create_claim_index || self.index_ready.load(Ordering::Acquire) {
             return Ok(());
         }
-        let index = IndexModel::builder()
+        let claim = IndexModel::builder()
             .keys(doc! { "processed": 1, "skip": 1, "timestamp": 1, "_id": 1 })
             .options(IndexOptions::builder().name(CLAIM_INDEX.to_owned()).build())
             .build();
-        match self.call("creating the claim index", async |client| self.entries(client).create_index(index).await) {
+        match self.call("creating the claim index", async |client| self.entries(client).create_index(claim).await) {
             Ok(_) => {}
             Err(e) if e.kind == StoreErrorKind::Unavailable => return Err(e),
             Err(e) => tracing::warn!(error = %e, "could not create the claim index; claims will scan"),
+        }
+        match self.bucket.ensure_chunks_index(&self.conn) {
+            Ok(()) => {}
+            Err(e) if e.kind == StoreErrorKind::Unavailable => return Err(e),
+            Err(e) => tracing::warn!(error = %e, "could not create the GridFS chunks index; blob reads will scan"),
         }
         self.index_ready.store(true, Ordering::Release);
         Ok(())
@@ -515,7 +524,7 @@ impl CacheLake for MongoLake {
         if query.limit == 0 {
             return Ok(Vec::new());
         }
-        inner.ensure_claim_index()?;
+        inner.ensure_indexes()?;
         inner.flush_pending_releases()?;
         let mut claimed = Vec::new();
         for _ in 0..CLAIM_ROUNDS {
