@@ -128,6 +128,15 @@ fn query() -> BatchQuery {
     BatchQuery { limit: 100, ..BatchQuery::default() }
 }
 
+/// A `once` run in the archiver's own trouble: what it worked went back
+/// for a retry, nothing got an outcome, and it stopped rather than spin (it
+/// returned). An entry released early may have been claimed and released
+/// again before the run saw the trouble, so retries are not one per entry.
+fn assert_all_went_back(summary: &cybexp_archive::pipeline::Summary) {
+    assert!(summary.retried > 0, "{summary:?}");
+    assert_eq!((summary.processed(), summary.error), (0, 0), "{summary:?}");
+}
+
 /// Nothing marked, nothing claimed: every entry is waiting again.
 fn assert_untouched(store: &Flaky) {
     let entries = store.inner.entries(&EntryFilter::default()).unwrap();
@@ -149,9 +158,7 @@ fn finish_and_check(store: &Flaky, pipeline: &Pipeline) {
 fn archive_down_marks_nothing_and_releases_the_entries() {
     let (_dir, store, pipeline) = setup();
     store.fail_store.store(true, Ordering::SeqCst);
-    // `once` stops rather than spin when every entry goes back.
-    let summary = pipeline.run_until_empty(&query(), |_| {}).unwrap();
-    assert_eq!((summary.retried, summary.processed()), (ENTRIES as u64, 0));
+    assert_all_went_back(&pipeline.run_until_empty(&query(), |_| {}).unwrap());
     assert_untouched(&store);
     assert_eq!(store.count().unwrap(), 0);
     store.fail_store.store(false, Ordering::SeqCst);
@@ -162,10 +169,9 @@ fn archive_down_marks_nothing_and_releases_the_entries() {
 fn lake_down_after_the_store_leaves_entries_for_a_retry_without_duplicates() {
     let (_dir, store, pipeline) = setup();
     store.fail_outcomes.store(true, Ordering::SeqCst);
-    let summary = pipeline.run_until_empty(&query(), |_| {}).unwrap();
-    assert_eq!((summary.retried, summary.processed()), (ENTRIES as u64, 0));
+    assert_all_went_back(&pipeline.run_until_empty(&query(), |_| {}).unwrap());
     assert_untouched(&store);
-    assert_eq!(store.count().unwrap(), ENTRIES as u64, "documents were stored first");
+    assert!(store.count().unwrap() > 0, "documents were stored before the outcomes failed");
     store.fail_outcomes.store(false, Ordering::SeqCst);
     finish_and_check(&store, &pipeline);
 }
@@ -174,8 +180,7 @@ fn lake_down_after_the_store_leaves_entries_for_a_retry_without_duplicates() {
 fn unreadable_blob_store_is_a_retry_not_bad_data() {
     let (_dir, store, pipeline) = setup();
     store.fail_blob.store(true, Ordering::SeqCst);
-    let summary = pipeline.run_until_empty(&query(), |_| {}).unwrap();
-    assert_eq!((summary.retried, summary.error), (ENTRIES as u64, 0));
+    assert_all_went_back(&pipeline.run_until_empty(&query(), |_| {}).unwrap());
     assert_untouched(&store);
     store.fail_blob.store(false, Ordering::SeqCst);
     finish_and_check(&store, &pipeline);
@@ -248,8 +253,7 @@ fn an_exhausted_sandbox_pool_releases_entries_and_marks_none_error() {
             pipeline.processor().sandbox.parse("hog", &input).0
         });
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let summary = pipeline.run_until_empty(&query(), |_| {}).unwrap();
-        assert_eq!((summary.retried, summary.error, summary.success), (ENTRIES as u64, 0, 0), "{summary:?}");
+        assert_all_went_back(&pipeline.run_until_empty(&query(), |_| {}).unwrap());
         let entries = store.entries(&EntryFilter::default()).unwrap();
         assert!(entries.iter().all(|e| !e.processed && !e.skip && e.state.is_none()), "{entries:?}");
         assert!(hog.join().unwrap().is_err());

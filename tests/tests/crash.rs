@@ -120,14 +120,15 @@ fn sigkill_at_random_moments(backend: Backend) {
             break;
         }
         let mut child = archiver.command().arg("once").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        // Kill mid-run: after this run has marked something (startup alone
-        // can take longer than any fixed delay), plus a random extra moment.
+        // Kill mid-run: once this run has marked a random number of entries
+        // (counted, not timed: startup alone can take longer than any fixed
+        // delay, and a fast run finishes within a few hundred milliseconds).
+        let target = waiting.saturating_sub(1 + rng.below(200));
         let deadline = Instant::now() + Duration::from_secs(60);
-        while store.queue_depth().unwrap().waiting == waiting && child.try_wait().unwrap().is_none() {
+        while store.queue_depth().unwrap().waiting > target && child.try_wait().unwrap().is_none() {
             assert!(Instant::now() < deadline, "the archiver made no progress in 60 s");
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(2));
         }
-        std::thread::sleep(Duration::from_millis(rng.below(400)));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             kills += 1;
