@@ -112,7 +112,7 @@ impl Settings {
             ring.push(cybexp_keys::load_private_key(&default, perms)?);
         }
         for key in ring.keys() {
-            tracing::info!(key_id = %key.fingerprint(), bits = key.bits(), "private key loaded");
+            tracing::info!(key_id = %key.fingerprint(), kind = %key.kind(), "private key loaded");
         }
         Ok(ring)
     }
