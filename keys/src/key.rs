@@ -147,7 +147,7 @@ impl PublicKey {
                 PublicDer::Rsa => der.to_vec(),
                 PublicDer::XWing(bytes) => {
                     check_xwing_backend(backend, origin)?;
-                    let inner = xwing::Public::from_bytes(bytes).map_err(|what| unsupported(origin, what))?;
+                    let inner = xwing::Public::from_bytes(bytes).map_err(|what| xwing_refused(origin, what))?;
                     return Ok(Self::from_xwing(inner));
                 }
             }
@@ -263,7 +263,7 @@ impl PrivateKey {
     /// The X-Wing key with this 32-byte seed (the content of its key file;
     /// the draft's test vectors give seeds). Needs the `aws-lc` backend.
     pub fn from_xwing_seed(seed: &[u8; 32]) -> Result<Self, KeyFileError> {
-        xwing::Secret::from_seed(seed).map(Self::from_xwing).map_err(|what| unsupported("X-Wing seed", what))
+        xwing::Secret::from_seed(seed).map(Self::from_xwing).map_err(|what| xwing_refused("X-Wing seed", what))
     }
 
     /// Generate a fresh key with public exponent 65537 from the OS RNG.
@@ -325,7 +325,7 @@ impl PrivateKey {
                 PrivateDer::Rsa => &der,
                 PrivateDer::XWing(seed) => {
                     check_xwing_backend(backend, origin)?;
-                    let pair = xwing::Secret::from_seed(seed).map_err(|what| unsupported(origin, what))?;
+                    let pair = xwing::Secret::from_seed(seed).map_err(|what| xwing_refused(origin, what))?;
                     return Ok(Self::from_xwing(pair));
                 }
             }
@@ -444,6 +444,12 @@ fn check_xwing_backend(backend: Backend, origin: &str) -> Result<(), KeyFileErro
 
 fn unsupported(origin: &str, what: String) -> KeyFileError {
     KeyFileError::Unsupported { origin: origin.to_owned(), what }
+}
+
+/// An X-Wing key `xwing` refused: in the fallback build because it has no
+/// X-Wing at all, with AWS-LC only if AWS-LC refused the key's parts.
+fn xwing_refused(origin: &str, what: String) -> KeyFileError {
+    if cfg!(feature = "aws-lc") { KeyFileError::Parse { origin: origin.to_owned(), what } } else { unsupported(origin, what) }
 }
 
 /// The first PEM block whose label is in `labels`, as `(label, block text)`.
