@@ -4,6 +4,7 @@
 //! in [`mongo`].
 
 pub mod mongo;
+pub mod producer;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
