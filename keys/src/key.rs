@@ -449,7 +449,11 @@ fn unsupported(origin: &str, what: String) -> KeyFileError {
 /// An X-Wing key `xwing` refused: in the fallback build because it has no
 /// X-Wing at all, with AWS-LC only if AWS-LC refused the key's parts.
 fn xwing_refused(origin: &str, what: String) -> KeyFileError {
-    if cfg!(feature = "aws-lc") { KeyFileError::Parse { origin: origin.to_owned(), what } } else { unsupported(origin, what) }
+    if cfg!(feature = "aws-lc") {
+        KeyFileError::Parse { origin: origin.to_owned(), what }
+    } else {
+        unsupported(origin, what)
+    }
 }
 
 /// The first PEM block whose label is in `labels`, as `(label, block text)`.
