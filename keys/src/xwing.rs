@@ -12,15 +12,16 @@
 //!   because the binding properties rest on the seed: `ml-kem` and AWS-LC run
 //!   in one process on bytes FIPS 203 fixes (`dk_PKE || ek || H(ek) || z`), and
 //!   the draft's vectors check the pair (tests/xwing_vectors.rs).
-//! - Per entry ([`Secret::decapsulate`]): AWS-LC's ML-KEM-768 decapsulation and
+//! - Per entry ([`Secret::open`]): AWS-LC's ML-KEM-768 decapsulation and
 //!   X25519, then the combiner, SHA3-256 over `ss_M || ss_X || ct_X || pk_X ||
 //!   "\.//^\"` (RustCrypto `sha3`, which wipes its state). Nothing of the
 //!   expansion is redone. An all-zero X25519 result is refused (AWS-LC refuses
 //!   it too; the check here does not depend on that).
 //! - ML-KEM's implicit rejection: a tampered ciphertext decapsulates to a
-//!   pseudo-random secret, not an error. So [`Secret::decapsulate`] and
-//!   [`Secret::open`] answer only "opened" or "did not", and the caller reports
-//!   every such failure as one class (`auth`).
+//!   pseudo-random secret, not an error. So [`Secret::open`] answers only
+//!   "opened" or "did not", and the caller reports every such failure as one
+//!   class (`auth`); a refused X25519 point goes through the key schedule and
+//!   the AEAD like a tampered tag before it is refused.
 //!
 //! Where the secrets live: AWS-LC holds the ML-KEM and X25519 keys in
 //! `EVP_PKEY`s in its C heap and cleanses them when freed. Ours: the seed
@@ -122,22 +123,39 @@ impl Secret {
         Backend::AwsLc
     }
 
-    /// `Decapsulate` of the draft; `None` only for an all-zero X25519 result
-    /// or an internal failure. A tampered `enc` gives a wrong secret, not `None`.
+    /// `Decapsulate` of the draft; `None` for an all-zero X25519 result (or
+    /// an internal failure). A tampered `enc` gives a wrong secret, not `None`.
+    /// (The vectors' tests; the envelope calls [`Self::open`].)
+    #[cfg(test)]
     pub(crate) fn decapsulate(&self, enc: &[u8; ENC_LEN]) -> Option<Zeroizing<[u8; 32]>> {
+        let (shared_secret, accepted) = self.decapsulate_uniformly(enc)?;
+        accepted.then_some(shared_secret)
+    }
+
+    /// `Decapsulate` of the draft that, on a refused X25519 result, goes on with
+    /// an all-zero `ss_X` and says so in the flag, so that the caller can do
+    /// the same work either way and refuse at the end.
+    fn decapsulate_uniformly(&self, enc: &[u8; ENC_LEN]) -> Option<(Zeroizing<[u8; 32]>, bool)> {
         let (ct_m, ct_x) = enc.split_at(MLKEM_CT_LEN);
+        // Fails only on a ciphertext of the wrong length, which `enc`'s type excludes.
         let ss_m = self.mlkem.decapsulate(kem::Ciphertext::from(ct_m)).ok()?;
         let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, ct_x);
-        let ss_x = agreement::agree(&self.x25519, peer, (), x25519_secret).ok()?;
-        Some(combine(ss_m.as_ref(), &ss_x[..], ct_x, &self.pk_x))
+        let (ss_x, accepted) = match agreement::agree(&self.x25519, peer, (), x25519_secret) {
+            Ok(ss_x) => (ss_x, true),
+            Err(()) => (Zeroizing::new([0u8; X25519_LEN]), false),
+        };
+        Some((combine(ss_m.as_ref(), &ss_x[..], ct_x, &self.pk_x), accepted))
     }
 
     /// HPKE base-mode single-shot open (RFC 9180 §6.1) of `ciphertext` (the
     /// AEAD output, tag last) under this key, `enc` and `info`. `None` on
-    /// every failure, whatever its cause.
+    /// every failure, whatever its cause; a refused X25519 point runs the key
+    /// schedule and the AEAD like any other before it is refused, so the
+    /// time taken does not single it out either.
     pub(crate) fn open(&self, enc: &[u8; ENC_LEN], info: &[u8], ciphertext: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-        let shared_secret = self.decapsulate(enc)?;
-        hpke::open(&shared_secret, info, ciphertext)
+        let (shared_secret, accepted) = self.decapsulate_uniformly(enc)?;
+        let opened = hpke::open(&shared_secret, info, ciphertext);
+        if accepted { opened } else { None }
     }
 }
 
