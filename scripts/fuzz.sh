@@ -22,7 +22,7 @@ root=$PWD
 shared=${CYBEXP_SHARED:-$root/../shared}
 export CYBEXP_SHARED=$shared
 
-all_targets=(tahoe_json json cowrie url_list email envelope status_protocol)
+all_targets=(tahoe_json json cowrie url_list email envelope envelope_v3 status_protocol)
 target=${1:-all}
 seconds=${2:-60}
 sanitizer=${FUZZ_SANITIZER:-none}
@@ -149,6 +149,15 @@ for path in ("vectors/envelope_rsa2048/cases.json",):
         blob = base64.b64decode(c["blob_b64"])
         if len(blob) <= 65536:
             put("envelope", "v1-" + c["name"], blob)
+try:
+    with open("keys/tests/fixtures/v3_cases.json", "rb") as f:
+        v3 = json.loads(f.read())["cases"]
+except OSError:
+    v3 = []
+for c in v3:
+    blob = base64.b64decode(c["blob_b64"])
+    if len(blob) <= 65536:
+        put("envelope_v3", "v3-" + c["name"], blob)
 PY
     fi
     case $t in
@@ -167,6 +176,12 @@ PY
             seed "$t" 00 "$tmp"/envelope/*
             # Odd first bytes pick a valid blob to edit: one seed per blob.
             for i in 1 3 5 7 9 11 13 15; do printf "\\x$(printf %02x $i)" >"fuzz/corpus/$t/seed-base-$i"; done ;;
+        envelope_v3)
+            # Raw blobs (0), bodies after a header naming the key (2), and
+            # edits of each valid blob (odd: 1, 3, .. 9).
+            seed "$t" 00 "$tmp"/envelope_v3/*
+            seed "$t" 02 "$tmp"/envelope_v3/*
+            for i in 1 3 5 7 9; do printf "\\x$(printf %02x $i)" >"fuzz/corpus/$t/seed-base-$i"; done ;;
         status_protocol) ;;
         config)
             seed "$t" 00 dist/archiver.toml ;;

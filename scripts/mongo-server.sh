@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A throwaway MongoDB-compatible server for the tests: SecantusDB (PyPI,
 # MongoDB wire protocol on WiredTiger), installed into .tooling/venv with
-# pymongo and pycryptodome (the interop test plays the CYBEX-P API with them).
+# pymongo and pycryptodome (the interop test plays the CYBEX-P API with them),
+# cryptography and the repository's v3 producer (producers/python, installed
+# editable, so the tests always run this checkout's copy).
 #
 #   eval "$(scripts/mongo-server.sh start)"   # starts one, prints the exports
 #   scripts/mongo-server.sh stop              # stops the one the exports name, removes its data
@@ -15,7 +17,8 @@
 #   CYBEXP_TEST_MONGO_STATE   this server's state file (pid, port, data dir), for `stop`
 #   CYBEXP_TEST_SECANTUSD     the server command, for tests that start their own
 #                             (stopping a server mid-run must not hit the others)
-#   CYBEXP_TEST_PYTHON        the venv's python, with pymongo and pycryptodome
+#   CYBEXP_TEST_PYTHON        the venv's python, with pymongo, pycryptodome,
+#                             cryptography and cybexp_producer
 # To test against a real mongod instead, set CYBEXP_TEST_MONGODB_URI yourself.
 #
 # Every `start` is a server of its own: its state lives in its own data dir,
@@ -32,17 +35,22 @@ venv="$tooling/venv"
 # still honours it when it names the server the environment's URI points at.
 legacy_state="$tooling/mongo-server.env"
 
-# Pinned: the versions the tests were written against.
-packages=(SecantusDB==0.7.0b3 pymongo==4.20.1 pycryptodome==4.4.0)
+# Pinned: the versions the tests were written against. cryptography >= 48 has
+# HPKE with MLKEM768_X25519 in its ordinary wheels (its own OpenSSL).
+packages=(SecantusDB==0.7.0b3 pymongo==4.20.1 pycryptodome==4.4.0 cryptography==50.0.2)
 
 install() {
-    if [ -x "$venv/bin/secantusd-py" ] && "$venv/bin/python" -c 'import pymongo, gridfs, Crypto' 2>/dev/null; then
+    if [ -x "$venv/bin/secantusd-py" ] && "$venv/bin/python" -c '
+import pymongo, gridfs, Crypto, cybexp_producer
+from importlib.metadata import version
+assert version("cryptography") == "50.0.2"' 2>/dev/null; then
         return
     fi
-    echo "mongo-server: installing ${packages[*]} into $venv" >&2
+    echo "mongo-server: installing ${packages[*]} and producers/python into $venv" >&2
     mkdir -p "$tooling"
     python3 -m venv "$venv" >&2
     "$venv/bin/pip" install --quiet --disable-pip-version-check "${packages[@]}" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -e "$root/producers/python" >&2
 }
 
 free_port() {

@@ -98,7 +98,7 @@ pub fn fixture() -> &'static Fixture {
 }
 
 #[derive(Arbitrary, Debug)]
-enum Edit {
+pub enum Edit {
     Flip(u16, u8),
     Set(u16, u8),
     Truncate(u16),
@@ -107,7 +107,7 @@ enum Edit {
     Append(Vec<u8>),
 }
 
-fn apply(blob: &mut Vec<u8>, edit: &Edit) {
+pub fn apply(blob: &mut Vec<u8>, edit: &Edit) {
     let at = |i: &u16, len: usize| usize::from(*i) % len.max(1);
     match edit {
         Edit::Flip(i, bit) => {

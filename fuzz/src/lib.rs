@@ -6,6 +6,7 @@
 //! Each check panics (with what was violated) on a bug; returning is a pass.
 
 pub mod envelope;
+pub mod envelope_v3;
 pub mod parsers;
 pub mod status;
 pub mod tahoe;

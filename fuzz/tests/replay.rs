@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cybexp_archive_fuzz::{envelope, parsers, status, tahoe};
+use cybexp_archive_fuzz::{envelope, envelope_v3, parsers, status, tahoe};
 
 fn files(target: &str) -> Vec<PathBuf> {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -77,6 +77,23 @@ fn envelope() {
     }
     for base in 0..envelope::fixture().bases.len() {
         envelope::check(&[(base as u8) << 1 | 1]);
+    }
+}
+
+#[test]
+fn envelope_v3() {
+    replay("envelope_v3", envelope_v3::check);
+    // Every v3 vector raw and after a header of ours, every valid one
+    // unedited, and short bodies after the header.
+    for (_, blob) in envelope::all_blobs(&envelope_v3::vector_file()) {
+        envelope_v3::check(&[[0u8].as_slice(), &blob].concat());
+        envelope_v3::check(&[[2u8].as_slice(), &blob].concat());
+    }
+    for base in 0u8..5 {
+        envelope_v3::check(&[base << 1 | 1]);
+    }
+    for len in [0usize, 1, 1119, 1120, 1135, 1136, 1137, 2000] {
+        envelope_v3::check(&[vec![2u8], vec![0x5a; len]].concat());
     }
 }
 

@@ -7,6 +7,11 @@
 //! Each run prints its CPU and wall time per event by stage. Then more
 //! workers than cores, and a large backlog (`BENCH_BACKLOG`, default
 //! 100,000 entries) with its events/s and peak RSS.
+//!
+//! First, the envelopes side by side (`BENCH_ENVELOPES=0` skips it): the
+//! same events as legacy RSA-2048 entries and as v3 (HPKE with X-Wing)
+//! entries, alternating in rounds, one worker per core, with the median
+//! events/s of each and their ratio.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -56,6 +61,45 @@ fn print_stages(totals: &[StageTotal], events: usize, cpu_seconds: f64) {
     println!("{line} other {other:.1}");
 }
 
+/// The same cowrie events as legacy RSA-2048 entries and as v3 (X-Wing)
+/// entries, alternating, `cores` workers; then one worker each.
+fn compare_envelopes(rsa_pem: &str, rsa_blobs: &[Vec<u8>], cores: usize) {
+    let xwing = PrivateKey::generate_xwing().unwrap();
+    let xwing_pem = xwing.to_pkcs8_pem().unwrap();
+    let v3_blobs: Vec<Vec<u8>> = (0..rsa_blobs.len())
+        .map(|i| cybexp_keys::v3::encrypt(xwing.public_key(), common::cowrie_event(i).as_bytes()).unwrap())
+        .collect();
+    println!("envelopes: the same {} events as legacy RSA-2048 and as v3 X-Wing entries", rsa_blobs.len());
+    const ROUNDS: usize = 3;
+    let (mut rsa_rates, mut v3_rates) = (Vec::new(), Vec::new());
+    for round in 1..=ROUNDS {
+        println!(" round {round}, legacy RSA-2048, {cores} workers:");
+        rsa_rates.push(run(rsa_pem, rsa_blobs, cores));
+        println!(" round {round}, v3 X-Wing, {cores} workers:");
+        v3_rates.push(run(&xwing_pem, &v3_blobs, cores));
+        println!(
+            " round {round}: RSA-2048 {:.0} events/s, v3 {:.0} events/s: {:.2}x",
+            rsa_rates[round - 1],
+            v3_rates[round - 1],
+            v3_rates[round - 1] / rsa_rates[round - 1]
+        );
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (rsa, v3) = (median(&mut rsa_rates), median(&mut v3_rates));
+    println!(" one worker each:");
+    let rsa_one = run(rsa_pem, rsa_blobs, 1);
+    let v3_one = run(&xwing_pem, &v3_blobs, 1);
+    println!(
+        "=> envelopes, {cores} workers: legacy RSA-2048 {rsa:.0} events/s, v3 {v3:.0} events/s (medians): {:.2}x (goal >= 2x); \
+         1 worker: {rsa_one:.0} vs {v3_one:.0} events/s: {:.2}x",
+        v3 / rsa,
+        v3_one / rsa_one
+    );
+}
+
 /// Peak resident memory of this process since the last reset, in MiB.
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -92,6 +136,10 @@ fn main() {
         common::cowrie_event(0).len(),
         cybexp_keys::Backend::ACTIVE.as_str()
     );
+
+    if std::env::var("BENCH_ENVELOPES").as_deref() != Ok("0") {
+        compare_envelopes(&key_pem, &blobs, cores);
+    }
 
     // The ceiling: decrypting alone, one thread, times the cores. A shared
     // 2-core machine drifts by ±10% over seconds, so each pipeline run gets

@@ -62,21 +62,27 @@ pub enum ParserAction {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Generate an RSA key pair: DIR/priv.pem (0600) and DIR/pub.pem.
+    /// Generate a key pair: DIR/priv.pem (0600) and DIR/pub.pem.
     Keygen {
         /// Output directory (default: <data-dir>/keys).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        #[arg(long, default_value_t = cybexp_keys::DEFAULT_BITS)]
-        bits: usize,
+        /// `rsa` (legacy and v2 envelopes) or `x-wing` (the post-quantum v3
+        /// envelope: priv.pem holds the 32-byte seed, pub.pem the 1,216-byte key).
+        #[arg(long, value_enum, default_value_t = KeyKindArg::Rsa)]
+        kind: KeyKindArg,
+        /// RSA modulus size: 2048, 3072, 4096 or 8192 [default: 3072].
+        #[arg(long)]
+        bits: Option<usize>,
     },
     /// Encrypt a file for the archiver (the producer side).
     Encrypt {
-        /// Recipient public key (PEM).
+        /// Recipient public key (PEM): RSA or X-Wing.
         #[arg(long = "pub", value_name = "PUB")]
         public: PathBuf,
-        #[arg(long, value_enum, default_value_t = Format::V2)]
-        format: Format,
+        /// Envelope [default: v2 for an RSA key, v3 for an X-Wing key].
+        #[arg(long, value_enum)]
+        format: Option<Format>,
         /// Output file (default: stdout).
         #[arg(short, long, value_name = "OUT")]
         output: Option<PathBuf>,
@@ -120,9 +126,14 @@ pub enum Command {
         orgid: String,
         #[arg(long, default_value = "UTC")]
         timezone: String,
-        /// Envelope to write (the API writes legacy).
-        #[arg(long, value_enum, default_value_t = Format::Legacy)]
-        format: Format,
+        /// Envelope to write [default: legacy for an RSA key, as the API
+        /// writes; v3 for an X-Wing key].
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Recipient public key (PEM) [default: the config's keys.public,
+        /// else <data-dir>/keys/pub.pem].
+        #[arg(long = "pub", value_name = "PUB")]
+        public: Option<PathBuf>,
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -224,10 +235,19 @@ pub enum Command {
     },
 }
 
+/// An envelope (`cybexp_keys`): legacy and v2 for RSA keys, v3 for X-Wing keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Legacy,
     V2,
+    V3,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KeyKindArg {
+    Rsa,
+    #[value(name = "x-wing")]
+    XWing,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

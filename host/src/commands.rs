@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
-use cybexp_keys::Perms;
+use cybexp_keys::{KeyKind, Perms};
 use cybexp_lake::{BatchQuery, EntryFilter, EntryState, NewEntry, Outcome, RequeueFilter};
 use cybexp_sandbox::{ParseError, ParseInput};
 use std::ops::ControlFlow;
 
-use crate::cli::{Cli, Command, DumpWhat, Format, PermsArgs};
+use crate::cli::{Cli, Command, DumpWhat, Format, KeyKindArg, PermsArgs};
 use crate::context::{Settings, create_private_dir};
 use crate::document::records_summary;
 use crate::pipeline::{Summary, parse_failure, raw_document};
@@ -27,14 +27,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let format = cli.log_format.or(ctx.config.log_format).unwrap_or_default();
     crate::logging::init(cli.log.as_deref(), default_filter, format);
     match cli.command {
-        Command::Keygen { out, bits } => keygen(&out.map_or_else(|| ctx.keys_dir(), Ok)?, bits),
+        Command::Keygen { out, kind, bits } => keygen(&out.map_or_else(|| ctx.keys_dir(), Ok)?, kind, bits),
         Command::Encrypt { public, format, output, file } => encrypt(&public, format, output.as_deref(), &file),
         Command::Decrypt { keys, perms, output, blob } => decrypt(&keys, perms, output.as_deref(), &blob),
         Command::Parse { typtag, parser, sub_type, orgid, timezone, file } => {
             parse(&ctx, typtag, parser, sub_type, &orgid, &timezone, &file)
         }
-        Command::Submit { typtag, orgid, timezone, format, files } => {
-            submit(&ctx, &typtag, &orgid, &timezone, format, &files)
+        Command::Submit { typtag, orgid, timezone, format, public, files } => {
+            let key = match public {
+                Some(path) => cybexp_keys::load_public_key(&path)?,
+                None => ctx.public_key()?,
+            };
+            // The API writes legacy; an X-Wing key seals only v3.
+            let format = format.unwrap_or(if key.kind() == KeyKind::XWing { Format::V3 } else { Format::Legacy });
+            submit(&ctx, &typtag, &orgid, &timezone, &key, format, &files)
         }
         Command::Once { force, typtag, json } => once(&ctx, force, typtag, json),
         Command::Run => daemon(&ctx),
@@ -53,27 +59,35 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn keygen(dir: &Path, bits: usize) -> Result<ExitCode> {
+fn keygen(dir: &Path, kind: KeyKindArg, bits: Option<usize>) -> Result<ExitCode> {
     create_private_dir(dir)?;
-    let written = cybexp_keys::write_keypair(dir, bits)?;
+    let written = match (kind, bits) {
+        (KeyKindArg::Rsa, bits) => cybexp_keys::write_keypair(dir, bits.unwrap_or(cybexp_keys::DEFAULT_BITS))?,
+        (KeyKindArg::XWing, None) => cybexp_keys::write_xwing_keypair(dir)?,
+        (KeyKindArg::XWing, Some(_)) => bail!("--bits is for RSA keys; an X-Wing key has one size"),
+    };
     println!("private key: {} (mode 0600)", written.private_path.display());
     println!("public key:  {}", written.public_path.display());
     println!("key id:      {}", written.public.fingerprint());
+    println!("kind:        {}", written.public.kind());
     Ok(ExitCode::SUCCESS)
 }
 
-fn encrypt(public: &Path, format: Format, output: Option<&Path>, file: &Path) -> Result<ExitCode> {
+fn encrypt(public: &Path, format: Option<Format>, output: Option<&Path>, file: &Path) -> Result<ExitCode> {
     let key = cybexp_keys::load_public_key(public)?;
+    let format = format.unwrap_or(if key.kind() == KeyKind::XWing { Format::V3 } else { Format::V2 });
     let plaintext = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let blob = seal(&key, format, &plaintext)?;
     write_output(output, &blob)?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// Seals in `format`; a key of the wrong kind for it is an error that says so.
 fn seal(key: &cybexp_keys::PublicKey, format: Format, plaintext: &[u8]) -> Result<Vec<u8>> {
     Ok(match format {
         Format::Legacy => cybexp_keys::legacy::encrypt(key, plaintext)?,
         Format::V2 => cybexp_keys::v2::encrypt(key, plaintext)?,
+        Format::V3 => cybexp_keys::v3::encrypt(key, plaintext)?,
     })
 }
 
@@ -164,14 +178,14 @@ fn submit(
     typtag: &str,
     orgid: &str,
     timezone: &str,
+    key: &cybexp_keys::PublicKey,
     format: Format,
     files: &[PathBuf],
 ) -> Result<ExitCode> {
-    let key = ctx.public_key()?;
     let store = ctx.open_stores()?.lake;
     for file in files {
         let plaintext = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        let blob = seal(&key, format, &plaintext)?;
+        let blob = seal(key, format, &plaintext)?;
         let entry = NewEntry {
             name: file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             orgid: orgid.to_owned(),

@@ -53,7 +53,8 @@ pub enum LogFormat {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KeysConfig {
-    /// Private key files, tried in this order for legacy blobs.
+    /// Private key files, RSA and X-Wing in any mix; the RSA ones are tried
+    /// in this order for legacy blobs.
     pub private: Vec<PathBuf>,
     /// Names of systemd credentials (`$CREDENTIALS_DIRECTORY/NAME`) holding
     /// private keys, loaded after `private`.

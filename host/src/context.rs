@@ -120,7 +120,13 @@ impl Settings {
             ring.push(cybexp_keys::load_private_key(&default, perms)?);
         }
         for key in ring.keys() {
-            tracing::info!(key_id = %key.fingerprint(), bits = key.bits(), "private key loaded");
+            // `bits` as before for RSA keys (log consumers may read it); `kind` for every key.
+            match key.bits() {
+                Some(bits) => {
+                    tracing::info!(key_id = %key.fingerprint(), kind = %key.kind(), bits, "private key loaded")
+                }
+                None => tracing::info!(key_id = %key.fingerprint(), kind = %key.kind(), "private key loaded"),
+            }
         }
         Ok(ring)
     }

@@ -3,7 +3,11 @@
 //! `cargo bench -p cybexp-keys` — about a minute: RSA-OAEP unwrap at 2048,
 //! 3072 and 4096 bits on each compiled backend (the dev-dependency on this
 //! crate compiles both), beside `openssl speed` for the same sizes as ratios;
-//! AES-256-GCM of both backends and EAX on 64 KiB; whole v2 decrypts.
+//! AES-256-GCM of both backends and EAX on 64 KiB; whole v2 decrypts; the v3
+//! unwrap (HPKE with X-Wing) beside RSA-2048 and RSA-3072, with its parts
+//! (ML-KEM-768 decapsulation, X25519, the key schedule and GCM), the one-time
+//! seed expansion, and the `hpke` crate's whole open, which re-expands the
+//! seed on every call.
 //!
 //! "Unwrap" is `PrivateKey::decrypt` of a legacy blob with an 8-byte plaintext:
 //! the OAEP-SHA1 private-key operation plus EAX over 8 bytes (under 1 µs), i.e.
@@ -14,7 +18,7 @@ use std::hint::black_box;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cybexp_keys::{Backend, PrivateKey, legacy, v2};
+use cybexp_keys::{Backend, PrivateKey, legacy, v2, v3};
 
 const BUDGET: Duration = Duration::from_millis(1500);
 const BUF: usize = 64 * 1024;
@@ -109,7 +113,103 @@ fn main() {
     }
 
     openssl_comparison(&ours);
+    v3_figures(&ours);
 }
+
+/// The v3 unwrap: `PrivateKey::decrypt` of a v3 blob with an 8-byte
+/// plaintext (X-Wing decapsulation, the HPKE key schedule, GCM over 8
+/// bytes), as the archiver pays it per blob; beside the RSA unwraps measured
+/// above (AWS-LC), and its parts.
+fn v3_figures(ours: &[(Backend, Vec<f64>)]) {
+    if !cybexp_keys::XWING_SUPPORTED {
+        println!("\nv3 (X-Wing): not in this build (it needs the aws-lc backend)");
+        return;
+    }
+    let seed = [0x42u8; 32];
+    let expand = rate(|| {
+        black_box(PrivateKey::from_xwing_seed(black_box(&seed)).unwrap());
+    });
+    let key = PrivateKey::from_xwing_seed(&seed).unwrap();
+    let blob = v3::encrypt(key.public_key(), b"{\"a\":1}").unwrap();
+    let unwrap = rate(|| {
+        black_box(key.decrypt(black_box(&blob)).unwrap());
+    });
+    let seal = rate(|| {
+        black_box(v3::encrypt(key.public_key(), black_box(b"{\"a\":1}")).unwrap());
+    });
+    let big = v3::encrypt(key.public_key(), "x".repeat(1 << 20).as_bytes()).unwrap();
+    let big_rate = rate(|| {
+        black_box(key.decrypt(black_box(&big)).unwrap());
+    });
+    println!("\nv3: HPKE with X-Wing (ML-KEM-768 + X25519), HKDF-SHA256, AES-256-GCM; AWS-LC");
+    println!("{:<52} {:>10.0}/s {:>8.1} µs", "v3 unwrap (whole decrypt, 8-byte plaintext)", unwrap, 1e6 / unwrap);
+    parts();
+    println!("{:<52} {:>10.0}/s {:>8.1} µs", "v3 seal (producer side)", seal, 1e6 / seal);
+    println!("{:<52} {:>8.0} MiB/s", "decrypt 1 MiB v3 blob", mib_s(big_rate, 1 << 20));
+    println!(
+        "{:<52} {:>10.0}/s {:>8.1} µs",
+        "seed expansion, once per key load (SHAKE256, ml-kem)",
+        expand,
+        1e6 / expand
+    );
+    hpke_crate_open(&seed, &blob);
+    if let Some((_, row)) = ours.iter().find(|(b, _)| *b == Backend::ACTIVE) {
+        let per = |ops: f64| 1e6 / ops;
+        println!(
+            "v3 unwrap {:.1} µs = {:.2} of the RSA-2048 unwrap ({:.1} µs; goal <= 0.20) and {:.2} of RSA-3072 ({:.1} µs), {}",
+            per(unwrap),
+            row[0] / unwrap,
+            per(row[0]),
+            row[1] / unwrap,
+            per(row[1]),
+            Backend::ACTIVE
+        );
+    }
+}
+
+/// The v3 unwrap's two asymmetric parts, on AWS-LC directly.
+#[cfg(feature = "aws-lc")]
+fn parts() {
+    use aws_lc_rs::{agreement, kem};
+    let dk = kem::DecapsulationKey::generate(&kem::ML_KEM_768).unwrap();
+    let (ct, _) = dk.encapsulation_key().unwrap().encapsulate().unwrap();
+    let ct = ct.as_ref().to_vec();
+    let r = rate(|| {
+        black_box(dk.decapsulate(kem::Ciphertext::from(black_box(&ct[..]))).unwrap());
+    });
+    println!("{:<52} {:>10.0}/s {:>8.1} µs", "  of which ML-KEM-768 decapsulation", r, 1e6 / r);
+    let mine = agreement::PrivateKey::generate(&agreement::X25519).unwrap();
+    let theirs = agreement::PrivateKey::generate(&agreement::X25519).unwrap().compute_public_key().unwrap();
+    let theirs = theirs.as_ref().to_vec();
+    let r = rate(|| {
+        let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, black_box(&theirs[..]));
+        black_box(agreement::agree(&mine, peer, (), |s| Ok(s[0])).unwrap());
+    });
+    println!("{:<52} {:>10.0}/s {:>8.1} µs", "  of which X25519", r, 1e6 / r);
+}
+
+#[cfg(not(feature = "aws-lc"))]
+fn parts() {}
+
+/// The `hpke` crate (pure Rust; a dev-dependency) opening the same blob:
+/// `x-wing` expands the seed on every decapsulation.
+#[cfg(feature = "aws-lc")]
+fn hpke_crate_open(seed: &[u8; 32], blob: &[u8]) {
+    use hpke::{Deserializable, OpModeR};
+    type Kem = hpke::kem::XWing;
+    let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(seed).unwrap();
+    let (info, rest) = blob.split_at(v3::HEADER_LEN);
+    let (enc, sealed) = rest.split_at(v3::ENC_LEN);
+    let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(enc).unwrap();
+    let r = rate(|| {
+        let open = hpke::single_shot_open::<hpke::aead::AesGcm256, hpke::kdf::HkdfSha256, Kem>;
+        black_box(open(&OpModeR::Base, &sk, &enc, info, sealed, b"").unwrap());
+    });
+    println!("{:<52} {:>10.0}/s {:>8.1} µs", "`hpke` 0.15.1 open, same blob (re-expands the seed)", r, 1e6 / r);
+}
+
+#[cfg(not(feature = "aws-lc"))]
+fn hpke_crate_open(_: &[u8; 32], _: &[u8]) {}
 
 /// AES-256-GCM decrypt of 64 KiB with the backend's own AEAD, as `v2::open`
 /// does it: copy the ciphertext into the output buffer, decrypt in place.

@@ -6,7 +6,11 @@
 //!   SubjectPublicKeyInfo, because AWS-LC takes only those; the wrapped copy is
 //!   a [`Zeroizing`] buffer sized once too;
 //! - the modulus size is read from the DER before any backend sees the key, so
-//!   a key under [`MIN_BITS`] gets an error naming its size on every backend.
+//!   a key under [`MIN_BITS`] gets an error naming its size on every backend;
+//! - X-Wing keys (draft-connolly-cfrg-xwing-kem, "Use in X.509"): the same
+//!   PKCS#8 and SubjectPublicKeyInfo structures under the OID
+//!   1.3.6.1.4.1.62253.25722 with absent parameters, the private key being the
+//!   raw 32-byte seed and the public key the raw 1,216 bytes.
 //!
 //! Parsing uses the RustCrypto `der`/`pkcs1`/`pkcs8` crates: structure only, no
 //! big-integer arithmetic and no copy of the secret integers.
@@ -23,8 +27,10 @@ use crate::key::{MAX_BITS, MIN_BITS};
 pub(crate) enum DerError {
     /// Structure does not parse (the decoder's text names tags and offsets only).
     Parse(String),
-    /// Not an RSA key (another PKCS#8/SPKI algorithm).
-    NotRsa,
+    /// Neither an RSA nor an X-Wing key (another PKCS#8/SPKI algorithm).
+    Algorithm,
+    /// An X-Wing key whose structure is not the draft's (what is wrong; no content).
+    XWing(&'static str),
     /// The modulus size is outside `MIN_BITS..=MAX_BITS`.
     Size(usize),
 }
@@ -33,6 +39,34 @@ pub(crate) enum DerError {
 /// the AlgorithmIdentifier of both wrappers below.
 const RSA_ALGORITHM_ID: [u8; 15] =
     [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
+
+/// `id-XWing`, 1.3.6.1.4.1.62253.25722 (draft-connolly-cfrg-xwing-kem, "Use in X.509").
+pub(crate) const XWING_OID: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.62253.25722");
+
+/// The AlgorithmIdentifier of an X-Wing key, DER: `SEQUENCE { OID id-XWing }` (no parameters).
+const XWING_ALGORITHM_ID: [u8; 15] =
+    [0x30, 0x0d, 0x06, 0x0b, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xe6, 0x2d, 0x81, 0xc8, 0x7a];
+
+/// An X-Wing private key seed's length.
+pub(crate) const XWING_SEED_LEN: usize = 32;
+/// An X-Wing public key's length (ML-KEM-768's 1,184 bytes, then X25519's 32).
+pub(crate) const XWING_PUBLIC_LEN: usize = 1216;
+
+/// What a PKCS#8 private key holds.
+pub(crate) enum PrivateDer<'a> {
+    /// An RSA key (its size checked against the range).
+    Rsa,
+    /// An X-Wing key: its 32-byte seed.
+    XWing(&'a [u8; XWING_SEED_LEN]),
+}
+
+/// What a SubjectPublicKeyInfo holds.
+pub(crate) enum PublicDer<'a> {
+    /// An RSA key (size checked).
+    Rsa,
+    /// An X-Wing key: its 1,216 bytes.
+    XWing(&'a [u8; XWING_PUBLIC_LEN]),
+}
 
 /// Decode one PEM block (as found by `key::pem_block`) whose label must be
 /// `label`. The DER lands in a buffer that is wiped on drop.
@@ -87,13 +121,23 @@ pub(crate) fn pkcs1_private_bits(der: &[u8]) -> Result<usize, DerError> {
     check_bits(modulus_bits(key.modulus))
 }
 
-/// Modulus size of a PKCS#8 `PrivateKeyInfo` holding an RSA key, checked.
-pub(crate) fn pkcs8_private_bits(der: &[u8]) -> Result<usize, DerError> {
+/// A PKCS#8 `PrivateKeyInfo`: an RSA key (its size checked) or an X-Wing seed.
+pub(crate) fn pkcs8_private(der: &[u8]) -> Result<PrivateDer<'_>, DerError> {
     let info = PrivateKeyInfoRef::from_der(der).map_err(parse_err)?;
-    if info.algorithm.oid != pkcs1::ALGORITHM_OID {
-        return Err(DerError::NotRsa);
+    if info.algorithm.oid == XWING_OID {
+        if info.algorithm.parameters.is_some() {
+            return Err(DerError::XWing("X-Wing key with algorithm parameters (they must be absent)"));
+        }
+        if info.public_key.is_some() {
+            return Err(DerError::XWing("X-Wing private key with a public key field (it must be absent)"));
+        }
+        let seed = info.private_key.as_bytes().try_into();
+        return seed.map(PrivateDer::XWing).map_err(|_| DerError::XWing("X-Wing private key is not 32 bytes"));
     }
-    pkcs1_private_bits(info.private_key.as_bytes())
+    if info.algorithm.oid != pkcs1::ALGORITHM_OID {
+        return Err(DerError::Algorithm);
+    }
+    pkcs1_private_bits(info.private_key.as_bytes()).map(|_| PrivateDer::Rsa)
 }
 
 /// Modulus size of a PKCS#1 `RSAPublicKey`, checked.
@@ -102,14 +146,51 @@ pub(crate) fn pkcs1_public_bits(der: &[u8]) -> Result<usize, DerError> {
     check_bits(modulus_bits(key.modulus))
 }
 
-/// Modulus size of an RSA SubjectPublicKeyInfo, checked.
-pub(crate) fn spki_bits(der: &[u8]) -> Result<usize, DerError> {
+/// A SubjectPublicKeyInfo: an RSA key (its size checked) or an X-Wing key.
+pub(crate) fn spki(der: &[u8]) -> Result<PublicDer<'_>, DerError> {
     let info = SubjectPublicKeyInfoRef::from_der(der).map_err(parse_err)?;
-    if info.algorithm.oid != pkcs1::ALGORITHM_OID {
-        return Err(DerError::NotRsa);
-    }
     let key = info.subject_public_key.as_bytes().ok_or(DerError::Parse("BIT STRING has unused bits".to_owned()))?;
-    pkcs1_public_bits(key)
+    if info.algorithm.oid == XWING_OID {
+        if info.algorithm.parameters.is_some() {
+            return Err(DerError::XWing("X-Wing key with algorithm parameters (they must be absent)"));
+        }
+        let key = key.try_into();
+        return key.map(PublicDer::XWing).map_err(|_| DerError::XWing("X-Wing public key is not 1216 bytes"));
+    }
+    if info.algorithm.oid != pkcs1::ALGORITHM_OID {
+        return Err(DerError::Algorithm);
+    }
+    pkcs1_public_bits(key).map(|_| PublicDer::Rsa)
+}
+
+/// PKCS#8 v1 of an X-Wing seed, as the draft encodes it:
+/// `SEQUENCE { INTEGER 0, SEQUENCE { id-XWing }, OCTET STRING seed }`, 54 bytes.
+pub(crate) fn xwing_pkcs8(seed: &[u8; XWING_SEED_LEN]) -> Zeroizing<Vec<u8>> {
+    let inner = 3 + XWING_ALGORITHM_ID.len() + 2 + XWING_SEED_LEN;
+    let mut out = Zeroizing::new(Vec::with_capacity(2 + inner));
+    out.extend_from_slice(&[0x30, inner as u8, 0x02, 0x01, 0x00]);
+    out.extend_from_slice(&XWING_ALGORITHM_ID);
+    out.extend_from_slice(&[0x04, XWING_SEED_LEN as u8]);
+    out.extend_from_slice(seed);
+    debug_assert_eq!(out.len(), out.capacity());
+    out
+}
+
+/// SubjectPublicKeyInfo of an X-Wing public key:
+/// `SEQUENCE { SEQUENCE { id-XWing }, BIT STRING (0 unused) key }`, 1,240 bytes.
+/// The key id is its SHA-256, as for RSA keys.
+pub(crate) fn xwing_spki(key: &[u8; XWING_PUBLIC_LEN]) -> Vec<u8> {
+    let bits = 1 + key.len();
+    let inner = XWING_ALGORITHM_ID.len() + 1 + len_len(bits) + bits;
+    let mut out = Vec::with_capacity(1 + len_len(inner) + inner);
+    out.push(0x30);
+    push_len(&mut out, inner);
+    out.extend_from_slice(&XWING_ALGORITHM_ID);
+    out.push(0x03);
+    push_len(&mut out, bits);
+    out.push(0x00);
+    out.extend_from_slice(key);
+    out
 }
 
 /// DER length octets.
@@ -188,11 +269,31 @@ mod tests {
         pkcs1.extend_from_slice(&n);
         pkcs1.extend_from_slice(&[0x02, 0x03, 0x01, 0x00, 0x01]);
         assert_eq!(pkcs1_public_bits(&pkcs1).unwrap(), 2048);
-        let spki = wrap_pkcs1_public(&pkcs1);
-        assert_eq!(spki_bits(&spki).unwrap(), 2048);
-        assert_eq!(spki.len(), spki.capacity());
+        let spki_der = wrap_pkcs1_public(&pkcs1);
+        assert!(matches!(spki(&spki_der), Ok(PublicDer::Rsa)));
+        assert_eq!(spki_der.len(), spki_der.capacity());
         // A 16-bit modulus is refused with its size.
         let small = [0x30, 0x0a, 0x02, 0x03, 0x00, 0x80, 0x01, 0x02, 0x03, 0x01, 0x00, 0x01];
         assert!(matches!(pkcs1_public_bits(&small), Err(DerError::Size(16))));
+    }
+
+    #[test]
+    fn xwing_structures_parse_back() {
+        let seed = [7u8; XWING_SEED_LEN];
+        let der = xwing_pkcs8(&seed);
+        assert_eq!(der.len(), 54);
+        assert!(matches!(pkcs8_private(&der), Ok(PrivateDer::XWing(s)) if *s == seed));
+        let key = [9u8; XWING_PUBLIC_LEN];
+        let spki_der = xwing_spki(&key);
+        assert_eq!(spki_der.len(), 1240);
+        assert!(matches!(spki(&spki_der), Ok(PublicDer::XWing(k)) if *k == key));
+        // The OID's encoding is the constant's.
+        assert_eq!(&XWING_ALGORITHM_ID[4..], XWING_OID.as_bytes());
+        // A seed of another length is refused, naming what is wrong.
+        let mut short = der.to_vec();
+        short.pop();
+        short[1] -= 1;
+        short[21] -= 1;
+        assert!(matches!(pkcs8_private(&short), Err(DerError::XWing(w)) if w.contains("32 bytes")));
     }
 }

@@ -92,6 +92,19 @@ pub enum EncryptError {
     /// The plaintext is beyond the AEAD's length limit.
     #[error("encrypt: plaintext too long for the AEAD")]
     TooLong,
+    /// The envelope needs another kind of key (legacy and v2: RSA; v3: X-Wing).
+    #[error("encrypt: the {envelope} envelope needs {needs} public key, and this one is {kind}")]
+    KeyKind {
+        /// "legacy", "v2" or "v3".
+        envelope: &'static str,
+        /// "an RSA" or "an X-Wing".
+        needs: &'static str,
+        /// The key given.
+        kind: crate::KeyKind,
+    },
+    /// X-Wing encapsulation failed (ML-KEM's public key check, or the RNG).
+    #[error("encrypt: X-Wing encapsulation failed (a bad public key or a failed RNG)")]
+    Encapsulate,
 }
 
 /// Loading, parsing, generating or writing a key failed.
@@ -142,6 +155,15 @@ pub enum KeyFileError {
         /// File path or "PEM input".
         origin: String,
         /// What went wrong, e.g. "PKCS#8 private key does not parse".
+        what: String,
+    },
+    /// A kind of key this build does not support (X-Wing without AWS-LC), or
+    /// a backend that cannot hold it.
+    #[error("{origin}: {what}")]
+    Unsupported {
+        /// File path or "PEM input".
+        origin: String,
+        /// Why, and what would support it.
         what: String,
     },
     /// The key parses but its modulus size is outside `MIN_BITS..=MAX_BITS`

@@ -1,7 +1,10 @@
-//! RSA key wrappers, key ids and PEM (de)serialisation.
+//! Key wrappers (RSA or X-Wing), key ids and PEM (de)serialisation.
 //!
 //! PEM and DER are handled here and in `encoding` for every backend alike;
-//! the backend (`backend::Private`/`Public`) only sees PKCS#8 v1 and SPKI DER.
+//! the RSA backend (`backend::Private`/`Public`) only sees PKCS#8 v1 and SPKI
+//! DER, the X-Wing code (`xwing`) only the raw seed and public key bytes.
+//! Both kinds use the same PEM labels (`PRIVATE KEY`, `PUBLIC KEY`): the
+//! algorithm OID inside says which.
 
 use std::fmt;
 
@@ -9,8 +12,9 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::backend::{self, Backend};
-use crate::encoding::{self, DerError};
+use crate::encoding::{self, DerError, PrivateDer, PublicDer};
 use crate::error::KeyFileError;
+use crate::xwing;
 
 /// Default modulus size for new keys (NIST SP 800-57: ~128-bit strength).
 pub const DEFAULT_BITS: usize = 3072;
@@ -23,7 +27,30 @@ pub const MAX_BITS: usize = 8192;
 /// on every backend.
 pub const GENERATE_BITS: [usize; 4] = [2048, 3072, 4096, 8192];
 
-/// SHA-256 of the public key's SubjectPublicKeyInfo DER.
+/// What kind of key: an RSA key of some size, or an X-Wing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    /// RSA; opens and seals the legacy and v2 envelopes.
+    Rsa {
+        /// Modulus size in bits.
+        bits: usize,
+    },
+    /// X-Wing (ML-KEM-768 + X25519); opens and seals the v3 envelope.
+    XWing,
+}
+
+impl fmt::Display for KeyKind {
+    /// `rsa-3072`, `x-wing`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyKind::Rsa { bits } => write!(f, "rsa-{bits}"),
+            KeyKind::XWing => f.write_str("x-wing"),
+        }
+    }
+}
+
+/// SHA-256 of the public key's SubjectPublicKeyInfo DER (for X-Wing, the
+/// SPKI of draft-connolly-cfrg-xwing-kem, "Use in X.509").
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyId(pub [u8; 32]);
 
@@ -59,13 +86,19 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// An RSA public key (recipient of new envelopes).
+/// A public key, RSA or X-Wing (the recipient of new envelopes).
 #[derive(Clone)]
 pub struct PublicKey {
-    inner: backend::Public,
-    /// SubjectPublicKeyInfo DER, as the backend encodes it (identical on both).
+    inner: Public,
+    /// SubjectPublicKeyInfo DER (RSA: as the backend encodes it, identical on both).
     spki: Vec<u8>,
     id: KeyId,
+}
+
+#[derive(Clone)]
+enum Public {
+    Rsa(backend::Public),
+    XWing(xwing::Public),
 }
 
 impl PartialEq for PublicKey {
@@ -80,11 +113,20 @@ impl Eq for PublicKey {}
 impl PublicKey {
     fn from_backend(inner: backend::Public, origin: &str) -> Result<Self, KeyFileError> {
         let spki = inner.to_spki().map_err(|what| KeyFileError::Parse { origin: origin.to_owned(), what })?;
-        let id = KeyId(Sha256::digest(&spki).into());
-        Ok(Self { inner, spki, id })
+        Ok(Self::with_spki(Public::Rsa(inner), spki))
     }
 
-    /// Parse SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`) PEM.
+    fn from_xwing(inner: xwing::Public) -> Self {
+        let spki = encoding::xwing_spki(inner.bytes());
+        Self::with_spki(Public::XWing(inner), spki)
+    }
+
+    fn with_spki(inner: Public, spki: Vec<u8>) -> Self {
+        let id = KeyId(Sha256::digest(&spki).into());
+        Self { inner, spki, id }
+    }
+
+    /// Parse SPKI (`BEGIN PUBLIC KEY`: RSA or X-Wing) or PKCS#1 (`BEGIN RSA PUBLIC KEY`) PEM.
     pub fn from_pem(pem: &str) -> Result<Self, KeyFileError> {
         Self::from_pem_in(Backend::ACTIVE, pem)
     }
@@ -101,8 +143,14 @@ impl PublicKey {
             pem_block(pem, &LABELS).map_err(|first| label_err(origin, first, "PUBLIC KEY or RSA PUBLIC KEY"))?;
         let der = encoding::pem_to_der(block, label).map_err(|e| parse_err(origin, kind_of(label), e))?;
         let spki = if label == "PUBLIC KEY" {
-            encoding::spki_bits(&der).map_err(|e| der_err(origin, label, e))?;
-            der.to_vec()
+            match encoding::spki(&der).map_err(|e| der_err(origin, label, e))? {
+                PublicDer::Rsa => der.to_vec(),
+                PublicDer::XWing(bytes) => {
+                    check_xwing_backend(backend, origin)?;
+                    let inner = xwing::Public::from_bytes(bytes).map_err(|what| xwing_refused(origin, what))?;
+                    return Ok(Self::from_xwing(inner));
+                }
+            }
         } else {
             encoding::pkcs1_public_bits(&der).map_err(|e| der_err(origin, label, e))?;
             encoding::wrap_pkcs1_public(&der)
@@ -133,44 +181,89 @@ impl PublicKey {
         self.id.to_hex()
     }
 
-    /// Modulus size in bits.
-    pub fn bits(&self) -> usize {
-        self.inner.bits()
+    /// RSA or X-Wing, and an RSA key's size.
+    pub fn kind(&self) -> KeyKind {
+        match &self.inner {
+            Public::Rsa(k) => KeyKind::Rsa { bits: k.bits() },
+            Public::XWing(_) => KeyKind::XWing,
+        }
     }
 
-    /// Modulus size in bytes: the length of an RSA ciphertext under this key.
-    pub fn size(&self) -> usize {
-        self.inner.size()
+    /// RSA modulus size in bits; `None` for an X-Wing key.
+    pub fn bits(&self) -> Option<usize> {
+        self.rsa().map(backend::Public::bits)
     }
 
-    /// The backend holding this key.
+    /// RSA modulus size in bytes (the length of an RSA ciphertext under this
+    /// key); `None` for an X-Wing key.
+    pub fn size(&self) -> Option<usize> {
+        self.rsa().map(backend::Public::size)
+    }
+
+    /// The backend holding this key (X-Wing keys: always AWS-LC).
     pub fn backend(&self) -> Backend {
-        self.inner.backend()
+        match &self.inner {
+            Public::Rsa(k) => k.backend(),
+            Public::XWing(k) => k.backend(),
+        }
     }
 
-    pub(crate) fn inner(&self) -> &backend::Public {
-        &self.inner
+    /// For the RSA envelopes.
+    pub(crate) fn rsa(&self) -> Option<&backend::Public> {
+        match &self.inner {
+            Public::Rsa(k) => Some(k),
+            Public::XWing(_) => None,
+        }
+    }
+
+    /// For the v3 envelope.
+    pub(crate) fn xwing(&self) -> Option<&xwing::Public> {
+        match &self.inner {
+            Public::XWing(k) => Some(k),
+            Public::Rsa(_) => None,
+        }
     }
 }
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PublicKey").field("bits", &self.bits()).field("id", &self.id).finish()
+        f.debug_struct("PublicKey").field("kind", &self.kind()).field("id", &self.id).finish()
     }
 }
 
-/// An RSA private key. Not `Clone`; `Debug` shows only size, key id and
-/// backend. Where each backend keeps the secret and how it is wiped: crate
-/// docs, "Backends".
+/// A private key, RSA or X-Wing. Not `Clone`; `Debug` shows only kind, key
+/// id and backend. Where each backend keeps the secret and how it is wiped:
+/// crate docs, "Backends", and `xwing.rs`.
 pub struct PrivateKey {
-    inner: backend::Private,
+    inner: Secret,
     public: PublicKey,
+}
+
+enum Secret {
+    Rsa(backend::Private),
+    XWing(xwing::Secret),
 }
 
 impl PrivateKey {
     fn from_backend(inner: backend::Private, origin: &str) -> Result<Self, KeyFileError> {
         let public = PublicKey::from_backend(inner.public(), origin)?;
-        Ok(Self { inner, public })
+        Ok(Self { inner: Secret::Rsa(inner), public })
+    }
+
+    fn from_xwing((secret, public): (xwing::Secret, xwing::Public)) -> Self {
+        Self { inner: Secret::XWing(secret), public: PublicKey::from_xwing(public) }
+    }
+
+    /// Generate a fresh X-Wing key (a 32-byte seed from the OS RNG). Needs
+    /// the `aws-lc` backend; the fallback build refuses.
+    pub fn generate_xwing() -> Result<Self, KeyFileError> {
+        xwing::Secret::generate().map(Self::from_xwing).map_err(KeyFileError::Generate)
+    }
+
+    /// The X-Wing key with this 32-byte seed (the content of its key file;
+    /// the draft's test vectors give seeds). Needs the `aws-lc` backend.
+    pub fn from_xwing_seed(seed: &[u8; 32]) -> Result<Self, KeyFileError> {
+        xwing::Secret::from_seed(seed).map(Self::from_xwing).map_err(|what| xwing_refused("X-Wing seed", what))
     }
 
     /// Generate a fresh key with public exponent 65537 from the OS RNG.
@@ -191,8 +284,9 @@ impl PrivateKey {
         Self::from_backend(inner, "generated key")
     }
 
-    /// Parse PKCS#1 (`BEGIN RSA PRIVATE KEY`) or PKCS#8 (`BEGIN PRIVATE KEY`) PEM.
-    /// Encrypted PKCS#8 is refused. The caller owns (and should wipe) `pem`.
+    /// Parse PKCS#1 (`BEGIN RSA PRIVATE KEY`) or PKCS#8 (`BEGIN PRIVATE KEY`:
+    /// RSA, or X-Wing's seed as the draft encodes it) PEM. Encrypted PKCS#8
+    /// is refused. The caller owns (and should wipe) `pem`.
     pub fn from_pem(pem: &str) -> Result<Self, KeyFileError> {
         Self::from_pem_in(Backend::ACTIVE, pem)
     }
@@ -227,17 +321,27 @@ impl PrivateKey {
             wrapped = encoding::wrap_pkcs1_private(&der);
             &wrapped
         } else {
-            encoding::pkcs8_private_bits(&der).map_err(|e| der_err(origin, label, e))?;
-            &der
+            match encoding::pkcs8_private(&der).map_err(|e| der_err(origin, label, e))? {
+                PrivateDer::Rsa => &der,
+                PrivateDer::XWing(seed) => {
+                    check_xwing_backend(backend, origin)?;
+                    let pair = xwing::Secret::from_seed(seed).map_err(|what| xwing_refused(origin, what))?;
+                    return Ok(Self::from_xwing(pair));
+                }
+            }
         };
         let inner = backend::Private::from_pkcs8(backend, pkcs8)
             .map_err(|what| KeyFileError::Parse { origin: origin.to_owned(), what })?;
         Self::from_backend(inner, origin)
     }
 
-    /// PKCS#8 PEM (`BEGIN PRIVATE KEY`), in a buffer wiped on drop.
+    /// PKCS#8 PEM (`BEGIN PRIVATE KEY`), in a buffer wiped on drop. For an
+    /// X-Wing key the PKCS#8 holds the 32-byte seed (54 bytes of DER).
     pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, KeyFileError> {
-        let der = self.inner.to_pkcs8().map_err(KeyFileError::Generate)?;
+        let der = match &self.inner {
+            Secret::Rsa(k) => k.to_pkcs8().map_err(KeyFileError::Generate)?,
+            Secret::XWing(k) => encoding::xwing_pkcs8(k.seed()),
+        };
         encoding::der_to_pem("PRIVATE KEY", &der).map_err(KeyFileError::Generate)
     }
 
@@ -256,30 +360,50 @@ impl PrivateKey {
         self.public.fingerprint()
     }
 
-    /// Modulus size in bits.
-    pub fn bits(&self) -> usize {
+    /// RSA or X-Wing, and an RSA key's size.
+    pub fn kind(&self) -> KeyKind {
+        self.public.kind()
+    }
+
+    /// RSA modulus size in bits; `None` for an X-Wing key.
+    pub fn bits(&self) -> Option<usize> {
         self.public.bits()
     }
 
-    /// Modulus size in bytes.
-    pub fn size(&self) -> usize {
+    /// RSA modulus size in bytes; `None` for an X-Wing key.
+    pub fn size(&self) -> Option<usize> {
         self.public.size()
     }
 
-    /// The backend holding this key.
+    /// The backend holding this key (X-Wing keys: always AWS-LC).
     pub fn backend(&self) -> Backend {
-        self.inner.backend()
+        match &self.inner {
+            Secret::Rsa(k) => k.backend(),
+            Secret::XWing(k) => k.backend(),
+        }
     }
 
-    pub(crate) fn inner(&self) -> &backend::Private {
-        &self.inner
+    /// For the RSA envelopes: the key and its modulus size in bytes.
+    pub(crate) fn rsa(&self) -> Option<(&backend::Private, usize)> {
+        match (&self.inner, self.public.size()) {
+            (Secret::Rsa(k), Some(size)) => Some((k, size)),
+            _ => None,
+        }
+    }
+
+    /// For the v3 envelope.
+    pub(crate) fn xwing(&self) -> Option<&xwing::Secret> {
+        match &self.inner {
+            Secret::XWing(k) => Some(k),
+            Secret::Rsa(_) => None,
+        }
     }
 }
 
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PrivateKey")
-            .field("bits", &self.bits())
+            .field("kind", &self.kind())
             .field("id", &self.public.id)
             .field("backend", &self.backend())
             .finish_non_exhaustive()
@@ -298,10 +422,37 @@ fn kind_of(label: &str) -> &'static str {
 fn der_err(origin: &str, label: &str, e: DerError) -> KeyFileError {
     match e {
         DerError::Parse(detail) => parse_err(origin, kind_of(label), detail),
-        DerError::NotRsa => {
-            KeyFileError::Parse { origin: origin.to_owned(), what: format!("{} is not an RSA key", kind_of(label)) }
-        }
+        DerError::Algorithm => KeyFileError::Parse {
+            origin: origin.to_owned(),
+            what: format!("{} is neither an RSA nor an X-Wing key", kind_of(label)),
+        },
+        DerError::XWing(what) => KeyFileError::Parse { origin: origin.to_owned(), what: what.to_owned() },
         DerError::Size(bits) => KeyFileError::KeySize { origin: origin.to_owned(), bits, min: MIN_BITS, max: MAX_BITS },
+    }
+}
+
+/// X-Wing keys run on AWS-LC only: refuse one asked for on another backend.
+/// (Without AWS-LC in the build, `xwing` refuses every key itself, saying so.)
+fn check_xwing_backend(backend: Backend, origin: &str) -> Result<(), KeyFileError> {
+    #[cfg(feature = "aws-lc")]
+    if backend != Backend::AwsLc {
+        return Err(unsupported(origin, format!("X-Wing keys run on the aws-lc backend only, not on {backend}")));
+    }
+    let _ = (backend, origin);
+    Ok(())
+}
+
+fn unsupported(origin: &str, what: String) -> KeyFileError {
+    KeyFileError::Unsupported { origin: origin.to_owned(), what }
+}
+
+/// An X-Wing key `xwing` refused: in the fallback build because it has no
+/// X-Wing at all, with AWS-LC only if AWS-LC refused the key's parts.
+fn xwing_refused(origin: &str, what: String) -> KeyFileError {
+    if cfg!(feature = "aws-lc") {
+        KeyFileError::Parse { origin: origin.to_owned(), what }
+    } else {
+        unsupported(origin, what)
     }
 }
 

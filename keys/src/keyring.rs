@@ -1,10 +1,21 @@
-//! A set of private keys that opens both envelope formats.
+//! A set of private keys, RSA and X-Wing together, that opens every envelope.
+//!
+//! How a blob finds its key:
+//! - no "CXPE" magic: legacy; the RSA keys are tried in load order;
+//! - magic, version 2: v2; the RSA key whose id the header names;
+//! - magic, version 3: v3; the X-Wing key whose id the header names;
+//! - magic, another version: `format` (unless legacy after all, below).
+//!
+//! A legacy blob starts with an RSA ciphertext, which begins with the magic
+//! with probability about 2^-32. So a blob with the magic whose header does
+//! not parse, or names no loaded key of the right kind, may be legacy: the
+//! RSA keys are tried on it before the v2/v3 error is reported.
 
 use std::fmt;
 
 use crate::error::{DecryptError, ErrorClass};
-use crate::key::{KeyId, PrivateKey};
-use crate::{legacy, v2};
+use crate::key::{KeyId, MIN_BITS, PrivateKey};
+use crate::{legacy, v2, v3};
 
 /// Which envelope format a blob was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -13,14 +24,17 @@ pub enum Envelope {
     Legacy,
     /// RSA-OAEP-SHA256 + AES-GCM with an authenticated header.
     V2,
+    /// HPKE with X-Wing (post-quantum), HKDF-SHA256, AES-256-GCM.
+    V3,
 }
 
 impl Envelope {
-    /// "legacy" or "v2".
+    /// "legacy", "v2" or "v3".
     pub fn as_str(self) -> &'static str {
         match self {
             Envelope::Legacy => "legacy",
             Envelope::V2 => "v2",
+            Envelope::V3 => "v3",
         }
     }
 }
@@ -46,8 +60,9 @@ impl fmt::Debug for Opened {
     }
 }
 
-/// Private keys in load order. v2 blobs pick their key by id; legacy blobs
-/// (which name no key) try the keys in load order, so put the current key first.
+/// Private keys in load order, RSA and X-Wing mixed. v2 and v3 blobs pick
+/// their key by id; legacy blobs (which name no key) try the RSA keys in load
+/// order, so put the current RSA key first.
 #[derive(Default)]
 pub struct Keyring {
     keys: Vec<PrivateKey>,
@@ -74,19 +89,19 @@ impl Keyring {
         self.keys.is_empty()
     }
 
-    /// The keys, in trial order.
+    /// The keys, in load order.
     pub fn keys(&self) -> &[PrivateKey] {
         &self.keys
     }
 
-    /// Decrypt a legacy or v2 blob to its UTF-8 plaintext.
+    /// Decrypt a legacy, v2 or v3 blob to its UTF-8 plaintext.
     pub fn decrypt(&self, blob: &[u8]) -> Result<String, DecryptError> {
         self.open(blob).map(|o| o.plaintext)
     }
 
     /// Decrypt and also report the format and the key used.
     pub fn open(&self, blob: &[u8]) -> Result<Opened, DecryptError> {
-        open_with(&self.keys, blob, &v2::PREFIX)
+        open_with(&self.keys, blob, &v2::MAGIC)
     }
 }
 
@@ -109,24 +124,31 @@ impl fmt::Debug for Keyring {
 }
 
 impl PrivateKey {
-    /// Decrypt a legacy or v2 blob with this one key.
+    /// Decrypt a blob with this one key (any envelope its kind opens).
     pub fn decrypt(&self, blob: &[u8]) -> Result<String, DecryptError> {
-        open_with(std::slice::from_ref(self), blob, &v2::PREFIX).map(|o| o.plaintext)
+        open_with(std::slice::from_ref(self), blob, &v2::MAGIC).map(|o| o.plaintext)
     }
 }
 
-/// Dispatch on the v2 prefix (a parameter so tests can fake a collision).
-pub(crate) fn open_with(keys: &[PrivateKey], blob: &[u8], prefix: &[u8; 5]) -> Result<Opened, DecryptError> {
+/// Dispatch on the magic (a parameter so tests can fake a collision) and
+/// the version byte after it.
+pub(crate) fn open_with(keys: &[PrivateKey], blob: &[u8], magic: &[u8; 4]) -> Result<Opened, DecryptError> {
     if keys.is_empty() {
         return Err(DecryptError::key("no private key loaded"));
     }
-    if !blob.starts_with(&prefix[..4]) {
+    if !blob.starts_with(magic) {
         return open_legacy(keys, blob);
     }
-    let v2_err = match open_v2(keys, blob, prefix) {
+    let attempt = match blob.get(4) {
+        Some(&v2::VERSION) => open_v2(keys, blob),
+        Some(&v3::VERSION) => open_v3(keys, blob),
+        Some(version) => Err(Unclaimed(DecryptError::format(format!("unsupported envelope version {version}")))),
+        None => Err(Unclaimed(DecryptError::format("envelope header truncated (no version byte)"))),
+    };
+    let header_err = match attempt {
         Ok(opened) => return Ok(opened),
-        Err(V2Failure::Named(e)) => return Err(e),
-        Err(V2Failure::Unclaimed(e)) => e,
+        Err(Named(e)) => return Err(e),
+        Err(Unclaimed(e)) => e,
     };
     // Magic matched but no key claims the blob: it may be a legacy blob whose
     // RSA ciphertext starts with the magic by chance.
@@ -134,30 +156,48 @@ pub(crate) fn open_with(keys: &[PrivateKey], blob: &[u8], prefix: &[u8; 5]) -> R
         Ok(opened) => Ok(opened),
         // A legacy key unwrapped it, so it is legacy: its error is the real one.
         Err(e) if matches!(e.class(), ErrorClass::Auth | ErrorClass::Utf8) => Err(e),
-        Err(_) => Err(v2_err),
+        Err(_) => Err(header_err),
     }
 }
 
-enum V2Failure {
-    /// The header names one of our keys: the blob is v2 and this is final.
+/// Why a blob with the magic did not open.
+enum Failure {
+    /// The header names one of our keys: the blob is v2/v3 and this is final.
     Named(DecryptError),
     /// Bad header or unknown key id: possibly a legacy blob after all.
     Unclaimed(DecryptError),
 }
+use Failure::{Named, Unclaimed};
 
-fn open_v2(keys: &[PrivateKey], blob: &[u8], prefix: &[u8; 5]) -> Result<Opened, V2Failure> {
-    let header = v2::parse_header(blob, prefix).map_err(V2Failure::Unclaimed)?;
-    let key = keys.iter().find(|k| k.key_id() == header.key_id).ok_or_else(|| {
-        V2Failure::Unclaimed(DecryptError::key(format!("no loaded key has id {}", header.key_id.short())))
-    })?;
-    let plaintext = v2::open(key, &header, blob).map_err(V2Failure::Named)?;
+fn open_v2(keys: &[PrivateKey], blob: &[u8]) -> Result<Opened, Failure> {
+    let header = v2::parse_header(blob).map_err(Unclaimed)?;
+    let (key, size) = keys
+        .iter()
+        .filter(|k| k.key_id() == header.key_id)
+        .find_map(|k| k.rsa().map(|(_, size)| (k, size)))
+        .ok_or_else(|| Unclaimed(DecryptError::key(format!("no loaded RSA key has id {}", header.key_id.short()))))?;
+    let plaintext = v2::open(key, size, &header, blob).map_err(Named)?;
     Ok(Opened { plaintext, envelope: Envelope::V2, key_id: key.key_id() })
 }
 
+fn open_v3(keys: &[PrivateKey], blob: &[u8]) -> Result<Opened, Failure> {
+    let header = v3::parse_header(blob).map_err(Unclaimed)?;
+    let (key, secret) = keys
+        .iter()
+        .filter(|k| k.key_id() == header.key_id)
+        .find_map(|k| k.xwing().map(|secret| (k, secret)))
+        .ok_or_else(|| {
+            Unclaimed(DecryptError::key(format!("no loaded X-Wing key has id {}", header.key_id.short())))
+        })?;
+    let plaintext = v3::open(secret, blob).map_err(Named)?;
+    Ok(Opened { plaintext, envelope: Envelope::V3, key_id: key.key_id() })
+}
+
 fn open_legacy(keys: &[PrivateKey], blob: &[u8]) -> Result<Opened, DecryptError> {
+    let rsa_keys = || keys.iter().filter_map(|k| k.rsa().map(|(_, size)| (k, size)));
     let (mut tried, mut too_short) = (0usize, 0usize);
-    for key in keys {
-        let Some(parts) = legacy::split(blob, key.size()) else {
+    for (key, size) in rsa_keys() {
+        let Some(parts) = legacy::split(blob, size) else {
             too_short += 1;
             continue;
         };
@@ -169,8 +209,20 @@ fn open_legacy(keys: &[PrivateKey], blob: &[u8]) -> Result<Opened, DecryptError>
             return Ok(Opened { plaintext, envelope: Envelope::Legacy, key_id: key.key_id() });
         }
     }
+    if tried == 0 && too_short == 0 {
+        // No RSA key: sized as if the smallest one were there, so that what
+        // is `format` with RSA keys is `format` without them.
+        let need = legacy::min_len(MIN_BITS / 8);
+        if blob.len() < need {
+            return Err(DecryptError::format(format!(
+                "blob of {} bytes is neither a v2/v3 envelope nor as long as a legacy one ({need})",
+                blob.len()
+            )));
+        }
+        return Err(DecryptError::key("not a v2 or v3 envelope, and no RSA key is loaded to open a legacy one"));
+    }
     if tried == 0 {
-        let need = keys.iter().map(|k| legacy::min_len(k.size())).min().unwrap_or(0);
+        let need = rsa_keys().map(|(_, size)| legacy::min_len(size)).min().unwrap_or(0);
         return Err(DecryptError::format(format!(
             "blob of {} bytes is shorter than wrapped key + nonce + tag ({need})",
             blob.len()
@@ -192,35 +244,44 @@ mod tests {
         KEY.get_or_init(|| PrivateKey::generate(2048).unwrap())
     }
 
-    /// A legacy blob whose RSA ciphertext starts with the v2 prefix cannot be
-    /// produced on demand (2^-40), so pretend the prefix is whatever this
-    /// legacy blob starts with and check the fallback opens it.
+    /// A legacy blob whose first byte after the magic is `version`. A legacy
+    /// blob that starts with the real magic cannot be made on demand
+    /// (2^-32), so the tests pretend the magic is whatever the blob starts
+    /// with; the version byte is real: blobs are made until one has it
+    /// (1 in 256).
+    fn legacy_blob_with_version(version: u8) -> Vec<u8> {
+        loop {
+            let blob = legacy::encrypt(key().public_key(), b"collide").unwrap();
+            if blob[4] == version {
+                return blob;
+            }
+        }
+    }
+
     #[test]
     fn legacy_blob_colliding_with_magic_falls_back() {
-        let blob = legacy::encrypt(key().public_key(), b"collide").unwrap();
         let keys = std::slice::from_ref(key());
-
-        // Magic and version both match: v2 parse succeeds, key id is unknown.
-        let prefix: [u8; 5] = blob[..5].try_into().unwrap();
-        let opened = open_with(keys, &blob, &prefix).unwrap();
-        assert_eq!(opened.plaintext, "collide");
-        assert_eq!(opened.envelope, Envelope::Legacy);
-
-        // Magic matches, version does not.
-        let mut prefix2 = prefix;
-        prefix2[4] ^= 0xff;
-        let opened = open_with(keys, &blob, &prefix2).unwrap();
-        assert_eq!(opened.plaintext, "collide");
+        // Version 2 or 3: the header parses (or not), names no key; version
+        // 7: unknown. Each falls back to legacy and opens.
+        for version in [v2::VERSION, v3::VERSION, 7] {
+            let blob = legacy_blob_with_version(version);
+            let magic: [u8; 4] = blob[..4].try_into().unwrap();
+            let opened = open_with(keys, &blob, &magic).unwrap();
+            assert_eq!(opened.plaintext, "collide");
+            assert_eq!(opened.envelope, Envelope::Legacy);
+        }
     }
 
     #[test]
     fn colliding_legacy_blob_keeps_legacy_auth_error() {
-        let mut blob = legacy::encrypt(key().public_key(), b"collide").unwrap();
-        let last = blob.len() - 1;
-        blob[last] ^= 1;
-        let prefix: [u8; 5] = blob[..5].try_into().unwrap();
-        let err = open_with(std::slice::from_ref(key()), &blob, &prefix).err().unwrap();
-        assert_eq!(err.class(), ErrorClass::Auth, "{err}");
+        for version in [v2::VERSION, v3::VERSION] {
+            let mut blob = legacy_blob_with_version(version);
+            let last = blob.len() - 1;
+            blob[last] ^= 1;
+            let magic: [u8; 4] = blob[..4].try_into().unwrap();
+            let err = open_with(std::slice::from_ref(key()), &blob, &magic).err().unwrap();
+            assert_eq!(err.class(), ErrorClass::Auth, "{err}");
+        }
     }
 
     #[test]
@@ -229,6 +290,6 @@ mod tests {
         blob[10] ^= 1; // key id no longer ours
         let err = key().decrypt(&blob).unwrap_err();
         assert_eq!(err.class(), ErrorClass::Key);
-        assert!(err.detail().contains("no loaded key has id"), "{err}");
+        assert!(err.detail().contains("no loaded RSA key has id"), "{err}");
     }
 }

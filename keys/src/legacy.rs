@@ -98,7 +98,7 @@ pub(crate) fn open(session_key: &[u8], parts: &Parts<'_>) -> Result<String, Decr
 pub fn encrypt(recipient: &PublicKey, plaintext: &[u8]) -> Result<Vec<u8>, EncryptError> {
     let session_key = session::new_session_key()?;
     let nonce: [u8; NONCE_LEN] = session::random()?;
-    let wrapped = session::wrap(recipient, Oaep::Sha1, session_key.as_ref())?;
+    let wrapped = session::wrap(recipient, "legacy", Oaep::Sha1, session_key.as_ref())?;
     let eax = WipedEax::new(session_key.as_ref()).ok_or(EncryptError::Rng)?;
 
     let mut blob = Vec::with_capacity(min_len(wrapped.len()) + plaintext.len());

@@ -1,11 +1,15 @@
-//! RSA keys and the two CYBEX-P envelopes.
+//! RSA and X-Wing keys and the three CYBEX-P envelopes.
 //!
 //! - [`legacy`]: what the CYBEX-P API writes today — RSA-OAEP(SHA-1) wrapping
 //!   a 32-byte key for AES-256-EAX (reference §2).
-//! - [`v2`]: for new producers — RSA-OAEP(SHA-256) + AES-256-GCM under an
-//!   authenticated header that names the key (layout in the module doc).
-//! - [`Keyring`]: several private keys; [`Keyring::decrypt`] tells the two
-//!   formats apart by the v2 magic, with a legacy fallback for collisions.
+//! - [`v2`]: RSA-OAEP(SHA-256) + AES-256-GCM under an authenticated header
+//!   that names the key (layout in the module doc).
+//! - [`v3`]: post-quantum — HPKE (RFC 9180) with the X-Wing hybrid KEM
+//!   (ML-KEM-768 + X25519), HKDF-SHA256 and AES-256-GCM, sealed to an X-Wing
+//!   key, the header bound in through `info` (layout in the module doc).
+//! - [`Keyring`]: several private keys, RSA and X-Wing together;
+//!   [`Keyring::decrypt`] tells the formats apart by magic and version, with a
+//!   legacy fallback for collisions.
 //!
 //! Decryption errors carry an [`ErrorClass`] (`format`, `key`, `auth`,
 //! `utf8`); key loading errors are [`KeyFileError`]. Secrets (private keys,
@@ -13,6 +17,21 @@
 //! dropped and never appear in `Debug`, `Display` or errors.
 //!
 //! Unix only: key files are permission-checked with `st_mode`.
+//!
+//! # Keys
+//!
+//! [`PrivateKey`] and [`PublicKey`] are either kind ([`KeyKind`]); files use
+//! the same PEM labels for both, the algorithm OID inside telling them apart:
+//!
+//! - RSA: PKCS#1 or PKCS#8 private keys, SPKI or PKCS#1 public keys.
+//! - X-Wing (draft-connolly-cfrg-xwing-kem, "Use in X.509", OID
+//!   1.3.6.1.4.1.62253.25722, no parameters): the private key is PKCS#8
+//!   (`BEGIN PRIVATE KEY`) whose `privateKey` is the raw 32-byte seed, 54
+//!   bytes of DER; the public key is SPKI (`BEGIN PUBLIC KEY`) holding the raw
+//!   1,216 bytes (ML-KEM-768's 1,184, then X25519's 32), 1,240 bytes of DER.
+//!   The seed is expanded once at load (`xwing.rs`), never per entry.
+//!
+//! A key id is the SHA-256 of the SPKI DER, for both kinds.
 //!
 //! # Backends
 //!
@@ -24,6 +43,13 @@
 //! - `rust-crypto`: the pure-Rust `rsa` 0.10 crate and RustCrypto `aes-gcm`,
 //!   for platforms where AWS-LC does not build:
 //!   `--no-default-features --features rust-crypto`.
+//!
+//! X-Wing keys and the v3 envelope need `aws-lc`: ML-KEM-768, X25519, HMAC
+//! and AES-GCM are AWS-LC's (the seed's one-time expansion uses RustCrypto
+//! `shake` and `ml-kem`). **The pure-Rust fallback refuses them**: an X-Wing
+//! key file fails to load with an error saying the build lacks `aws-lc`
+//! ([`KeyFileError::Unsupported`]), so an archiver built that way never starts
+//! with a key it cannot use, and a v3 blob finds no key (`key` class).
 //!
 //! With neither, the build fails with a message saying so. With both, both
 //! compile and [`Backend::ACTIVE`] is AWS-LC; [`Backend::COMPILED`] and the
@@ -69,21 +95,33 @@
 mod backend;
 mod encoding;
 mod error;
+#[cfg(feature = "aws-lc")]
+mod hpke;
 mod key;
 mod keyring;
 pub mod legacy;
 mod load;
 mod session;
 pub mod v2;
+pub mod v3;
+// X-Wing runs on AWS-LC; without it, uninhabited stand-ins refuse every key.
+#[cfg(feature = "aws-lc")]
+mod xwing;
+#[cfg(not(feature = "aws-lc"))]
+#[path = "xwing_unsupported.rs"]
+mod xwing;
 
 pub use backend::Backend;
 pub use error::{DecryptError, EncryptError, ErrorClass, KeyFileError};
-pub use key::{DEFAULT_BITS, GENERATE_BITS, KeyId, MAX_BITS, MIN_BITS, PrivateKey, PublicKey};
+pub use key::{DEFAULT_BITS, GENERATE_BITS, KeyId, KeyKind, MAX_BITS, MIN_BITS, PrivateKey, PublicKey};
 pub use keyring::{Envelope, Keyring, Opened};
 pub use load::{
     MAX_PEM_BYTES, MIN_WRITE_BITS, Perms, WrittenKeypair, load_credential, load_credential_from, load_keyring,
-    load_private_key, load_public_key, write_keypair,
+    load_private_key, load_public_key, write_keypair, write_xwing_keypair,
 };
+
+/// Whether this build has X-Wing keys and the v3 envelope (the `aws-lc` backend).
+pub const XWING_SUPPORTED: bool = cfg!(feature = "aws-lc");
 
 /// Generate a new private key of `bits` bits (see [`PrivateKey::generate`]).
 pub fn generate(bits: usize) -> Result<PrivateKey, KeyFileError> {

@@ -24,7 +24,8 @@ use crate::backend::Backend;
 use crate::error::KeyFileError;
 use crate::key::{PrivateKey, PublicKey};
 
-/// Largest PEM file we read (an RSA-8192 PKCS#1 PEM is about 6.3 KiB).
+/// Largest PEM file we read (an RSA-8192 PKCS#1 PEM is about 6.3 KiB, an
+/// X-Wing public key 1.7 KiB).
 pub const MAX_PEM_BYTES: usize = 64 * 1024;
 
 /// Whether to enforce the key-file permission check.
@@ -42,8 +43,9 @@ const KEY_FILE_FORBIDDEN: u32 = 0o077;
 /// Bits a systemd credential must not have (group-read is allowed).
 const CREDENTIAL_FORBIDDEN: u32 = 0o027;
 
-/// Load a PKCS#1 or PKCS#8 PEM private key from `path`, refusing a file with
-/// group/other permission bits unless `perms` is [`Perms::AllowInsecure`].
+/// Load a PEM private key from `path` (RSA: PKCS#1 or PKCS#8; X-Wing:
+/// PKCS#8), refusing a file with group/other permission bits unless `perms`
+/// is [`Perms::AllowInsecure`].
 pub fn load_private_key(path: &Path, perms: Perms) -> Result<PrivateKey, KeyFileError> {
     load_checked(path, perms, KEY_FILE_FORBIDDEN)
 }
@@ -72,8 +74,8 @@ pub fn load_credential_from(dir: &Path, name: &str, perms: Perms) -> Result<Priv
     load_checked(&dir.join(name), perms, CREDENTIAL_FORBIDDEN)
 }
 
-/// Load an SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`) PEM
-/// public key. No permission check: it is public.
+/// Load an SPKI (`BEGIN PUBLIC KEY`: RSA or X-Wing) or PKCS#1 (`BEGIN RSA
+/// PUBLIC KEY`) PEM public key. No permission check: it is public.
 pub fn load_public_key(path: &Path) -> Result<PublicKey, KeyFileError> {
     let mut file = open_regular(path)?;
     let pem = read_capped(&mut file, path)?;
@@ -149,10 +151,10 @@ fn io_err(path: &Path, source: std::io::Error) -> KeyFileError {
     KeyFileError::Io { path: path.to_owned(), source }
 }
 
-/// What [`write_keypair`] wrote.
+/// What [`write_keypair`] or [`write_xwing_keypair`] wrote.
 #[derive(Debug)]
 pub struct WrittenKeypair {
-    /// `dir/priv.pem`: PKCS#8 PEM, mode 0600.
+    /// `dir/priv.pem`: PKCS#8 PEM, mode 0600 (for X-Wing, the 32-byte seed).
     pub private_path: PathBuf,
     /// `dir/pub.pem`: SPKI PEM, mode 0644.
     pub public_path: PathBuf,
@@ -163,8 +165,8 @@ pub struct WrittenKeypair {
 /// Smallest modulus `write_keypair` accepts: it writes real keys.
 pub const MIN_WRITE_BITS: usize = 2048;
 
-/// Generate a `bits`-bit key and write `dir/priv.pem` (PKCS#8, created 0600
-/// with `O_EXCL`, so never readable by others and never overwriting) and
+/// Generate a `bits`-bit RSA key and write `dir/priv.pem` (PKCS#8, created
+/// 0600 with `O_EXCL`, so never readable by others and never overwriting) and
 /// `dir/pub.pem` (SPKI). Refuses if either file exists. `dir` must exist.
 pub fn write_keypair(dir: &Path, bits: usize) -> Result<WrittenKeypair, KeyFileError> {
     if bits < MIN_WRITE_BITS {
@@ -172,6 +174,21 @@ pub fn write_keypair(dir: &Path, bits: usize) -> Result<WrittenKeypair, KeyFileE
             "{bits} bits is too small for a stored key (minimum {MIN_WRITE_BITS})"
         )));
     }
+    write_generated(dir, || PrivateKey::generate(bits))
+}
+
+/// Generate an X-Wing key and write `dir/priv.pem` (PKCS#8 holding the
+/// 32-byte seed, as the X-Wing draft encodes it; 0600, `O_EXCL`) and
+/// `dir/pub.pem` (SPKI holding the 1,216-byte public key). Refuses if either
+/// file exists, and in a build without the `aws-lc` backend.
+pub fn write_xwing_keypair(dir: &Path) -> Result<WrittenKeypair, KeyFileError> {
+    write_generated(dir, PrivateKey::generate_xwing)
+}
+
+fn write_generated(
+    dir: &Path,
+    generate: impl FnOnce() -> Result<PrivateKey, KeyFileError>,
+) -> Result<WrittenKeypair, KeyFileError> {
     let private_path = dir.join("priv.pem");
     let public_path = dir.join("pub.pem");
     // Fail fast before the slow generation; O_EXCL below is the real guard.
@@ -180,7 +197,7 @@ pub fn write_keypair(dir: &Path, bits: usize) -> Result<WrittenKeypair, KeyFileE
             return Err(KeyFileError::Exists { path: p.clone() });
         }
     }
-    let key = PrivateKey::generate(bits)?;
+    let key = generate()?;
     let private_pem = key.to_pkcs8_pem()?;
     let public = key.public_key().clone();
 

@@ -1,4 +1,4 @@
-//! Session-key plumbing shared by both envelopes: randomness, RSA-OAEP
+//! Session-key plumbing shared by the two RSA envelopes: randomness, RSA-OAEP
 //! wrap/unwrap (blinded, on the key's backend), and turning wiped buffers
 //! into plaintext.
 
@@ -24,16 +24,24 @@ pub(crate) fn random<const N: usize>() -> Result<[u8; N], EncryptError> {
     Ok(out)
 }
 
-/// RSA-OAEP with the same digest for OAEP and MGF1, empty label.
-pub(crate) fn wrap(recipient: &PublicKey, oaep: Oaep, session_key: &[u8]) -> Result<Vec<u8>, EncryptError> {
-    recipient.inner().oaep_wrap(oaep, session_key).ok_or(EncryptError::Wrap { bits: recipient.bits() })
+/// RSA-OAEP with the same digest for OAEP and MGF1, empty label, for the
+/// `envelope` named ("legacy" or "v2"): an X-Wing key is refused.
+pub(crate) fn wrap(
+    recipient: &PublicKey,
+    envelope: &'static str,
+    oaep: Oaep,
+    session_key: &[u8],
+) -> Result<Vec<u8>, EncryptError> {
+    let rsa = recipient.rsa().ok_or(EncryptError::KeyKind { envelope, needs: "an RSA", kind: recipient.kind() })?;
+    rsa.oaep_wrap(oaep, session_key).ok_or(EncryptError::Wrap { bits: rsa.bits() })
 }
 
 /// Blinded RSA-OAEP unwrap. `None` on any failure, including a result that is
-/// not exactly 32 bytes: the caller reports it as a key error and must not
-/// learn more (no padding oracle beyond "did not unwrap").
+/// not exactly 32 bytes, or an X-Wing key: the caller reports it as a key
+/// error and must not learn more (no padding oracle beyond "did not unwrap").
 pub(crate) fn unwrap(key: &PrivateKey, oaep: Oaep, wrapped: &[u8]) -> Option<Zeroizing<[u8; SESSION_KEY_LEN]>> {
-    let out = key.inner().oaep_unwrap(oaep, wrapped)?;
+    let (rsa, _) = key.rsa()?;
+    let out = rsa.oaep_unwrap(oaep, wrapped)?;
     if out.len() != SESSION_KEY_LEN {
         return None;
     }

@@ -28,7 +28,8 @@
 //! A legacy blob starts with an RSA ciphertext, which begins with "CXPE" with
 //! probability about 2^-32. [`crate::Keyring`] therefore treats a blob with the
 //! magic but a bad version, a short header or an unknown key id as possibly
-//! legacy and tries the legacy keys before reporting the v2 error.
+//! legacy and tries the legacy keys before reporting the v2 error. The v3
+//! envelope ([`crate::v3`]) shares the magic, with version 3.
 
 use zeroize::Zeroizing;
 
@@ -42,7 +43,7 @@ pub const MAGIC: [u8; 4] = *b"CXPE";
 /// The version byte after the magic.
 pub const VERSION: u8 = 2;
 /// Magic and version: the prefix that marks a v2 blob.
-pub(crate) const PREFIX: [u8; 5] = [MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3], VERSION];
+const PREFIX: [u8; 5] = [MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3], VERSION];
 
 const KEY_ID_AT: usize = 5;
 const WLEN_AT: usize = KEY_ID_AT + 32;
@@ -60,17 +61,11 @@ pub(crate) struct Header {
     nonce: [u8; NONCE_LEN],
 }
 
-/// Parse the fixed header, given the expected magic+version `prefix`
-/// (a parameter only so tests can simulate a legacy blob that collides).
-pub(crate) fn parse_header(blob: &[u8], prefix: &[u8; 5]) -> Result<Header, DecryptError> {
-    if !blob.starts_with(&prefix[..4]) {
-        return Err(DecryptError::format("not a v2 envelope (no magic)"));
-    }
+/// Parse the fixed header of a blob that starts with the magic and version 2
+/// (the keyring has checked both).
+pub(crate) fn parse_header(blob: &[u8]) -> Result<Header, DecryptError> {
     if blob.len() < HEADER_LEN {
         return Err(DecryptError::format(format!("v2 header truncated ({} of {HEADER_LEN} bytes)", blob.len())));
-    }
-    if blob[4] != prefix[4] {
-        return Err(DecryptError::format(format!("unsupported envelope version {}", blob[4])));
     }
     let mut key_id = [0u8; 32];
     key_id.copy_from_slice(&blob[KEY_ID_AT..WLEN_AT]);
@@ -80,13 +75,12 @@ pub(crate) fn parse_header(blob: &[u8], prefix: &[u8; 5]) -> Result<Header, Decr
     Ok(Header { key_id: KeyId(key_id), wrapped_len, nonce })
 }
 
-/// Open a v2 blob whose header names `key`.
-pub(crate) fn open(key: &PrivateKey, header: &Header, blob: &[u8]) -> Result<String, DecryptError> {
+/// Open a v2 blob whose header names `key`, an RSA key of `size` bytes.
+pub(crate) fn open(key: &PrivateKey, size: usize, header: &Header, blob: &[u8]) -> Result<String, DecryptError> {
     let w = header.wrapped_len;
-    if w != key.size() {
+    if w != size {
         return Err(DecryptError::format(format!(
-            "wrapped-key length {w} does not match the {}-byte key {}",
-            key.size(),
+            "wrapped-key length {w} does not match the {size}-byte key {}",
             key.key_id().short()
         )));
     }
@@ -114,8 +108,8 @@ pub(crate) fn open(key: &PrivateKey, header: &Header, blob: &[u8]) -> Result<Str
 pub fn encrypt(recipient: &PublicKey, plaintext: &[u8]) -> Result<Vec<u8>, EncryptError> {
     let session_key = session::new_session_key()?;
     let nonce: [u8; NONCE_LEN] = session::random()?;
-    let wrapped = session::wrap(recipient, Oaep::Sha256, session_key.as_ref())?;
-    let w = u16::try_from(wrapped.len()).map_err(|_| EncryptError::Wrap { bits: recipient.bits() })?;
+    let wrapped = session::wrap(recipient, "v2", Oaep::Sha256, session_key.as_ref())?;
+    let w = u16::try_from(wrapped.len()).map_err(|_| EncryptError::Wrap { bits: wrapped.len() * 8 })?;
 
     let mut blob = Vec::with_capacity(HEADER_LEN + wrapped.len() + plaintext.len() + TAG_LEN);
     blob.extend_from_slice(&PREFIX);

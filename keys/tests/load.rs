@@ -162,7 +162,7 @@ fn write_keypair_creates_0600_and_refuses_overwrite() {
 
     let key = load_private_key(&written.private_path, Perms::Strict).unwrap();
     let public = load_public_key(&written.public_path).unwrap();
-    assert_eq!(key.bits(), 2048);
+    assert_eq!(key.bits().unwrap(), 2048);
     assert_eq!(key.key_id(), public.key_id());
     assert_eq!(written.public.fingerprint(), key.fingerprint());
     let blob = v2::encrypt(&public, b"hi").unwrap();

@@ -74,8 +74,8 @@ fn key_ids_match_openssl_spki_fingerprint() {
         assert_eq!(pkcs1.fingerprint(), SHARED_KEY_ID, "{b}");
         assert_eq!(pkcs8.key_id(), pkcs1.key_id());
         assert_eq!(public.key_id(), pkcs1.key_id());
-        assert_eq!(public.bits(), 2048);
-        assert_eq!(public.size(), 256);
+        assert_eq!(public.bits().unwrap(), 2048);
+        assert_eq!(public.size().unwrap(), 256);
         assert_eq!((pkcs1.backend(), public.backend()), (b, b));
     }
 }
@@ -131,7 +131,7 @@ fn write_v2_fixture() {
     let mut err = |name: &str, blob: Vec<u8>, class: &str| {
         cases.push(serde_json::json!({"name": name, "blob_b64": b64(&blob), "expect": "error", "error_class": class}));
     };
-    let w = key.size();
+    let w = key.size().unwrap();
     err("tampered_magic", flipped(0), "key");
     err("tampered_version", flipped(4), "format");
     err("tampered_key_id", flipped(20), "key");

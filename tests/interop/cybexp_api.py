@@ -1,14 +1,17 @@
 """Plays the CYBEX-P side of a MongoDB deployment for the interop test.
 
-    cybexp_api.py submit URI CACHE_DB PUB_PEM VECTORS   # what the API does
-    cybexp_api.py check URI CACHE_DB ARCHIVE_DB VECTORS  # what analytics reads
+    cybexp_api.py submit URI CACHE_DB PUB_PEM VECTORS [legacy|v3]  # what the API does
+    cybexp_api.py check URI CACHE_DB ARCHIVE_DB VECTORS            # what analytics reads
 
 `submit` writes one cache entry per case of raw_documents.json the way the
 CYBEX-P API does: the legacy envelope made with pycryptodome (RSA-OAEP with
 SHA-1 wrapping a fresh 32-byte key, AES-256-EAX with a 16-byte nonce and
 tag, blob = enc_key || nonce || tag || ciphertext), the blob put into GridFS
 bucket `fs`, and a `file_entries` document. Every other entry spells the
-type field `typtag`, as older entries do.
+type field `typtag`, as older entries do. With `v3`, PUB_PEM is the
+archive's X-Wing public key and the blob is the post-quantum v3 envelope,
+sealed by the repository's producer module (producers/python,
+`cybexp_producer.seal`): the one line of the API that changes.
 
 `check` reads back with pymongo what the archiver stored in the archive and
 compares it with the vectors: every field, and `data` byte for byte as BSON,
@@ -40,15 +43,29 @@ def legacy_envelope(public_key, plaintext: bytes) -> bytes:
     return enc_session_key + cipher.nonce + tag + ciphertext
 
 
-def submit(uri, cache_db, pub_pem, vectors):
+def submit(uri, cache_db, pub_pem, vectors, envelope="legacy"):
     with open(pub_pem, "rb") as f:
-        public_key = RSA.import_key(f.read())
+        pem = f.read()
+    if envelope == "v3":
+        import cybexp_producer
+
+        archive_key = cybexp_producer.load_public_key(pem)
+
+        def seal(plaintext):
+            return cybexp_producer.seal(archive_key, plaintext)
+
+    else:
+        public_key = RSA.import_key(pem)
+
+        def seal(plaintext):
+            return legacy_envelope(public_key, plaintext)
+
     cases = json.load(open(vectors))["cases"]
     client = pymongo.MongoClient(uri)
     db = client[cache_db]
     fs = gridfs.GridFS(db)
     for i, case in enumerate(cases):
-        blob = legacy_envelope(public_key, case["plaintext"].encode("utf-8"))
+        blob = seal(case["plaintext"].encode("utf-8"))
         fid = fs.put(blob)
         type_field = "typetag" if i % 2 == 0 else "typtag"
         db.file_entries.insert_one(

@@ -5,6 +5,7 @@
 
 pub mod mongo;
 pub mod procs;
+pub mod producer;
 pub mod proxy;
 pub mod wrap;
 

@@ -116,3 +116,29 @@ pub fn err_class(r: Result<String, DecryptError>) -> ErrorClass {
         }
     }
 }
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(FIXTURES).join(name)).unwrap()
+}
+
+/// The X-Wing draft's example key (seed 00 01 .. 1f; "Example of use in
+/// X.509"), the v3 test key: `fixtures/xwing_draft_example_priv.pem`.
+#[cfg(feature = "aws-lc")]
+pub fn xwing_key() -> &'static PrivateKey {
+    static K: OnceLock<PrivateKey> = OnceLock::new();
+    K.get_or_init(|| PrivateKey::from_pem(&fixture("xwing_draft_example_priv.pem")).unwrap())
+}
+
+/// Two more X-Wing keys, generated once per test binary.
+#[cfg(feature = "aws-lc")]
+pub fn xwing_key_n(i: usize) -> &'static PrivateKey {
+    static K: OnceLock<Vec<PrivateKey>> = OnceLock::new();
+    &K.get_or_init(|| (0..2).map(|_| PrivateKey::generate_xwing().unwrap()).collect())[i]
+}
+
+/// A copy of a key (keys are not `Clone`), through its PEM.
+pub fn copy_key(k: &PrivateKey) -> PrivateKey {
+    PrivateKey::from_pem_in(k.backend(), &k.to_pkcs8_pem().unwrap()).unwrap()
+}
