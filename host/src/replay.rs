@@ -8,7 +8,6 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use cybexp_lake::{CacheEntry, EntryFilter, EntryId, Outcome};
-use cybexp_sandbox::ParseInput;
 use serde_json::json;
 
 use crate::commands::exit_code;
@@ -81,12 +80,7 @@ pub fn run(ctx: &Settings, request: Request) -> Result<ExitCode> {
         Step::Finish(outcome) => outcome,
         Step::Retry(trouble) => bail!("the archiver's own trouble, not the entry's: {trouble}"),
     };
-    let stats = processed.call.map(|call| call.stats);
-    let first_malformed = match stats {
-        Some(stats) if stats.counts.malformed > 0 => first_malformed(&processor, &route, &entry, &blob),
-        _ => None,
-    };
-    let parsed = Parsed { stats, first_malformed };
+    let parsed = Parsed { stats: processed.call.map(|call| call.stats), first_malformed: processed.first_malformed };
     report(&request, &entry, Some(&route), &outcome, &parsed, plaintext.as_deref());
     Ok(exit_code(&outcome))
 }
@@ -97,22 +91,6 @@ struct Parsed {
     stats: Option<cybexp_sandbox::CallStats>,
     /// The parser's note on the first malformed record.
     first_malformed: Option<String>,
-}
-
-/// Where the first malformed record of the entry is, as its parser says.
-/// The pipeline hands back the counts but not this note (it may quote the
-/// feed, so it stays out of what the pipeline passes on and logs); the
-/// parser is deterministic, so a second call names the same record.
-fn first_malformed(processor: &Processor, route: &Route, entry: &CacheEntry, blob: &[u8]) -> Option<String> {
-    let plaintext = processor.keyring.decrypt(blob).ok()?;
-    let input = ParseInput {
-        typtag: &entry.typtag,
-        orgid: &entry.orgid,
-        timezone: &entry.timezone,
-        sub_type: &route.sub_type,
-        plaintext: &plaintext,
-    };
-    processor.sandbox.parse(&route.parser, &input).0.ok()?.first_malformed
 }
 
 fn report(

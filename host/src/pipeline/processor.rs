@@ -72,11 +72,14 @@ pub struct ParserCall<'a> {
 pub struct Processed<'a> {
     pub step: Step,
     pub call: Option<ParserCall<'a>>,
+    /// The parser's note on the first malformed record, if any. It may
+    /// quote feed content: `replay` shows it; nothing logs it.
+    pub first_malformed: Option<String>,
 }
 
 impl Processed<'_> {
     fn finish(outcome: Outcome) -> Self {
-        Processed { step: Step::Finish(outcome), call: None }
+        Processed { step: Step::Finish(outcome), call: None, first_malformed: None }
     }
 }
 
@@ -138,13 +141,14 @@ impl Processor {
             plaintext: &plaintext,
         };
         let (result, stats) = StageClock::time(clock, Stage::Parse, || self.sandbox.parse(&route.parser, &input));
+        let first_malformed = result.as_ref().ok().and_then(|doc| doc.first_malformed.clone());
         let step = match result {
             Ok(doc) => Step::Store(raw_document(doc, &entry.orgid, &entry.timezone)),
             Err(ParseError::NotSupported(_)) => Step::Finish(Outcome::NotSupported),
             Err(e) if e.is_archiver_trouble() => Step::Retry(Trouble::Sandbox(e.to_string())),
             Err(e) => Step::Finish(parse_failure(&e)),
         };
-        Processed { step, call: Some(ParserCall { parser: &route.parser, stats }) }
+        Processed { step, call: Some(ParserCall { parser: &route.parser, stats }), first_malformed }
     }
 }
 

@@ -437,18 +437,7 @@ impl Connection {
         self.health.admit(what)?;
         self.reconnect_if_stuck();
         let client = self.client();
-        // Dropping the operation at the deadline drops its connection too:
-        // the pool opens a fresh one for the next call.
-        let result = RUNTIME.block_on(async { tokio::time::timeout(self.timeout, op(&client)).await });
-        let Ok(result) = result else {
-            self.health.record_error(true);
-            return Err(self.timed_out(what));
-        };
-        match &result {
-            Ok(_) => self.health.record_ok(),
-            Err(e) => self.health.record_error(health::is_outage(e)),
-        }
-        Ok(result)
+        RUNTIME.block_on(self.within_raw(what, op(&client)))
     }
 
     /// Walks the documents a `find` returns, handing each to `visit`: a
@@ -504,7 +493,8 @@ impl Connection {
     }
 
     /// [`Self::within`], handing back the driver's own result; `Err` only
-    /// when the timeout ran out.
+    /// when the timeout ran out. Dropping the operation at the deadline
+    /// drops its connection too: the pool opens a fresh one for the next.
     pub(crate) async fn within_raw<T>(
         &self,
         what: &str,
