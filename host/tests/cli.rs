@@ -364,3 +364,49 @@ fn parser_check_refuses_what_the_world_forbids() {
         assert!(stderr.contains(expected), "{name}: {stderr}");
     }
 }
+
+/// A submission's typtag is hostile: written raw into the text log, a
+/// newline in it would forge a log line of the submitter's choosing and an
+/// escape sequence would reach the operator's terminal. The text log
+/// escapes both; the JSON log stays valid JSON with the typtag intact.
+#[test]
+fn a_hostile_typtag_cannot_forge_log_lines_or_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&["--data-dir", s(&data), "keygen", "--bits", "2048"]);
+    let forged = "2026-01-01T00:00:00.000000Z ERROR cybexp_archive::context: private key file replaced by operator";
+    let typtag = format!("feed\n{forged}\u{1b}[2J\u{202e}");
+    let plain = dir.path().join("feed.json");
+    std::fs::write(&plain, "{}").unwrap();
+    ok(&["--data-dir", s(&data), "submit", "--typtag", &typtag, "--orgid", "o", s(&plain)]);
+    let run = |format: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_cybexp-archive"))
+            .args(["--data-dir", s(&data), "--log", "info", "--log-format", format, "once", "--force"])
+            .env_remove("CYBEXP_ARCHIVE_CONFIG")
+            .env_remove("CYBEXP_LOG_FORMAT")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let text = run("text");
+    let outcome =
+        text.lines().find(|l| l.contains("NOT_SUPPORTED")).unwrap_or_else(|| panic!("no outcome line:\n{text}"));
+    assert!(outcome.contains("typtag=feed\\n2026-01-01"), "the typtag is in the line, escaped: {outcome}");
+    assert!(!text.lines().any(|l| l.starts_with(forged)), "a forged line:\n{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+        "raw control characters reached the log:\n{text:?}"
+    );
+    assert!(text.contains("\\u{1b}[2J\\u{202e}"), "{text}");
+
+    // The same run again (`--force` takes the skipped entry back), as JSON.
+    let json = run("json");
+    let event = json
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .find(|l| l["outcome"] == "NOT_SUPPORTED")
+        .expect("the outcome event");
+    assert_eq!(event["typtag"], typtag.as_str(), "JSON keeps the value exactly, escaped by JSON itself");
+}
