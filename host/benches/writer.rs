@@ -10,9 +10,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use cybexp_lake::{
-    BatchQuery, CacheLake, EntryId, Finished, GroupWriter, LakeAdmin, NewEntry, RawDocument, SeparateStores,
-};
+use cybexp_lake::{BatchQuery, CacheLake, EntryId, Finished, GroupWriter, LakeAdmin, RawDocument, SeparateStores};
 use cybexp_store_sqlite::SqliteStore;
 
 mod common;
@@ -21,16 +19,7 @@ mod common;
 /// document each), ready to write.
 fn claimed(n: usize, dir: &std::path::Path, name: &str) -> (Arc<SqliteStore>, Vec<(EntryId, Finished)>) {
     let store = Arc::new(SqliteStore::open(dir.join(name)).unwrap());
-    for i in 0..n {
-        let entry = NewEntry {
-            name: format!("e{i}"),
-            orgid: "org".into(),
-            typtag: "unr-honeypot".into(),
-            timezone: "UTC".into(),
-            timestamp: i as f64,
-        };
-        store.submit(&entry, b"blob").unwrap();
-    }
+    common::submit_all(&store, &vec![b"blob".to_vec(); n]);
     let entries = store.claim_batch("bench", &BatchQuery { limit: n, ..BatchQuery::default() }).unwrap();
     assert_eq!(entries.len(), n);
     let work = entries

@@ -5,9 +5,7 @@
 //! real logs (`tests/samples/real/`, sources in `SOURCES.md`), whole, torn
 //! and mangled, stored with the `_hash` Python gives them.
 
-use std::collections::BTreeMap;
-
-use cybexp_tahoe::test_support::{real_samples, reference_hashes};
+use cybexp_tahoe::test_support::pinned_real_samples;
 use cybexp_tahoe::{ParseInput, RawDoc, RecordCounts};
 
 /// (sample file, whether the reference stores it parsed as JSON rather than
@@ -76,14 +74,10 @@ fn stored_as_python_stores_it(doc: &RawDoc, text: &str, hash: &str, what: &str) 
 #[test]
 fn real_logs_are_stored_with_the_hash_python_gives_them() {
     let dir = env!("CARGO_MANIFEST_DIR");
-    let samples: BTreeMap<String, String> = real_samples(dir).into_iter().collect();
-    let names: Vec<&str> = samples.keys().map(String::as_str).collect();
-    assert_eq!(names, REAL.map(|(name, _)| name), "every real sample is listed here");
-    let pins = reference_hashes(dir);
+    let pins = pinned_real_samples(dir, &REAL.map(|(name, _)| name));
     assert_eq!(pins.len(), REAL.len());
-    for pin in pins {
+    for (pin, text) in &pins {
         assert_eq!((pin.sub_type.as_str(), pin.stored.as_str()), ("unr_honeypot", "text"));
-        let text = &samples[&pin.file];
         let doc = cybexp_parser_cowrie::parse(&input(text)).unwrap_or_else(|e| panic!("{}: {e}", pin.file));
         stored_as_python_stores_it(&doc, text, &pin.hash, &pin.file);
         let events = REAL.iter().find(|(name, _)| *name == pin.file).unwrap().1;

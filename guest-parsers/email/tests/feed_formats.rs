@@ -5,9 +5,7 @@
 //! real phishing mail (`tests/samples/real/`, sources in `SOURCES.md`),
 //! stored with the `_hash` Python gives it.
 
-use std::collections::BTreeMap;
-
-use cybexp_tahoe::test_support::{real_samples, reference_hashes};
+use cybexp_tahoe::test_support::pinned_real_samples;
 use cybexp_tahoe::{ParseInput, RecordCounts};
 
 /// Every sample is text, so the reference stores it wrapped as `{"data": text}`.
@@ -75,14 +73,10 @@ const REAL: [(&str, u64); 4] =
 #[test]
 fn real_phishing_mail_is_stored_with_the_hash_python_gives_it() {
     let dir = env!("CARGO_MANIFEST_DIR");
-    let samples: BTreeMap<String, String> = real_samples(dir).into_iter().collect();
-    let names: Vec<&str> = samples.keys().map(String::as_str).collect();
-    assert_eq!(names, REAL.map(|(name, _)| name), "every real sample is listed here");
-    let pins = reference_hashes(dir);
+    let pins = pinned_real_samples(dir, &REAL.map(|(name, _)| name));
     assert_eq!(pins.len(), REAL.len());
-    for pin in pins {
+    for (pin, text) in &pins {
         assert_eq!((pin.sub_type.as_str(), pin.stored.as_str()), ("email", "text"));
-        let text = &samples[&pin.file];
         let doc = cybexp_parser_email::parse(&input(text)).unwrap_or_else(|e| panic!("{}: {e}", pin.file));
         assert_eq!(doc.hash, pin.hash, "{}", pin.file);
         assert_eq!(doc.stored(), cybexp_parser_json::parse(&input(text)).unwrap().stored(), "{}", pin.file);

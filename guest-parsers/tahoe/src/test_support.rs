@@ -31,10 +31,15 @@ const ABOUT_REAL_SAMPLES: [&str; 2] = ["SOURCES.md", "reference_hashes.tsv"];
 /// `reference_hashes.tsv`): (file name, text), by name.
 pub fn real_samples(manifest_dir: &str) -> Vec<(String, String)> {
     let dir = std::path::PathBuf::from(format!("{manifest_dir}/tests/samples/real"));
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
+    files_in(&dir, |path| path.file_name().is_some_and(|name| !ABOUT_REAL_SAMPLES.iter().any(|about| name == *about)))
+}
+
+/// The files of `dir` that `keep` keeps: (file name, text), by name.
+pub fn files_in(dir: &std::path::Path, keep: impl Fn(&std::path::Path) -> bool) -> Vec<(String, String)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.unwrap_or_else(|e| panic!("{}: {e}", dir.display())).path())
-        .filter(|path| path.file_name().is_some_and(|name| !ABOUT_REAL_SAMPLES.iter().any(|about| name == *about)))
+        .filter(|path| keep(path))
         .collect();
     files.sort();
     files
@@ -42,6 +47,24 @@ pub fn real_samples(manifest_dir: &str) -> Vec<(String, String)> {
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             (path.file_name().unwrap_or_default().to_string_lossy().into_owned(), text)
+        })
+        .collect()
+}
+
+/// Each line of a parser crate's `reference_hashes.tsv` with the text of
+/// the real sample it pins, having checked that the samples are exactly
+/// `listed` (by name): a sample added without a test, or a listed one
+/// gone, fails.
+pub fn pinned_real_samples(manifest_dir: &str, listed: &[&str]) -> Vec<(ReferenceHash, String)> {
+    let samples: std::collections::BTreeMap<String, String> = real_samples(manifest_dir).into_iter().collect();
+    let names: Vec<&str> = samples.keys().map(String::as_str).collect();
+    assert_eq!(names, listed, "every real sample is listed here");
+    reference_hashes(manifest_dir)
+        .into_iter()
+        .map(|pin| {
+            let text = samples.get(&pin.file).unwrap_or_else(|| panic!("{}: pinned but not a sample", pin.file));
+            let text = text.clone();
+            (pin, text)
         })
         .collect()
 }

@@ -5,9 +5,7 @@
 //! real published files (`tests/samples/real/`, sources in `SOURCES.md`),
 //! stored with the `_hash` Python gives them.
 
-use std::collections::BTreeMap;
-
-use cybexp_tahoe::test_support::{real_samples, reference_hashes};
+use cybexp_tahoe::test_support::pinned_real_samples;
 use cybexp_tahoe::{ParseInput, RecordCounts};
 
 /// (sample file, whether the reference stores it parsed as JSON rather than
@@ -79,13 +77,9 @@ const REAL: [(&str, u64, u64); 3] = [
 #[test]
 fn real_published_files_are_stored_with_the_hash_python_gives_them() {
     let dir = env!("CARGO_MANIFEST_DIR");
-    let samples: BTreeMap<String, String> = real_samples(dir).into_iter().collect();
-    let names: Vec<&str> = samples.keys().map(String::as_str).collect();
-    assert_eq!(names, REAL.map(|(name, ..)| name), "every real sample is listed here");
-    let pins = reference_hashes(dir);
+    let pins = pinned_real_samples(dir, &REAL.map(|(name, ..)| name));
     assert_eq!(pins.len(), 2 * REAL.len(), "each sample under both typtags' sub_types");
-    for pin in pins {
-        let text = &samples[&pin.file];
+    for (pin, text) in &pins {
         let (_, records, malformed) = REAL.iter().find(|(name, ..)| *name == pin.file).unwrap();
         let input = ParseInput {
             typtag: &pin.sub_type,

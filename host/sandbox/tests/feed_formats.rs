@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use cybexp_sandbox::{ParseError, ParseInput, RecordCounts, Sandbox};
-use cybexp_tahoe::test_support::{real_samples, reference_hashes};
+use cybexp_tahoe::test_support::{files_in, real_samples, reference_hashes};
 
 /// The built-in routes (`builtin_routes` in the archiver's config; the
 /// binary crate is not a dependency of this one): typtag, parser, sub_type,
@@ -26,20 +26,7 @@ fn crate_dir(krate: &str) -> PathBuf {
 
 /// The sample files of one parser crate (not `real/`), sorted, with their text.
 fn samples(krate: &str) -> Vec<(String, String)> {
-    let dir = crate_dir(krate).join("tests/samples");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file())
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            (path.file_name().unwrap().to_string_lossy().into_owned(), text)
-        })
-        .collect()
+    files_in(&crate_dir(krate).join("tests/samples"), |path| path.is_file())
 }
 
 fn event<'a>(typtag: &'a str, sub_type: &'a str, plaintext: &'a str) -> ParseInput<'a> {
