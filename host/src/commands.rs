@@ -7,17 +7,15 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 use cybexp_keys::{KeyKind, Perms};
 use cybexp_lake::{BatchQuery, EntryFilter, EntryState, NewEntry, Outcome, RequeueFilter};
-use cybexp_sandbox::{ParseError, ParseInput};
+use cybexp_sandbox::ParseInput;
+use cybexp_status::untrusted::escape;
 use std::ops::ControlFlow;
 
 use crate::cli::{Cli, Command, DumpWhat, Format, KeyKindArg, PermsArgs};
 use crate::context::{Settings, create_private_dir};
 use crate::document::records_summary;
-use crate::pipeline::{Summary, parse_failure, raw_document};
-
-/// Exit codes of `parse` (and `decrypt` failures).
-pub const EXIT_NOT_SUPPORTED: u8 = 3;
-pub const EXIT_ERROR: u8 = 4;
+use crate::pipeline::{Summary, raw_document};
+use crate::verdict::{EXIT_ERROR, EXIT_NOT_SUPPORTED, Verdict};
 
 /// Runs one subcommand.
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -136,40 +134,31 @@ fn parse(
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .with_context(|| format!("reading {}", file.display()))?;
     let Ok(plaintext) = String::from_utf8(bytes) else {
-        eprintln!("ERROR (invalid_input): the plaintext is not UTF-8");
+        eprintln!("ERROR (parser.invalid_input): the plaintext is not UTF-8");
         return Ok(ExitCode::from(EXIT_ERROR));
     };
     let sandbox = ctx.sandbox()?;
     let input = ParseInput { typtag: &typtag, orgid, timezone, sub_type: &sub_type, plaintext: &plaintext };
     // The sandbox logs the call at debug level (parser, records, cost).
     let (result, _) = sandbox.parse(&parser, &input);
-    let outcome = match result {
-        Ok(doc) => {
+    let verdict = Verdict::of(result);
+    match &verdict {
+        Verdict::Parsed(doc) => {
             // The document on stdout, what the parser read on stderr.
             eprintln!("records: {}", records_summary(doc.counts, doc.first_malformed.as_deref()));
-            let doc = raw_document(doc, orgid, timezone);
-            println!("{}", crate::document::to_json_line(&doc));
-            Outcome::Success { hash: doc.hash }
+            println!("{}", crate::document::to_json_line(&raw_document(doc.clone(), orgid, timezone)));
         }
-        Err(ParseError::NotSupported(reason)) => {
-            eprintln!("NOT_SUPPORTED: {reason}");
-            Outcome::NotSupported
-        }
-        Err(e) => {
-            eprintln!("ERROR ({}): {e}", e.reason());
-            parse_failure(&e)
-        }
-    };
-    Ok(exit_code(&outcome))
+        Verdict::Finish { outcome, why } => eprintln!("{}: {}", outcome_words(outcome), escape(why)),
+        Verdict::Retry(why) => eprintln!("RETRY (the archiver's trouble, not the input's): {why}"),
+    }
+    Ok(verdict.exit_code())
 }
 
-/// How `parse`, `replay` and `parser check` exit: 0 SUCCESS, 3
-/// NOT_SUPPORTED, 4 ERROR.
-pub fn exit_code(outcome: &Outcome) -> ExitCode {
+/// `NOT_SUPPORTED` or `ERROR (parser.fuel)`, as `parse` reports it.
+fn outcome_words(outcome: &Outcome) -> String {
     match outcome {
-        Outcome::Success { .. } => ExitCode::SUCCESS,
-        Outcome::NotSupported => ExitCode::from(EXIT_NOT_SUPPORTED),
-        Outcome::Error { .. } => ExitCode::from(EXIT_ERROR),
+        Outcome::Error { cause, .. } => format!("ERROR ({})", cause.code()),
+        other => other.label().to_owned(),
     }
 }
 
@@ -347,7 +336,7 @@ fn requeue(ctx: &Settings, filter: &RequeueFilter, dry_run: bool) -> Result<Exit
         println!("{matched} skipped entries match; nothing changed (without --dry-run they are queued again)");
         for entry in &sample {
             let cause = entry.cause.as_deref().or(entry.state.as_deref()).unwrap_or("-");
-            println!("  {}  {}  {}  {}", entry.id, entry.typtag, cause, entry.timestamp);
+            println!("  {}  {}  {}  {}", entry.id, escape(&entry.typtag), escape(cause), entry.timestamp);
         }
         if matched > REQUEUE_SAMPLE as u64 {
             println!("  ... and {} more", matched - REQUEUE_SAMPLE as u64);

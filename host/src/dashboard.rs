@@ -30,7 +30,7 @@ pub fn status(socket: &Path, json: bool) -> Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string(&snapshot)?);
     } else {
-        print!("{}", cybexp_tui::text::status_report(&snapshot));
+        print!("{}", cybexp_tui::text::StatusReport(&cybexp_status::Escaped::new(snapshot)));
     }
     Ok(ExitCode::SUCCESS)
 }

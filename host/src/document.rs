@@ -21,14 +21,13 @@ pub fn to_json_line(doc: &RawDocument) -> String {
 
 /// The records a parser read, in words: `7032, 31 malformed (first: line
 /// 812: …)`, or `none counted` for a parser that counts none. The note
-/// comes from the parser and may quote the feed: control characters are
-/// made harmless for the terminal.
+/// comes from the parser and may quote the feed, so it is escaped.
 pub fn records_summary(counts: RecordCounts, first_malformed: Option<&str>) -> String {
     let RecordCounts { records, malformed } = counts;
     match (records, first_malformed) {
         (0, _) => "none counted".to_owned(),
         (_, Some(first)) if malformed > 0 => {
-            format!("{records}, {malformed} malformed (first: {})", cybexp_tui::text::printable(first))
+            format!("{records}, {malformed} malformed (first: {})", cybexp_status::untrusted::escape(first))
         }
         _ => format!("{records}, {malformed} malformed"),
     }
@@ -60,7 +59,7 @@ mod tests {
         let counts = RecordCounts { records: 7_032, malformed: 31 };
         assert_eq!(
             records_summary(counts, Some("line 812: whitespace\u{1b}[2J")),
-            "7032, 31 malformed (first: line 812: whitespace\u{fffd}[2J)"
+            "7032, 31 malformed (first: line 812: whitespace\\u{1b}[2J)"
         );
     }
 }

@@ -3,9 +3,11 @@
 //!
 //! Data flows one way: `cli` (arguments) → `commands` (one function per
 //! subcommand) → `context` (config → stores, keyring, sandbox, pipeline) →
-//! `pipeline` (which imports no other module here). `telemetry` starts the
+//! `pipeline` (which imports no other module here but the leaf `verdict`). `telemetry` starts the
 //! daemon's telemetry and hands the pipeline its probe; `dashboard` holds
 //! the socket clients (`top`, `status`); `demo` is the one-command tour.
+//! `verdict` (what a parse decides, how a command exits) is a leaf every
+//! one of them uses.
 
 pub mod cli;
 mod commands;
@@ -23,5 +25,6 @@ mod replay;
 mod signals;
 mod systemd;
 mod telemetry;
+pub mod verdict;
 
 pub use commands::run;

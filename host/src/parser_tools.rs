@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use cybexp_lake::Outcome;
-use cybexp_sandbox::{EngineOptions, Limits, ParseError, ParseInput, Sandbox, WORLD_VERSION};
+use cybexp_sandbox::{EngineOptions, Limits, ParseInput, Sandbox, WORLD_VERSION};
+use cybexp_status::untrusted::escape;
 
 use crate::cli::ParserAction;
-use crate::commands::exit_code;
 use crate::document::records_summary;
-use crate::pipeline::parse_failure;
+use crate::verdict::Verdict;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// A core module's first eight bytes (a component's differ in the version).
@@ -105,21 +105,18 @@ fn check(file: &Path, input: Option<&Path>, sub_type: &str) -> Result<ExitCode> 
     let (result, stats) = sandbox.parse("check", &event);
     let fuel = format!("fuel {} of {}", stats.fuel_used, limits.for_input(plaintext.len()).fuel);
     let time = format!("{:.3} ms", stats.elapsed.as_secs_f64() * 1e3);
-    let outcome = match result {
-        Ok(doc) => {
+    let verdict = Verdict::of(result);
+    match &verdict {
+        Verdict::Parsed(doc) => {
             println!("sample    SUCCESS  {fuel}, {time}");
             println!("records   {}", records_summary(doc.counts, doc.first_malformed.as_deref()));
             println!("hash      {}", doc.hash);
-            Outcome::Success { hash: doc.hash }
         }
-        Err(ParseError::NotSupported(reason)) => {
-            println!("sample    NOT_SUPPORTED ({reason})  {fuel}, {time}");
-            Outcome::NotSupported
+        Verdict::Finish { outcome: Outcome::Error { cause, .. }, why } => {
+            println!("sample    ERROR {} ({})  {fuel}, {time}", cause.code(), escape(why));
         }
-        Err(e) => {
-            println!("sample    ERROR parser.{} ({e})  {fuel}, {time}", e.reason());
-            parse_failure(&e)
-        }
-    };
-    Ok(exit_code(&outcome))
+        Verdict::Finish { outcome, why } => println!("sample    {} ({})  {fuel}, {time}", outcome.label(), escape(why)),
+        Verdict::Retry(why) => println!("sample    RETRY: the archiver's trouble, not the sample's ({why})"),
+    }
+    Ok(verdict.exit_code())
 }

@@ -40,7 +40,7 @@ pub use inflight::FlowLimits;
 pub use liveness::Liveness;
 pub use processor::{
     ENVELOPE_ALLOWANCE, ParserCall, Processed, Processor, Route, Step, Trouble, blob_failure, builtin_routes,
-    parse_failure, raw_document,
+    raw_document,
 };
 pub use schedule::{PollReport, STORE_RETRY_MAX};
 pub use stages::{Stage, StageClock, StageTotal};

@@ -8,12 +8,13 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use cybexp_lake::{CacheEntry, EntryFilter, EntryId, Outcome};
+use cybexp_status::untrusted::escape;
 use serde_json::json;
 
-use crate::commands::exit_code;
 use crate::context::Settings;
 use crate::document::records_summary;
 use crate::pipeline::{Processor, Route, Step, blob_failure};
+use crate::verdict::{EXIT_RETRY, exit_code};
 
 /// What `replay` was asked.
 pub struct Request {
@@ -78,7 +79,10 @@ pub fn run(ctx: &Settings, request: Request) -> Result<ExitCode> {
     let outcome = match processed.step {
         Step::Store(doc) => Outcome::Success { hash: doc.hash },
         Step::Finish(outcome) => outcome,
-        Step::Retry(trouble) => bail!("the archiver's own trouble, not the entry's: {trouble}"),
+        Step::Retry(trouble) => {
+            eprintln!("RETRY: the archiver's own trouble, not the entry's (the daemon would retry it): {trouble}");
+            return Ok(ExitCode::from(EXIT_RETRY));
+        }
     };
     let parsed = Parsed { stats: processed.call.map(|call| call.stats), first_malformed: processed.first_malformed };
     report(&request, &entry, Some(&route), &outcome, &parsed, plaintext.as_deref());
@@ -139,13 +143,14 @@ fn report(
         println!("{out}");
         return;
     }
-    println!("entry     {} (typtag {:?})", entry.id, entry.typtag);
+    // What the entry and the parser say is the submitter's text: escaped.
+    println!("entry     {} (typtag {})", entry.id, escape(&entry.typtag));
     if let Some(route) = route {
         println!("parser    {} (sub_type {})", route.parser, route.sub_type);
     }
     println!("outcome   {}{}", outcome.label(), cause.as_deref().map(|c| format!(" {c}")).unwrap_or_default());
     if let Some(message) = message {
-        println!("reason    {message}");
+        println!("reason    {}", escape(message));
     }
     if let Some(stats) = stats {
         println!("fuel      {}", stats.fuel_used);
@@ -157,8 +162,11 @@ fn report(
     if let Some(hash) = hash {
         println!("hash      {hash}");
     }
-    println!("recorded  {recorded}");
+    println!("recorded  {}", escape(&recorded));
     if let Some(plaintext) = plaintext {
-        println!("plaintext:\n{plaintext}");
+        // Lines and tabs kept for reading; every other control character
+        // escaped (`--json` has the exact text).
+        let lines: Vec<_> = plaintext.split('\n').map(|line| escape(line).replace("\\t", "\t")).collect();
+        println!("plaintext:\n{}", lines.join("\n"));
     }
 }

@@ -177,6 +177,13 @@ fn parse_exit_codes() {
     let bomb = file("bomb.json", format!("{}1{}", "{\"a\": ".repeat(30), "}".repeat(30)).as_bytes());
     let out = archiver(&["parse", "--parser", "json", "--sub-type", "x", "--orgid", "o", s(&bomb)]);
     assert_eq!(out.status.code(), Some(4));
+
+    // No such parser is the archiver's trouble, as in the daemon (which
+    // releases the entry): a retry, never an ERROR for the input.
+    let out = archiver(&["parse", "--parser", "no-such-parser", "--orgid", "o", s(&feed)]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    assert!(stderr.starts_with("RETRY (the archiver's trouble, not the input's): "), "{stderr}");
 }
 
 /// `parse` with the artifact cache in `$XDG_CACHE_HOME` (no systemd

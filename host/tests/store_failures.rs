@@ -10,7 +10,7 @@ use cybexp_archive::pipeline::{Pipeline, Processor};
 use cybexp_keys::{Keyring, PrivateKey};
 use cybexp_lake::{
     ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, ChangeFeed, EntryFilter, EntryId, Finished,
-    ForeignClaims, GroupWriter, LakeAdmin, NewEntry, Outcome, RawDocument, StoreError, Stored,
+    ForeignClaims, GroupWriter, LakeAdmin, NewEntry, Outcome, RawDocument, StoreError, StoreErrorKind, Stored,
 };
 use cybexp_store_sqlite::SqliteStore;
 
@@ -191,7 +191,7 @@ fn failed_poll_is_an_error_for_once_and_marks_nothing() {
     let (_dir, store, pipeline) = setup();
     store.fail_claim.store(true, Ordering::SeqCst);
     let error = pipeline.run_until_empty(&query(), |_| {}).unwrap_err();
-    assert!(error.to_string().contains("connection refused"), "{error}");
+    assert_eq!((error.backend, error.kind), ("flaky", StoreErrorKind::Unavailable), "{error}");
     assert_untouched(&store);
     store.fail_claim.store(false, Ordering::SeqCst);
     finish_and_check(&store, &pipeline);

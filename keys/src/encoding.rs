@@ -20,7 +20,11 @@ use der::asn1::UintRef;
 use pkcs8::{PrivateKeyInfoRef, SubjectPublicKeyInfoRef};
 use zeroize::Zeroizing;
 
-use crate::key::{MAX_BITS, MIN_BITS};
+/// Smallest modulus loaded or generated: AWS-LC refuses smaller RSA keys, and
+/// the pure-Rust backend applies the same floor so both behave the same.
+pub const MIN_BITS: usize = 2048;
+/// Largest modulus loaded or generated (AWS-LC's ceiling).
+pub const MAX_BITS: usize = 8192;
 
 /// Why a DER key was refused. Never quotes the input.
 #[derive(Debug)]

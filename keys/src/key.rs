@@ -12,17 +12,12 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::backend::{self, Backend};
-use crate::encoding::{self, DerError, PrivateDer, PublicDer};
+use crate::encoding::{self, DerError, MAX_BITS, MIN_BITS, PrivateDer, PublicDer};
 use crate::error::KeyFileError;
 use crate::xwing;
 
 /// Default modulus size for new keys (NIST SP 800-57: ~128-bit strength).
 pub const DEFAULT_BITS: usize = 3072;
-/// Smallest modulus loaded or generated: AWS-LC refuses smaller RSA keys, and
-/// the pure-Rust backend applies the same floor so both behave the same.
-pub const MIN_BITS: usize = 2048;
-/// Largest modulus loaded or generated (AWS-LC's ceiling).
-pub const MAX_BITS: usize = 8192;
 /// The sizes [`PrivateKey::generate`] makes: those AWS-LC can generate,
 /// on every backend.
 pub const GENERATE_BITS: [usize; 4] = [2048, 3072, 4096, 8192];

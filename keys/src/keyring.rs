@@ -13,8 +13,9 @@
 
 use std::fmt;
 
+use crate::encoding::MIN_BITS;
 use crate::error::{DecryptError, ErrorClass};
-use crate::key::{KeyId, MIN_BITS, PrivateKey};
+use crate::key::{KeyId, PrivateKey};
 use crate::{legacy, v2, v3};
 
 /// Which envelope format a blob was.

@@ -112,8 +112,9 @@ mod xwing;
 mod xwing;
 
 pub use backend::Backend;
+pub use encoding::{MAX_BITS, MIN_BITS};
 pub use error::{DecryptError, EncryptError, ErrorClass, KeyFileError};
-pub use key::{DEFAULT_BITS, GENERATE_BITS, KeyId, KeyKind, MAX_BITS, MIN_BITS, PrivateKey, PublicKey};
+pub use key::{DEFAULT_BITS, GENERATE_BITS, KeyId, KeyKind, PrivateKey, PublicKey};
 pub use keyring::{Envelope, Keyring, Opened};
 pub use load::{
     MAX_PEM_BYTES, MIN_WRITE_BITS, Perms, WrittenKeypair, load_credential, load_credential_from, load_keyring,

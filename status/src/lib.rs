@@ -5,9 +5,11 @@
 
 pub mod protocol;
 pub mod snapshot;
+pub mod untrusted;
 
 pub use protocol::{ClientError, Connection, VERSION};
 pub use snapshot::*;
+pub use untrusted::Escaped;
 
 /// Wall-clock time in milliseconds since the Unix epoch: the clock of every
 /// [`EpochMs`] on the wire. 0 if the clock is before 1970.

@@ -456,3 +456,60 @@ fn sgr_parameters(text: &str) -> Vec<u32> {
     }
     out
 }
+
+/// What a submitter can put in the metadata: an OSC that retitles the
+/// terminal, a screen clear, a newline followed by a forged log line, a
+/// right-to-left override, an 8-bit CSI.
+const FORGED: &str = "2026-01-01T00:00:00.000000Z ERROR cybexp_archive::context: private key file replaced";
+
+fn hostile(what: &str) -> String {
+    format!("{what}\u{1b}]0;pwned\u{7}\u{1b}[2J\n{FORGED}\u{202e}\u{9b}31m")
+}
+
+/// Nothing a submission wrote reaches the text log, `status` or `top` raw:
+/// each shows it escaped (`\u{1b}`), and the terminal running `top` keeps
+/// its title.
+#[test]
+fn hostile_metadata_is_shown_escaped_in_the_log_status_and_top() {
+    let archiver = Archiver::new();
+    let lake = archiver.lake();
+    let key = archiver.public_key();
+    let seal = |text: &str| cybexp_keys::legacy::encrypt(&key, text.as_bytes()).unwrap();
+    let mut entry = new_entry(&hostile("evil"), &hostile("name"));
+    entry.orgid = hostile("org");
+    entry.timezone = hostile("tz");
+    lake.submit(&entry, &seal("{}")).unwrap();
+    // A routed typtag that fails, so the metadata also rides an ERROR.
+    let mut failing = new_entry("unr-honeypot", &hostile("name"));
+    (failing.orgid, failing.timezone) = (hostile("org"), hostile("tz"));
+    lake.submit(&failing, &seal("not a cowrie event")).unwrap();
+    let daemon = Daemon::spawn(&archiver, "info");
+    processed_snapshot(&archiver, 2);
+
+    let raw = |text: &str| text.chars().any(|c| c != '\n' && cybexp_status::untrusted::is_unsafe(c));
+    let forged_line = |text: &str| text.lines().any(|l| l.trim_start().starts_with(FORGED));
+    let escaped_typtag = "evil\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\n2026-01-01";
+
+    let status = archiver.ok(&["status"]);
+    assert!(!raw(&status) && !forged_line(&status), "status:\n{status:?}");
+    assert!(status.contains(escaped_typtag), "status shows the typtag escaped:\n{status}");
+
+    if let Some(tmux) = tmux_or_skip("hostile_metadata_is_shown_escaped_in_the_log_status_and_top") {
+        let top = Top::start(tmux, &archiver, 200, 40);
+        top.wait("the hostile typtag, escaped", |s| s.contains("evil\\u{1b}]0;pwned").then_some(()));
+        let styled = top.tmux(&["capture-pane", "-p", "-e", "-t", "top"]);
+        // tmux writes its own SGR attributes; anything else was sent to the terminal.
+        let unstyled: String = styled
+            .split("\u{1b}[")
+            .enumerate()
+            .map(|(i, part)| if i == 0 { part } else { part.split_once('m').map_or(part, |(_, rest)| rest) })
+            .collect();
+        assert!(!raw(&unstyled) && !forged_line(&unstyled), "top's pane:\n{styled:?}");
+        let title = top.tmux(&["display-message", "-p", "-t", "top", "#{pane_title}"]);
+        assert!(!title.contains("pwned"), "the typtag retitled the terminal: {title}");
+    }
+
+    let log = daemon.stop("-TERM");
+    assert!(!raw(&log) && !forged_line(&log), "the log:\n{log:?}");
+    assert!(log.contains(escaped_typtag), "the log shows the typtag escaped:\n{log}");
+}

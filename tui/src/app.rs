@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cybexp_status::{ParserStats, Snapshot, TyptagStats};
+use cybexp_status::untrusted::escape;
+use cybexp_status::{Escaped, ParserStats, Snapshot, TyptagStats};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// The connection to the daemon, as the dashboard sees it.
@@ -184,8 +185,9 @@ pub struct App {
     pub socket: PathBuf,
     pub interval: Duration,
     pub link: Link,
-    /// The latest snapshot; kept (and shown as stale) while disconnected.
-    pub snapshot: Option<Snapshot>,
+    /// The latest snapshot, escaped once as it arrived (the views print
+    /// its strings as they are); kept (and shown as stale) while disconnected.
+    pub snapshot: Option<Escaped<Snapshot>>,
     pub rates: RateTracker,
     pub tab: Tab,
     pub sort: SortKey,
@@ -308,7 +310,7 @@ impl App {
             Action::Top => self.selected = 0,
             Action::Bottom => self.selected = self.rows().saturating_sub(1),
             Action::Resize => {}
-            Action::Connected(server) => self.link = Link::Connected { server },
+            Action::Connected(server) => self.link = Link::Connected { server: escape(&server).into_owned() },
             Action::Snapshot(snapshot) => {
                 if !matches!(self.link, Link::Connected { .. }) {
                     self.link = Link::Connected { server: String::new() };
@@ -320,20 +322,25 @@ impl App {
                 if restarted {
                     self.rates.reset();
                 }
+                let snapshot = Escaped::new(*snapshot);
                 self.rates.add(&snapshot);
-                self.snapshot = Some(*snapshot);
+                self.snapshot = Some(snapshot);
                 self.selected = self.selected.min(self.rows().saturating_sub(1));
             }
             // Each failed attempt redraws: "disconnected for 12s" moves on (at
             // most once per retry, which is at most once per interval).
-            Action::Disconnected { error, now_ms } => match &mut self.link {
-                Link::Disconnected { last_ms, error: old, attempts, .. } => {
-                    *attempts += 1;
-                    *last_ms = now_ms;
-                    *old = error;
+            Action::Disconnected { error, now_ms } => {
+                // Our own words, but an error may quote what the daemon sent.
+                let error = escape(&error).into_owned();
+                match &mut self.link {
+                    Link::Disconnected { last_ms, error: old, attempts, .. } => {
+                        *attempts += 1;
+                        *last_ms = now_ms;
+                        *old = error;
+                    }
+                    _ => self.link = Link::Disconnected { since_ms: now_ms, last_ms: now_ms, error, attempts: 1 },
                 }
-                _ => self.link = Link::Disconnected { since_ms: now_ms, last_ms: now_ms, error, attempts: 1 },
-            },
+            }
         }
         true
     }

@@ -1,20 +1,10 @@
 //! Formatting shared by the dashboard and `cybexp-archive status`: numbers,
 //! rates, durations, the loop state in words, and the one-shot text report.
+//! Text from the daemon arrives escaped ([`Escaped`]): nothing here escapes.
 
-use std::borrow::Cow;
-use std::fmt::Write as _;
+use std::fmt;
 
-use cybexp_status::{Snapshot, State};
-
-/// Text from the daemon made safe for a terminal: control characters
-/// (escape sequences in a hostile typtag, say) become `�`.
-pub fn printable(s: &str) -> Cow<'_, str> {
-    if s.chars().any(char::is_control) {
-        Cow::Owned(s.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect())
-    } else {
-        Cow::Borrowed(s)
-    }
-}
+use cybexp_status::{Escaped, Snapshot, State};
 
 /// A count: exact below 100 000, then `123.4k`, `12.3M`, `1.2G` (at most 6 columns).
 pub fn count(n: u64) -> String {
@@ -99,122 +89,117 @@ pub fn short_fingerprint(fingerprint: &str) -> &str {
     fingerprint.get(..12).unwrap_or(fingerprint)
 }
 
-/// `cybexp-archive status`: the snapshot once, as text.
-pub fn status_report(s: &Snapshot) -> String {
-    let mut out = String::new();
-    let id = &s.identity;
-    let now = s.taken_at_ms;
-    let p = |t: &str| printable(t).into_owned();
-    let _ =
-        writeln!(out, "{} {} ({}), up {}", p(&id.name), p(&id.version), p(&id.instance), duration_ms(s.uptime_ms()));
-    let _ = writeln!(out, "state     {}", state(&s.state()));
-    let l = &s.loop_state;
-    let _ = writeln!(
-        out,
-        "loop      {} polls, {} failed; backoff n={}, sleep {}",
-        l.polls,
-        l.poll_errors,
-        l.failures,
-        duration_ms(l.sleep_ms)
-    );
-    if let (Some(error), Some(at)) = (&l.last_error, l.last_error_at_ms) {
-        let _ = writeln!(out, "          last poll error {}: {}", ago(now, at), p(error));
-    }
-    let _ = writeln!(out, "lake      {}", p(&id.lake));
-    let _ = writeln!(out, "archive   {}", p(&id.archive));
-    let keys: Vec<&str> = id.key_fingerprints.iter().map(|k| short_fingerprint(k)).collect();
-    let _ = writeln!(out, "keys      {}", p(&keys.join(", ")));
-    let parsers: Vec<String> = id
-        .parsers
-        .iter()
-        .map(|x| match x.sha256.get(..12) {
-            Some(digest) => format!("{} {} ({digest})", x.name, x.version),
-            None => format!("{} {}", x.name, x.version),
-        })
-        .collect();
-    let _ = writeln!(out, "parsers   {}", p(&parsers.join(", ")));
-    let c = &id.config;
-    let _ = writeln!(out, "config    generation {}, loaded {}", c.generation, ago(now, c.loaded_at_ms));
-    if let Some(error) = &c.last_reload_error {
-        let at = c.last_reload_at_ms.map(|at| ago(now, at)).unwrap_or_default();
-        let _ = writeln!(out, "          last reload refused {at}: {}", p(error));
-    }
-    let w = &s.workers;
-    let _ = writeln!(out, "workers   {}, {} busy (1m), {} in flight", w.count, percent(w.utilisation_1m), w.in_flight);
-    let q = &s.queue;
-    match (q.waiting, q.skipped) {
-        (Some(waiting), Some(skipped)) => {
-            let trend = q.trend_per_min().map(|t| format!(", trend {t:+.0}/min")).unwrap_or_default();
-            let when = q.sampled_at_ms.map(|at| ago(now, at)).unwrap_or_default();
-            let _ = writeln!(out, "queue     {waiting} waiting, {skipped} skipped{trend} (sampled {when})");
-        }
-        _ => {
-            let _ = writeln!(out, "queue     not sampled yet");
-        }
-    }
-    if let Some(error) = &q.error {
-        let _ = writeln!(out, "          queue sample failed: {}", p(error));
-    }
-    let t = &s.totals;
-    let _ = writeln!(
-        out,
-        "outcomes  SUCCESS {}  NOT_SUPPORTED {}  ERROR {}  (retried {})",
-        t.success, t.not_supported, t.error, s.retried
-    );
-    let r = &s.rates;
-    let _ = writeln!(out, "rates/s   {:<8}{:>9}{:>15}{:>7}", "", "SUCCESS", "NOT_SUPPORTED", "ERROR");
-    for (name, w) in [("10s", r.window_10s), ("1m", r.window_1m), ("5m", r.window_5m)] {
-        let _ =
-            writeln!(out, "          {name:<8}{:>9}{:>15}{:>7}", rate(w.success), rate(w.not_supported), rate(w.error));
-    }
-    let _ = writeln!(
-        out,
-        "typtags   {:<24} {:<10} {:>9} {:>13} {:>7}",
-        "TYPTAG", "PARSER", "SUCCESS", "NOT_SUPPORTED", "ERROR"
-    );
-    for t in &s.typtags {
-        let _ = writeln!(
+/// `cybexp-archive status`: the snapshot once, as text. It takes the
+/// [`Escaped`] snapshot only, so what a submission wrote is printed escaped.
+pub struct StatusReport<'a>(pub &'a Escaped<Snapshot>);
+
+impl fmt::Display for StatusReport<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s: &Snapshot = self.0;
+        let id = &s.identity;
+        let now = s.taken_at_ms;
+        writeln!(out, "{} {} ({}), up {}", id.name, id.version, id.instance, duration_ms(s.uptime_ms()))?;
+        writeln!(out, "state     {}", state(&s.state()))?;
+        let l = &s.loop_state;
+        writeln!(
             out,
-            "          {:<24} {:<10} {:>9} {:>13} {:>7}",
-            p(&t.typtag),
-            p(t.parser.as_deref().unwrap_or("-")),
-            t.counts.success,
-            t.counts.not_supported,
-            t.counts.error
-        );
-    }
-    // What the parsers that count records read: a feed degrading shows as
-    // malformed records it still stored.
-    for (i, parser) in s.parsers.iter().filter(|parser| parser.records > 0).enumerate() {
-        let label = if i == 0 { "records" } else { "" };
-        let _ = writeln!(
+            "loop      {} polls, {} failed; backoff n={}, sleep {}",
+            l.polls,
+            l.poll_errors,
+            l.failures,
+            duration_ms(l.sleep_ms)
+        )?;
+        if let (Some(error), Some(at)) = (&l.last_error, l.last_error_at_ms) {
+            writeln!(out, "          last poll error {}: {error}", ago(now, at))?;
+        }
+        writeln!(out, "lake      {}", id.lake)?;
+        writeln!(out, "archive   {}", id.archive)?;
+        let keys: Vec<&str> = id.key_fingerprints.iter().map(|k| short_fingerprint(k)).collect();
+        writeln!(out, "keys      {}", keys.join(", "))?;
+        let parsers: Vec<String> = id
+            .parsers
+            .iter()
+            .map(|x| match x.sha256.get(..12) {
+                Some(digest) => format!("{} {} ({digest})", x.name, x.version),
+                None => format!("{} {}", x.name, x.version),
+            })
+            .collect();
+        writeln!(out, "parsers   {}", parsers.join(", "))?;
+        let c = &id.config;
+        writeln!(out, "config    generation {}, loaded {}", c.generation, ago(now, c.loaded_at_ms))?;
+        if let Some(error) = &c.last_reload_error {
+            let at = c.last_reload_at_ms.map(|at| ago(now, at)).unwrap_or_default();
+            writeln!(out, "          last reload refused {at}: {error}")?;
+        }
+        let w = &s.workers;
+        writeln!(out, "workers   {}, {} busy (1m), {} in flight", w.count, percent(w.utilisation_1m), w.in_flight)?;
+        let q = &s.queue;
+        match (q.waiting, q.skipped) {
+            (Some(waiting), Some(skipped)) => {
+                let trend = q.trend_per_min().map(|t| format!(", trend {t:+.0}/min")).unwrap_or_default();
+                let when = q.sampled_at_ms.map(|at| ago(now, at)).unwrap_or_default();
+                writeln!(out, "queue     {waiting} waiting, {skipped} skipped{trend} (sampled {when})")?;
+            }
+            _ => writeln!(out, "queue     not sampled yet")?,
+        }
+        if let Some(error) = &q.error {
+            writeln!(out, "          queue sample failed: {error}")?;
+        }
+        let t = &s.totals;
+        writeln!(
             out,
-            "{label:<10}{} {} ({} malformed, in {} of {} calls)",
-            p(&parser.name),
-            parser.records,
-            parser.malformed,
-            parser.calls_with_malformed,
-            parser.calls
-        );
-    }
-    if !s.recent_errors.is_empty() {
-        let _ = writeln!(out, "errors    (latest first)");
-        for e in s.recent_errors.iter().take(5) {
-            let message = e.message.as_deref().map(|m| format!(": {}", p(m))).unwrap_or_default();
-            let _ = writeln!(
+            "outcomes  SUCCESS {}  NOT_SUPPORTED {}  ERROR {}  (retried {})",
+            t.success, t.not_supported, t.error, s.retried
+        )?;
+        let r = &s.rates;
+        writeln!(out, "rates/s   {:<8}{:>9}{:>15}{:>7}", "", "SUCCESS", "NOT_SUPPORTED", "ERROR")?;
+        for (name, w) in [("10s", r.window_10s), ("1m", r.window_1m), ("5m", r.window_5m)] {
+            writeln!(
                 out,
-                "          {} {} {} entry {}{message}",
-                ago(now, e.at_ms),
-                p(&e.typtag),
-                p(&e.cause),
-                p(&e.entry)
-            );
+                "          {name:<8}{:>9}{:>15}{:>7}",
+                rate(w.success),
+                rate(w.not_supported),
+                rate(w.error)
+            )?;
         }
+        writeln!(
+            out,
+            "typtags   {:<24} {:<10} {:>9} {:>13} {:>7}",
+            "TYPTAG", "PARSER", "SUCCESS", "NOT_SUPPORTED", "ERROR"
+        )?;
+        for t in &s.typtags {
+            writeln!(
+                out,
+                "          {:<24} {:<10} {:>9} {:>13} {:>7}",
+                t.typtag,
+                t.parser.as_deref().unwrap_or("-"),
+                t.counts.success,
+                t.counts.not_supported,
+                t.counts.error
+            )?;
+        }
+        // What the parsers that count records read: a feed degrading shows as
+        // malformed records it still stored.
+        for (i, parser) in s.parsers.iter().filter(|parser| parser.records > 0).enumerate() {
+            let label = if i == 0 { "records" } else { "" };
+            writeln!(
+                out,
+                "{label:<10}{} {} ({} malformed, in {} of {} calls)",
+                parser.name, parser.records, parser.malformed, parser.calls_with_malformed, parser.calls
+            )?;
+        }
+        if !s.recent_errors.is_empty() {
+            writeln!(out, "errors    (latest first)")?;
+            for e in s.recent_errors.iter().take(5) {
+                let message = e.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+                writeln!(out, "          {} {} {} entry {}{message}", ago(now, e.at_ms), e.typtag, e.cause, e.entry)?;
+            }
+        }
+        if s.telemetry.dropped_events > 0 {
+            writeln!(out, "telemetry {} detail events dropped (totals exact)", s.telemetry.dropped_events)?;
+        }
+        Ok(())
     }
-    if s.telemetry.dropped_events > 0 {
-        let _ = writeln!(out, "telemetry {} detail events dropped (totals exact)", s.telemetry.dropped_events);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -245,11 +230,5 @@ mod tests {
         assert_eq!(percent(0.004), "0.4%");
         assert_eq!(percent(0.5), "50%");
         assert_eq!(short_fingerprint("0123456789abcdef"), "0123456789ab");
-    }
-
-    #[test]
-    fn control_characters_never_reach_the_terminal() {
-        assert_eq!(printable("plain"), Cow::Borrowed("plain"));
-        assert_eq!(printable("evil\x1b[2Jtag\n"), "evil\u{fffd}[2Jtag\u{fffd}");
     }
 }

@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Sparkline, Table, TableState};
 
 use crate::app::{App, Link, SortKey, Tab};
-use crate::text::{self, printable};
+use crate::text;
 
 /// Styles, with or without colour.
 #[derive(Clone, Copy)]
@@ -139,28 +139,28 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         let title = format!("cybexp-archive top · {}", app.socket.display());
         frame.render_widget(Paragraph::new(Span::styled(title, theme.title())), left);
         if let Link::Disconnected { error, .. } = &app.link {
-            frame.render_widget(Paragraph::new(Span::styled(printable(error).into_owned(), theme.error())), rows[1]);
+            frame.render_widget(Paragraph::new(Span::styled(error.to_owned(), theme.error())), rows[1]);
         }
         return;
     };
     let id = &s.identity;
     let first = Line::from(vec![
-        Span::styled(format!("{} {}", printable(&id.name), printable(&id.version)), theme.title()),
+        Span::styled(format!("{} {}", &id.name, &id.version), theme.title()),
         Span::styled(" · ", theme.dim()),
-        Span::raw(printable(&id.instance).into_owned()),
+        Span::raw(id.instance.clone()),
         Span::styled(" · ", theme.dim()),
         Span::raw(format!("up {}", text::duration_ms(s.uptime_ms()))),
     ]);
     frame.render_widget(Paragraph::new(first), left);
 
-    let archive = if id.archive == id.lake { "same".to_owned() } else { printable(&id.archive).into_owned() };
+    let archive = if id.archive == id.lake { "same".to_owned() } else { id.archive.clone() };
     let w = &s.workers;
     // Short items first: a long store path is what gets cut on a narrow screen.
     let second = Line::from(vec![
         Span::styled("workers ", theme.dim()),
         Span::raw(format!("{} · {} busy", w.count, text::percent(w.utilisation_10s))),
         Span::styled(" · lake ", theme.dim()),
-        Span::raw(printable(&id.lake).into_owned()),
+        Span::raw(id.lake.clone()),
         Span::styled(" · archive ", theme.dim()),
         Span::raw(archive),
     ]);
@@ -170,12 +170,12 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let polls = format!("{} ({} failed)", l.polls, l.poll_errors);
     let third = match (&app.link, &l.last_error, l.last_error_at_ms) {
         (Link::Disconnected { error, .. }, _, _) => {
-            Line::from(Span::styled(format!("last data shown · {}", printable(error)), theme.error()))
+            Line::from(Span::styled(format!("last data shown · {}", error), theme.error()))
         }
         // A poll failed: that matters more than the keys.
         (_, Some(error), Some(at)) => Line::from(vec![
             Span::styled("last error ", theme.dim()),
-            Span::styled(format!("{}: {}", text::ago(s.taken_at_ms, at), printable(error)), theme.error()),
+            Span::styled(format!("{}: {}", text::ago(s.taken_at_ms, at), error), theme.error()),
             Span::styled(" · polls ", theme.dim()),
             Span::raw(polls),
         ]),
@@ -185,7 +185,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             let at = id.config.last_reload_at_ms.map(|at| text::ago(s.taken_at_ms, at)).unwrap_or_default();
             Line::from(vec![
                 Span::styled("reload refused ", theme.dim()),
-                Span::styled(format!("{at}: {}", printable(error)), theme.error()),
+                Span::styled(format!("{at}: {}", error), theme.error()),
                 Span::styled(" · config ", theme.dim()),
                 Span::raw(id.config.generation.to_string()),
             ])
@@ -194,7 +194,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             let keys: Vec<&str> = id.key_fingerprints.iter().map(|k| text::short_fingerprint(k)).collect();
             Line::from(vec![
                 Span::styled("keys ", theme.dim()),
-                Span::raw(printable(&keys.join(",")).into_owned()),
+                Span::raw(keys.join(",")),
                 Span::styled(" · parsers ", theme.dim()),
                 Span::raw(id.parsers.len().to_string()),
                 Span::styled(" · polls ", theme.dim()),
@@ -281,7 +281,7 @@ fn draw_queue(frame: &mut Frame, area: Rect, s: &Snapshot, theme: Theme) {
     let data = &waiting[waiting.len().saturating_sub(rows[3].width as usize)..];
     frame.render_widget(Sparkline::default().data(data).style(theme.warn()), rows[3]);
     let sampled = match (q.sampled_at_ms, &q.error) {
-        (_, Some(error)) => Span::styled(format!("sample failed: {}", printable(error)), theme.error()),
+        (_, Some(error)) => Span::styled(format!("sample failed: {}", error), theme.error()),
         (Some(at), None) => Span::styled(format!("sampled {}", text::ago(s.taken_at_ms, at)), theme.dim()),
         (None, None) => Span::styled("not sampled yet", theme.dim()),
     };
@@ -376,12 +376,9 @@ fn typtag_table<'a>(app: &'a App, s: &Snapshot, width: u16, theme: Theme) -> Tab
     }
     let header = header_cells(&names, sorted_column(app.sort), app.descending, theme);
     let rows = app.typtag_rows().into_iter().map(|t| {
-        let mut cells = vec![Cell::from(printable(&t.typtag).into_owned())];
+        let mut cells = vec![Cell::from(t.typtag.clone())];
         if wide {
-            cells.push(Cell::from(Span::styled(
-                printable(t.parser.as_deref().unwrap_or("—")).into_owned(),
-                theme.dim(),
-            )));
+            cells.push(Cell::from(Span::styled(t.parser.as_deref().unwrap_or("—").to_owned(), theme.dim())));
         }
         let error_style = if t.counts.error > 0 { theme.error() } else { Style::new() };
         cells.extend([
@@ -390,10 +387,7 @@ fn typtag_table<'a>(app: &'a App, s: &Snapshot, width: u16, theme: Theme) -> Tab
             Cell::from(Line::from(Span::styled(text::count(t.counts.error), error_style)).right_aligned()),
             right(if t.counts.total() == 0 { "—".into() } else { text::percent(t.counts.error_ratio()) }),
             right(app.rates.per_minute(&t.typtag).map(|r| format!("{r:.0}")).unwrap_or_else(|| "—".into())),
-            Cell::from(Span::styled(
-                t.top_cause().map(|(c, _)| printable(c).into_owned()).unwrap_or_default(),
-                theme.error(),
-            )),
+            Cell::from(Span::styled(t.top_cause().map(|(c, _)| c.to_owned()).unwrap_or_default(), theme.error())),
         ]);
         if wide {
             let last = if t.last_seen_ms == 0 { "—".into() } else { text::ago(s.taken_at_ms, t.last_seen_ms) };
@@ -436,9 +430,9 @@ fn parser_table<'a>(app: &'a App, width: u16, theme: Theme) -> Table<'a> {
     let us = |v: Option<u64>| v.map(text::duration_us).unwrap_or_else(|| "—".into());
     let rows = app.parser_rows().into_iter().map(move |p| {
         let h = &p.parse_time;
-        let mut cells = vec![Cell::from(printable(&p.name).into_owned())];
+        let mut cells = vec![Cell::from(p.name.clone())];
         if wide {
-            cells.push(Cell::from(Span::styled(printable(&p.version).into_owned(), theme.dim())));
+            cells.push(Cell::from(Span::styled(p.version.clone(), theme.dim())));
         }
         cells.extend([
             right(text::count(p.calls)),
@@ -481,14 +475,10 @@ fn cause_table<'a>(app: &'a App, s: &Snapshot, theme: Theme) -> Table<'a> {
     let header = header_cells(&names, Some(1), app.descending, theme);
     let errors = s.totals.error.max(1) as f64;
     let rows = app.cause_rows().into_iter().map(|(cause, n)| {
-        let typtags: Vec<String> = s
-            .typtags
-            .iter()
-            .filter(|t| t.causes.contains_key(cause))
-            .map(|t| printable(&t.typtag).into_owned())
-            .collect();
+        let typtags: Vec<String> =
+            s.typtags.iter().filter(|t| t.causes.contains_key(cause)).map(|t| t.typtag.clone()).collect();
         Row::new(vec![
-            Cell::from(Span::styled(printable(cause).into_owned(), theme.error())),
+            Cell::from(Span::styled(cause.to_owned(), theme.error())),
             right(text::count(n)),
             right(text::percent(n as f64 / errors)),
             Cell::from(typtags.join(", ")),
@@ -502,12 +492,12 @@ fn draw_errors(frame: &mut Frame, area: Rect, s: &Snapshot, theme: Theme) {
     let title = format!("Recent errors ({} since start) ", text::count(s.totals.error));
     let block = rule(Span::styled(title, theme.title()), theme);
     let rows = s.recent_errors.iter().map(|e| {
-        let message = e.message.as_deref().map(|m| format!("  {}", printable(m))).unwrap_or_default();
+        let message = e.message.as_deref().map(|m| format!("  {}", m)).unwrap_or_default();
         Row::new(vec![
             Cell::from(Span::styled(text::ago(s.taken_at_ms, e.at_ms), theme.dim())),
-            Cell::from(printable(&e.typtag).into_owned()),
-            Cell::from(Span::styled(printable(&e.cause).into_owned(), theme.error())),
-            Cell::from(format!("entry {}{message}", printable(&e.entry))),
+            Cell::from(e.typtag.clone()),
+            Cell::from(Span::styled(e.cause.clone(), theme.error())),
+            Cell::from(format!("entry {}{message}", &e.entry)),
         ])
     });
     let widths = [Constraint::Length(10), Constraint::Length(16), Constraint::Length(22), Constraint::Fill(1)];
@@ -520,7 +510,7 @@ fn draw_errors(frame: &mut Frame, area: Rect, s: &Snapshot, theme: Theme) {
 
 fn draw_waiting(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let error = match &app.link {
-        Link::Disconnected { error, .. } => printable(error).into_owned(),
+        Link::Disconnected { error, .. } => error.to_owned(),
         _ => "connecting…".into(),
     };
     let lines = vec![

@@ -222,7 +222,7 @@ fn a_refused_reload_is_shown_with_its_reason_and_the_generation() {
     let (screen, _) = render(&app(Some(snapshot.clone()), true), 120, 30);
     let line = line_with(&screen, "reload refused");
     assert!(line.contains("4.0s ago: parser \"my-feed\": the component must import nothing · config 3"), "{line}");
-    let report = cybexp_tui::text::status_report(&snapshot);
+    let report = cybexp_tui::text::StatusReport(&cybexp_status::Escaped::new(snapshot)).to_string();
     assert!(report.contains("config    generation 3, loaded "), "{report}");
     assert!(report.contains("\nrecords   url-list 7032 (31 malformed, in 1 of 88 calls)\n"), "{report}");
     assert!(!report.contains("records   cowrie"), "parsers that count no records are left out");
@@ -415,9 +415,19 @@ fn hostile_text_from_the_daemon_is_defused() {
     let mut s = running();
     s.typtags.push(typtag("evil\x1b]0;pwned\x07tag", None, (0, 1, 0), &[]));
     s.recent_errors[0].typtag = "\x1b[2J".into();
-    let (screen, buffer) = render(&app(Some(s), true), 100, 30);
-    assert!(screen.contains("evil\u{fffd}]0;pwned\u{fffd}tag"), "{screen}");
-    assert!(buffer.content().iter().all(|c| !c.symbol().chars().any(char::is_control)));
+    s.recent_errors[0].cause = "rtl\u{202e}exe.txt".into();
+    s.identity.instance = "host\n:1".into();
+    let (screen, buffer) = render(&app(Some(s.clone()), true), 120, 30);
+    assert!(screen.contains("evil\\u{1b}]0;pwned\\u{7}tag"), "{screen}");
+    assert!(screen.contains("\\u{1b}[2J"), "{screen}");
+    assert!(screen.contains("host\\n:1"), "{screen}");
+    let unsafe_cell = |c: &ratatui::buffer::Cell| c.symbol().chars().any(cybexp_status::untrusted::is_unsafe);
+    assert!(!buffer.content().iter().any(unsafe_cell));
+    // The status text prints the same snapshot escaped.
+    let report = cybexp_tui::text::StatusReport(&cybexp_status::Escaped::new(s)).to_string();
+    assert!(!report.chars().any(|c| c != '\n' && cybexp_status::untrusted::is_unsafe(c)), "{report:?}");
+    assert!(report.contains("\\u{1b}[2J parser.fuel") || report.contains("\\u{1b}[2J"), "{report}");
+    assert!(report.contains("rtl\\u{202e}exe.txt"), "{report}");
 }
 
 #[test]

@@ -644,7 +644,7 @@ impl Value {
             Value::Null => out.push_str("null"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Int(digits) => out.push_str(digits),
-            Value::Float(f) => crate::canonical::write_python_float(*f, out),
+            Value::Float(f) => crate::python_float::write_python_float(*f, out),
             Value::String(s) => write_utf8_json_string(s, out),
             Value::Array(items) => {
                 out.push('[');

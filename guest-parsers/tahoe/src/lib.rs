@@ -28,6 +28,7 @@
 pub mod canonical;
 pub mod digest;
 pub mod json;
+mod python_float;
 mod records;
 mod scan;
 // Always compiled (not behind a test-only feature), so `cargo test` and

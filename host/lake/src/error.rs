@@ -1,6 +1,8 @@
 //! What goes wrong in a store, by kind.
 
-use std::fmt::Display;
+use std::error::Error;
+use std::fmt::{self, Display};
+use std::sync::Arc;
 
 /// What a [`StoreError`] means for the caller.
 ///
@@ -35,13 +37,18 @@ impl StoreErrorKind {
 
 /// A failure of the database itself: never an outcome, nothing is marked and
 /// the entry is retried later (reference §5).
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("{backend} store {}: {message}", .kind.word())]
+///
+/// It keeps the driver's error it came from ([`StoreError::cause`]), typed,
+/// as `std::io::Error` keeps a custom error: the message already quotes the
+/// cause's words, so [`Error::source`] continues with the cause's own
+/// source and a printed chain says each thing once.
+#[derive(Clone, Debug)]
 pub struct StoreError {
     /// The backend's name, e.g. `sqlite`, `mongodb`.
     pub backend: &'static str,
     pub kind: StoreErrorKind,
     pub message: String,
+    cause: Option<Arc<dyn Error + Send + Sync + 'static>>,
 }
 
 impl StoreError {
@@ -57,8 +64,32 @@ impl StoreError {
         Self::of(backend, StoreErrorKind::Other, message)
     }
 
-    fn of(backend: &'static str, kind: StoreErrorKind, message: impl Display) -> Self {
-        StoreError { backend, kind, message: message.to_string() }
+    pub fn of(backend: &'static str, kind: StoreErrorKind, message: impl Display) -> Self {
+        StoreError { backend, kind, message: message.to_string(), cause: None }
+    }
+
+    /// The same error, keeping `cause` (the driver's error its message quotes).
+    pub fn caused_by(mut self, cause: impl Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Arc::new(cause));
+        self
+    }
+
+    /// The driver's error this came from, if any: downcast it to ask the
+    /// driver's own questions (an error code, a label).
+    pub fn cause(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
+        self.cause.as_deref()
+    }
+}
+
+impl Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} store {}: {}", self.backend, self.kind.word(), self.message)
+    }
+}
+
+impl Error for StoreError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.cause.as_deref()?.source()
     }
 }
 
@@ -97,5 +128,21 @@ mod tests {
         }
         let blob: BlobError = StoreError::other("mongodb", "x").into();
         assert_eq!(blob.to_string(), "mongodb store error: x");
+    }
+
+    #[test]
+    fn the_cause_is_kept_typed_and_its_chain_continues() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("deeper")]
+        struct Deeper;
+        #[derive(Debug, thiserror::Error)]
+        #[error("driver says no")]
+        struct Driver(#[source] Deeper);
+        let error = StoreError::unavailable("mongodb", "claiming: driver says no").caused_by(Driver(Deeper));
+        assert!(error.cause().is_some_and(|c| c.downcast_ref::<Driver>().is_some()));
+        let source = error.source().expect("the cause's own source");
+        assert!(source.downcast_ref::<Deeper>().is_some());
+        assert_eq!(error.clone().to_string(), "mongodb store unavailable: claiming: driver says no");
+        assert!(StoreError::other("sqlite", "x").cause().is_none());
     }
 }

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use cybexp_keys::Keyring;
 use cybexp_lake::{BlobError, CacheEntry, ErrorCause, Outcome, RawDocument, StoreError};
-use cybexp_sandbox::{CallStats, ParseError, ParseInput, ParsedDocument, Sandbox};
+use cybexp_sandbox::{CallStats, ParseInput, ParsedDocument, Sandbox};
 use serde::{Deserialize, Serialize};
 
 use super::stages::{Stage, StageClock};
+use crate::verdict::Verdict;
 
 /// Which parser handles a typtag, and the raw `sub_type` it produces.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,11 +143,10 @@ impl Processor {
         };
         let (result, stats) = StageClock::time(clock, Stage::Parse, || self.sandbox.parse(&route.parser, &input));
         let first_malformed = result.as_ref().ok().and_then(|doc| doc.first_malformed.clone());
-        let step = match result {
-            Ok(doc) => Step::Store(raw_document(doc, &entry.orgid, &entry.timezone)),
-            Err(ParseError::NotSupported(_)) => Step::Finish(Outcome::NotSupported),
-            Err(e) if e.is_archiver_trouble() => Step::Retry(Trouble::Sandbox(e.to_string())),
-            Err(e) => Step::Finish(parse_failure(&e)),
+        let step = match Verdict::of(result) {
+            Verdict::Parsed(doc) => Step::Store(raw_document(doc, &entry.orgid, &entry.timezone)),
+            Verdict::Finish { outcome, .. } => Step::Finish(outcome),
+            Verdict::Retry(why) => Step::Retry(Trouble::Sandbox(why)),
         };
         Processed { step, call: Some(ParserCall { parser: &route.parser, stats }), first_malformed }
     }
@@ -161,11 +161,6 @@ pub fn raw_document(doc: ParsedDocument, orgid: &str, timezone: &str) -> RawDocu
         timezone: timezone.to_owned(),
         hash: doc.hash,
     }
-}
-
-/// ERROR outcome for a sandbox failure.
-pub fn parse_failure(error: &ParseError) -> Outcome {
-    Outcome::Error { cause: ErrorCause::Parser(error.reason().to_owned()), message: error.to_string() }
 }
 
 /// Room for the envelope around a plaintext: the RSA-wrapped key (512 bytes

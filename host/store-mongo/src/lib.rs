@@ -114,7 +114,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use cybexp_lake::StoreError;
+use cybexp_lake::{StoreError, StoreErrorKind};
 use mongodb::Client;
 use mongodb::bson::Document;
 use mongodb::error::{ErrorKind, WriteFailure};
@@ -560,8 +560,8 @@ fn effective_write_concern(from_uri: Option<WriteConcern>, options: &Options) ->
 /// [`Unavailable`](cybexp_lake::StoreErrorKind::Unavailable) when the server
 /// could not be reached, else [`Other`](cybexp_lake::StoreErrorKind::Other).
 pub(crate) fn store_error(what: &str, e: &mongodb::error::Error) -> StoreError {
-    let message = format!("{what}: {e}");
-    if health::is_outage(e) { StoreError::unavailable(BACKEND, message) } else { StoreError::other(BACKEND, message) }
+    let kind = if health::is_outage(e) { StoreErrorKind::Unavailable } else { StoreErrorKind::Other };
+    StoreError::of(BACKEND, kind, format!("{what}: {e}")).caused_by(e.clone())
 }
 
 /// Whether the server answered `e` with the error `code` (a command error,
@@ -596,8 +596,7 @@ mod tests {
         assert_eq!((wc.w, wc.journal), (Some(Acknowledgment::Nodes(2)), Some(false)));
         let options = Options { write_concern: Some("0".into()), ..Options::default() };
         let err = effective_write_concern(None, &options).unwrap_err();
-        assert!(err.to_string().contains("w=0"));
-        assert_eq!(err.kind, cybexp_lake::StoreErrorKind::Refused);
+        assert_eq!((err.backend, err.kind), (BACKEND, cybexp_lake::StoreErrorKind::Refused), "{err}");
     }
 
     #[test]

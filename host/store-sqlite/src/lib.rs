@@ -195,7 +195,7 @@ pub(crate) fn sql_error(what: &str, e: rusqlite::Error) -> StoreError {
         Some(ErrorCode::DatabaseCorrupt) => (StoreErrorKind::Other, " (the database file is damaged)"),
         _ => (StoreErrorKind::Other, ""),
     };
-    StoreError { backend: BACKEND, kind, message: format!("{what}: {e}{hint}") }
+    StoreError::of(BACKEND, kind, format!("{what}: {e}{hint}")).caused_by(e)
 }
 
 /// `.ctx("doing x")` on a rusqlite result.

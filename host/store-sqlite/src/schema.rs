@@ -133,10 +133,10 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
 fn open_error(path: &Path, what: &str, e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => {
-            StoreError::refused(BACKEND, format!("{} is not an SQLite database", path.display()))
+            StoreError::refused(BACKEND, format!("{} is not an SQLite database", path.display())).caused_by(e)
         }
         Some(ErrorCode::DatabaseCorrupt) => {
-            StoreError::other(BACKEND, format!("{} is a damaged SQLite database: {e}", path.display()))
+            StoreError::other(BACKEND, format!("{} is a damaged SQLite database: {e}", path.display())).caused_by(e)
         }
         _ => sql_error(what, e),
     }
