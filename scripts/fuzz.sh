@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzing (README "Fuzzing"): scripts/fuzz.sh [TARGET|all] [SECONDS]
+# Fuzzing (docs/developing/fuzzing.md): scripts/fuzz.sh [TARGET|all] [SECONDS]
 #
 # Builds the cargo-fuzz project in fuzz/ (its own workspace), seeds each
 # target's corpus, runs the target(s) for SECONDS each (default 60) and
@@ -10,7 +10,7 @@
 #
 # Environment:
 #   FUZZ_JOBS=N          run N targets at a time (default 1; the runs share the cores)
-#   FUZZ_SANITIZER=S     cargo-fuzz --sanitizer (default none: see README "Fuzzing")
+#   FUZZ_SANITIZER=S     cargo-fuzz --sanitizer (default none: see docs/developing/fuzzing.md)
 #   FUZZ_MAX_LEN=N       libFuzzer -max_len (default 65536)
 #   FUZZ_ARGS="..."      more libFuzzer flags, e.g. "-runs=10000000"
 #   CYBEXP_SHARED=DIR    the shared vectors (default ../shared)

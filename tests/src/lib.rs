@@ -494,3 +494,20 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut(&mut String)
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `tool` on the `PATH`, or `None` with a loud SKIPPED line for `test`;
+/// under `CI=true` a missing tool fails the test (`.ci/run` installs the
+/// tools the tests use).
+pub fn tool_or_skip(test: &str, tool: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .and_then(|path| std::env::split_paths(&path).map(|dir| dir.join(tool)).find(|p| p.is_file()));
+    if found.is_none() {
+        if mongo::under_ci() {
+            panic!("CI=true and {test} needs {tool} (.ci/run installs it)");
+        }
+        // Straight to the stream: the harness hides a passing test's output.
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "\n*** SKIPPED (no {tool}) *** {test}: install {tool} to run it\n");
+    }
+    found
+}

@@ -27,7 +27,7 @@ pub const SERVER_ENV: &str = "CYBEXP_TEST_SECANTUSD";
 /// A Python with pymongo, gridfs and pycryptodome (the interop test).
 pub const PYTHON_ENV: &str = "CYBEXP_TEST_PYTHON";
 
-fn under_ci() -> bool {
+pub(crate) fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 

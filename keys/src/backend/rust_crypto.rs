@@ -1,6 +1,6 @@
 //! The pure-Rust backend: `rsa` 0.10 (crypto-bigint, constant-time modular
 //! exponentiation, blinded decryption) and RustCrypto AES-GCM. For platforms
-//! where AWS-LC does not build; see README "Security notes" for RUSTSEC-2023-0071.
+//! where AWS-LC does not build; see SECURITY.md ("RUSTSEC status") for RUSTSEC-2023-0071.
 //!
 //! `rsa::PrivateKey` zeroizes its components on drop; the box keeps them at one
 //! heap address for the key's lifetime.
