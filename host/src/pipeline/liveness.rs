@@ -20,13 +20,24 @@ impl Default for Liveness {
 
 impl Liveness {
     pub fn beat(&self) {
-        self.last_beat_ms.store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.beat_at(Instant::now());
     }
 
     /// How long since the last beat.
     pub fn silence(&self) -> Duration {
-        let now = self.started.elapsed().as_millis() as u64;
-        Duration::from_millis(now.saturating_sub(self.last_beat_ms.load(Ordering::Relaxed)))
+        self.silence_at(Instant::now())
+    }
+
+    fn beat_at(&self, now: Instant) {
+        self.last_beat_ms.store(self.ms_since_start(now), Ordering::Relaxed);
+    }
+
+    fn silence_at(&self, now: Instant) -> Duration {
+        Duration::from_millis(self.ms_since_start(now).saturating_sub(self.last_beat_ms.load(Ordering::Relaxed)))
+    }
+
+    fn ms_since_start(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.started).as_millis() as u64
     }
 }
 
@@ -37,9 +48,12 @@ mod tests {
     #[test]
     fn silence_grows_until_the_next_beat() {
         let liveness = Liveness::default();
-        std::thread::sleep(Duration::from_millis(30));
-        assert!(liveness.silence() >= Duration::from_millis(30));
-        liveness.beat();
-        assert!(liveness.silence() < Duration::from_millis(30));
+        let at = |ms: u64| liveness.started + Duration::from_millis(ms);
+        assert_eq!(liveness.silence_at(at(30)), Duration::from_millis(30));
+        liveness.beat_at(at(30));
+        assert_eq!(liveness.silence_at(at(30)), Duration::ZERO);
+        assert_eq!(liveness.silence_at(at(45)), Duration::from_millis(15));
+        // A clock read before the beat (another thread's) is no silence.
+        assert_eq!(liveness.silence_at(at(10)), Duration::ZERO);
     }
 }
