@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -15,6 +14,9 @@ use cybexp_store_mongo::MongoConfig;
 use serde::{Deserialize, Serialize};
 
 pub use crate::pipeline::{Route, builtin_routes};
+// Each section's type lives with what it configures.
+pub use cybexp_sandbox::SandboxConfig;
+pub use cybexp_telemetry::config::{MetricsConfig, StatusConfig};
 
 /// Environment variable naming the config file when `--config` is absent.
 pub const CONFIG_ENV: &str = "CYBEXP_ARCHIVE_CONFIG";
@@ -145,79 +147,6 @@ pub struct ParserConfig {
     /// A component file; absent for the built-in parsers.
     pub file: Option<PathBuf>,
     pub limits: Limits,
-}
-
-/// `[status]` in the config.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StatusConfig {
-    /// Serve the status socket while `run` runs.
-    pub enabled: bool,
-    /// Default: `$RUNTIME_DIRECTORY/status.sock` under systemd, else
-    /// `<data_dir>/status.sock`.
-    pub socket: Option<PathBuf>,
-    /// Permission bits of the socket: `0o660` (owner and group may connect).
-    /// TOML takes `0o660`; a string of octal digits (`"0660"`) works too.
-    #[serde(deserialize_with = "deserialize_mode")]
-    pub mode: u32,
-    /// Give the socket to this group (the daemon must be a member).
-    pub group: Option<String>,
-    /// How often the lake's queue depth is sampled, in milliseconds.
-    pub queue_interval_ms: u64,
-}
-
-impl Default for StatusConfig {
-    fn default() -> Self {
-        StatusConfig { enabled: true, socket: None, mode: 0o660, group: None, queue_interval_ms: 5_000 }
-    }
-}
-
-/// `[metrics]` in the config.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MetricsConfig {
-    /// Serve Prometheus metrics here, e.g. `127.0.0.1:9464`; absent = off.
-    pub listen: Option<SocketAddr>,
-    /// Allow an address other than loopback (it has no authentication).
-    pub allow_non_loopback: bool,
-}
-
-/// `[sandbox]` in the config.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SandboxConfig {
-    /// Keep the compiled parsers on disk, so a start deserializes them
-    /// instead of compiling them again.
-    pub cache: bool,
-    /// Default: systemd's `$CACHE_DIRECTORY`, else
-    /// `$XDG_CACHE_HOME/cybexp-archive`, else `~/.cache/cybexp-archive`.
-    pub cache_dir: Option<PathBuf>,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        SandboxConfig { cache: true, cache_dir: None }
-    }
-}
-
-fn deserialize_mode<'de, D: serde::Deserializer<'de>>(de: D) -> Result<u32, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Mode {
-        Number(u32),
-        Octal(String),
-    }
-    let mode = match Mode::deserialize(de)? {
-        Mode::Number(n) => n,
-        Mode::Octal(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8)
-            .map_err(|_| serde::de::Error::custom(format!("mode {s:?} is not octal digits")))?,
-    };
-    if mode > 0o777 {
-        return Err(serde::de::Error::custom(format!(
-            "mode {mode} is above 0o777 (written in decimal?): write 0o660 or \"0660\""
-        )));
-    }
-    Ok(mode)
 }
 
 impl Config {

@@ -5,13 +5,12 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use cybexp_lake::{LakeAdmin, redact_credentials};
 use cybexp_status::{ConfigState, Identity, ParserIdentity};
 use cybexp_telemetry::prometheus::MetricsServer;
-use cybexp_telemetry::server::{SocketOptions, StatusServer, group_id};
+use cybexp_telemetry::server::StatusServer;
 use cybexp_telemetry::{Options, Probe, Setup, Telemetry};
 
 use crate::config::Config;
@@ -95,21 +94,13 @@ pub fn start(config: &Config, socket: &Path, pipeline: &Pipeline, lake: Arc<dyn 
         routes: processor.routes.iter().map(|(typtag, route)| (typtag.clone(), route.parser.clone())).collect(),
         queue: Some(Box::new(move || lake.queue_depth().map_err(|e| e.to_string()))),
         stopping: Some(pipeline.shutdown.clone()),
-        options: Options {
-            queue_interval: Duration::from_millis(config.status.queue_interval_ms.max(100)),
-            ..Options::default()
-        },
+        options: Options { queue_interval: config.status.queue_interval(), ..Options::default() },
     };
     let telemetry = Telemetry::start(setup).context("starting the telemetry threads")?;
     let hub = telemetry.hub();
 
     let status = if config.status.enabled {
-        let mut options = SocketOptions::new(socket);
-        options.mode = config.status.mode;
-        options.group = match &config.status.group {
-            Some(name) => Some(group_id(name).with_context(|| format!("status.group = {name:?}"))?),
-            None => None,
-        };
+        let options = config.status.socket_options(socket).context("status.group")?;
         match StatusServer::start(hub.clone(), &options) {
             Ok(server) => {
                 tracing::info!(socket = %socket.display(), mode = format!("{:04o}", options.mode), "status socket open");
@@ -125,11 +116,7 @@ pub fn start(config: &Config, socket: &Path, pipeline: &Pipeline, lake: Arc<dyn 
         None
     };
 
-    let metrics = match config.metrics.listen {
-        Some(addr) if !addr.ip().is_loopback() && !config.metrics.allow_non_loopback => bail!(
-            "metrics.listen = {addr} is not a loopback address; the endpoint has no authentication \
-             (set metrics.allow_non_loopback = true to serve it anyway)"
-        ),
+    let metrics = match config.metrics.address()? {
         Some(addr) => match MetricsServer::start(hub.clone(), addr) {
             Ok(server) => {
                 let addr = server.local_addr();

@@ -29,6 +29,8 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use serde::{Deserialize, Serialize};
+
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -348,5 +350,24 @@ impl Artifacts {
             problem(CacheProblemKind::WriteFailed, message);
         }
         Ok(component)
+    }
+}
+/// `[sandbox]` in the config: whether to keep compiled parsers on disk,
+/// and where. (Where by default is the host's to resolve from its
+/// environment: systemd's `$CACHE_DIRECTORY`, else
+/// `$XDG_CACHE_HOME/cybexp-archive`, else `~/.cache/cybexp-archive`.)
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Keep the compiled parsers on disk, so a start deserializes them
+    /// instead of compiling them again.
+    pub cache: bool,
+    /// The cache directory; absent: the host's default.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig { cache: true, cache_dir: None }
     }
 }

@@ -27,8 +27,8 @@ use wasmtime::{
 
 mod cache;
 pub use cache::{
-    ARTIFACT_EXTENSION, ArtifactCache, CacheDirError, CacheProblem, CacheProblemKind, CacheStats, component_digest,
-    engine_key,
+    ARTIFACT_EXTENSION, ArtifactCache, CacheDirError, CacheProblem, CacheProblemKind, CacheStats, SandboxConfig,
+    component_digest, engine_key,
 };
 
 mod bindings {

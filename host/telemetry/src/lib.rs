@@ -23,6 +23,7 @@ use cybexp_status::{Identity, LoopState, Snapshot, TelemetryHealth, Workers};
 pub use cybexp_tahoe::RecordCounts;
 
 pub mod aggregate;
+pub mod config;
 pub mod prometheus;
 pub mod server;
 
