@@ -24,10 +24,9 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared` beside the repository, or `$CYBEXP_SHARED`.
-pub fn shared_dir() -> PathBuf {
-    std::env::var_os("CYBEXP_SHARED").map_or_else(|| manifest_dir().join("../../shared"), PathBuf::from)
-}
+/// `../shared` beside the repository, or `$CYBEXP_SHARED`: the one rule
+/// every test uses.
+pub use cybexp_test_kit::shared_dir;
 
 pub struct Fixture {
     /// One keyring per backend, each holding the same key.

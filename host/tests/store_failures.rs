@@ -5,6 +5,9 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use cybexp_test_kit::wait_for;
 
 use cybexp_archive::pipeline::{Pipeline, Processor};
 use cybexp_keys::{Keyring, PrivateKey};
@@ -88,8 +91,7 @@ const ENTRIES: usize = 12;
 
 /// The shared test key.
 fn test_key() -> PrivateKey {
-    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/envelope_rsa2048");
-    PrivateKey::from_pem(&std::fs::read_to_string(shared.join("priv.pem")).unwrap()).unwrap()
+    PrivateKey::from_pem(&cybexp_test_kit::shared_text("vectors/envelope_rsa2048/priv.pem")).unwrap()
 }
 
 /// [`ENTRIES`] URL-feed entries sealed for `key`.
@@ -211,21 +213,18 @@ fn the_daemon_loop_survives_an_outage_and_resumes_by_itself() {
         })
     };
     // The first poll fails: failure count 1, error recorded, nothing marked.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while states.lock().unwrap().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "no poll happened");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for("a poll", Duration::from_secs(20), |_| (!states.lock().unwrap().is_empty()).then_some(()));
     let (failures, error) = states.lock().unwrap()[0].clone();
     assert_eq!(failures, 1);
     assert!(error.unwrap().contains("connection refused"));
     assert_untouched(&store);
     // The store comes back: the next poll (after 2^1 + U(0,1) s) does the work.
     store.fail_claim.store(false, Ordering::SeqCst);
-    while store.inner.queue_depth().unwrap().waiting > 0 {
-        assert!(std::time::Instant::now() < deadline, "the loop did not resume");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for("the loop to resume and finish", Duration::from_secs(20), |seen| {
+        let waiting = store.inner.queue_depth().unwrap().waiting;
+        *seen = format!("{waiting} waiting");
+        (waiting == 0).then_some(())
+    });
     pipeline.shutdown.store(true, Ordering::SeqCst);
     daemon.join().unwrap();
     assert_eq!(store.count().unwrap(), ENTRIES as u64);

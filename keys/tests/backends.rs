@@ -101,12 +101,7 @@ fn keygen_sizes_on_the_active_backend() {
 fn openssl() -> Option<()> {
     match Command::new("openssl").arg("version").output() {
         Ok(o) if o.status.success() => Some(()),
-        other => {
-            let why = format!("openssl not runnable ({other:?})");
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true and {why}");
-            eprintln!("\n*** SKIPPED *** {why}\n");
-            None
-        }
+        other => cybexp_test_kit::skip("the openssl cross-checks", &format!("openssl not runnable ({other:?})")),
     }
 }
 

@@ -12,14 +12,11 @@ pub mod wrap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-/// `../shared` beside the repository (CI puts it there too).
-pub fn shared_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared")
-}
+pub use cybexp_test_kit::{shared_dir, tool_or_skip, under_ci, wait_for};
 
 pub fn shared_json(path: &str) -> Value {
     let file = shared_dir().join(path);
@@ -381,14 +378,7 @@ impl Daemon {
     }
 
     fn wait(&mut self, limit: Duration, after: &str) -> ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(exit) = self.child.try_wait().unwrap() {
-                return exit;
-            }
-            assert!(Instant::now() < deadline, "the daemon did not stop within {limit:?} of {after}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for(&format!("the daemon to stop after {after}"), limit, |_| self.child.try_wait().unwrap())
     }
 }
 
@@ -479,35 +469,4 @@ pub fn cowrie_entries(archiver: &Archiver, n: usize) -> Vec<(cybexp_lake::NewEnt
             (entry, blob)
         })
         .collect()
-}
-
-/// Polls `f` every 100 ms until it returns `Some`, or panics after `timeout`
-/// with `what` and the last thing `f` saw (what it wrote to its argument).
-pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut(&mut String) -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    let mut seen = String::new();
-    loop {
-        if let Some(value) = f(&mut seen) {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}; last seen:\n{seen}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// `tool` on the `PATH`, or `None` with a loud SKIPPED line for `test`;
-/// under `CI=true` a missing tool fails the test (`.ci/run` installs the
-/// tools the tests use).
-pub fn tool_or_skip(test: &str, tool: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .and_then(|path| std::env::split_paths(&path).map(|dir| dir.join(tool)).find(|p| p.is_file()));
-    if found.is_none() {
-        if mongo::under_ci() {
-            panic!("CI=true and {test} needs {tool} (.ci/run installs it)");
-        }
-        // Straight to the stream: the harness hides a passing test's output.
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "\n*** SKIPPED (no {tool}) *** {test}: install {tool} to run it\n");
-    }
-    found
 }

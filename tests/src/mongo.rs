@@ -27,22 +27,13 @@ pub const SERVER_ENV: &str = "CYBEXP_TEST_SECANTUSD";
 /// A Python with pymongo, gridfs and pycryptodome (the interop test).
 pub const PYTHON_ENV: &str = "CYBEXP_TEST_PYTHON";
 
-pub(crate) fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
 /// Gives up on a MongoDB test for want of `what`: a loud SKIPPED line
 /// outside CI, a failure under `CI=true`.
 pub fn skip<T>(test: &str, what: &str) -> Option<T> {
-    let message = format!("{test}: {what} (see {URI_ENV} in tests/src/mongo.rs; scripts/test.sh starts a server)");
-    if under_ci() {
-        panic!("CI=true and the MongoDB test cannot run: {message}");
-    }
-    // Straight to the stream, not through `eprintln!`: the test harness
-    // captures (and hides) the output of passing tests.
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED (no MongoDB) *** {message}\n");
-    None
+    cybexp_test_kit::skip(
+        test,
+        &format!("no MongoDB: {what} (see {URI_ENV} in tests/src/mongo.rs; scripts/test.sh starts a server)"),
+    )
 }
 
 /// The test server's URI, checked to answer; `None` (skipped) without one.

@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use cybexp_tests::{Archiver, Backend, Daemon, new_entry, vector_cases, wait_for};
+use cybexp_tests::{Archiver, Backend, Daemon, new_entry, tool_or_skip, vector_cases, wait_for};
 use serde_json::Value;
 
 cybexp_tests::on_both_backends!(status_and_metrics_match_dump_and_leak_nothing, top_shows_the_numbers_dump_shows);
@@ -203,9 +203,7 @@ fn status_and_metrics_match_dump_and_leak_nothing(backend: Backend, test: &str) 
     assert_eq!(metrics.get("cybexp_archive_workers", &[]), Some(2.0));
     assert!(metrics.get("cybexp_archive_backoff_failures", &[]).is_some());
     // Prometheus's own checker too, where it is installed (`.ci/run` installs it).
-    let promtool = which("promtool");
-    assert!(promtool.is_some() || !under_ci(), "CI=true and promtool is missing (.ci/run installs it)");
-    if let Some(promtool) = promtool {
+    if let Some(promtool) = tool_or_skip(test, "promtool") {
         let file = archiver.dir.path().join("metrics.prom");
         std::fs::write(&file, &body).unwrap();
         let out = Command::new(promtool)
@@ -239,26 +237,6 @@ fn status_exits_non_zero_when_the_daemon_is_unreachable() {
     let out = archiver.run(&["status", "--json", "--socket", "/nonexistent/x.sock"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
-}
-
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-fn which(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| Path::new(dir).join(tool)).find(|p| p.is_file())
-}
-
-/// tmux, or `None` with a loud SKIPPED (a failure under `CI=true`).
-fn tmux_or_skip(test: &str) -> Option<PathBuf> {
-    if let Some(tmux) = which("tmux") {
-        return Some(tmux);
-    }
-    if under_ci() {
-        panic!("CI=true and {test} needs tmux (.ci/run installs it)");
-    }
-    eprintln!("\n*** SKIPPED (no tmux) *** {test}: install tmux to run the `top` end-to-end tests\n");
-    None
 }
 
 /// `top` in a detached tmux session of its own server, at a fixed size.
@@ -346,7 +324,7 @@ fn typtag_rows(screen: &str) -> BTreeMap<String, [u64; 3]> {
 }
 
 fn top_shows_the_numbers_dump_shows(backend: Backend, test: &str) {
-    let Some(tmux) = tmux_or_skip(test) else { return };
+    let Some(tmux) = tool_or_skip(test, "tmux") else { return };
     let Some(archiver) = Archiver::on(backend, test) else { return };
     let submitted = submit_mix(&archiver);
     let daemon = start_daemon(&archiver);
@@ -389,7 +367,7 @@ fn top_shows_the_numbers_dump_shows(backend: Backend, test: &str) {
 
 #[test]
 fn top_shows_a_killed_daemon_disconnected_and_recovers() {
-    let Some(tmux) = tmux_or_skip("top_shows_a_killed_daemon_disconnected_and_recovers") else { return };
+    let Some(tmux) = tool_or_skip("top_shows_a_killed_daemon_disconnected_and_recovers", "tmux") else { return };
     let archiver = Archiver::new();
     let mut daemon = start_daemon(&archiver);
     let top = Top::start(tmux, &archiver, 100, 30);
@@ -415,7 +393,7 @@ fn top_shows_a_killed_daemon_disconnected_and_recovers() {
 
 #[test]
 fn top_fits_80x24_without_colour() {
-    let Some(tmux) = tmux_or_skip("top_fits_80x24_without_colour") else { return };
+    let Some(tmux) = tool_or_skip("top_fits_80x24_without_colour", "tmux") else { return };
     let archiver = Archiver::new();
     let submitted = submit_mix(&archiver);
     let daemon = start_daemon(&archiver);
@@ -494,7 +472,7 @@ fn hostile_metadata_is_shown_escaped_in_the_log_status_and_top() {
     assert!(!raw(&status) && !forged_line(&status), "status:\n{status:?}");
     assert!(status.contains(escaped_typtag), "status shows the typtag escaped:\n{status}");
 
-    if let Some(tmux) = tmux_or_skip("hostile_metadata_is_shown_escaped_in_the_log_status_and_top") {
+    if let Some(tmux) = tool_or_skip("hostile_metadata_is_shown_escaped_in_the_log_status_and_top", "tmux") {
         let top = Top::start(tmux, &archiver, 200, 40);
         top.wait("the hostile typtag, escaped", |s| s.contains("evil\\u{1b}]0;pwned").then_some(()));
         let styled = top.tmux(&["capture-pane", "-p", "-e", "-t", "top"]);

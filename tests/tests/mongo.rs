@@ -57,13 +57,19 @@ fn three_archivers_on_one_lake_process_each_entry_once() {
     assert_all_processed_once(&archiver, ENTRIES);
 }
 
+/// The kit's `wait_for`, with what to show when it never comes taken only
+/// then (it reads the server's and the daemon's logs).
 fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool, diagnose: impl Fn() -> String) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "timed out after {limit:?} waiting for {what}\n{}", diagnose());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    println!("{what}: after {:.1?}", started.elapsed());
+    let deadline = Instant::now() + limit;
+    cybexp_tests::wait_for(what, limit, |seen| {
+        if done() {
+            return Some(());
+        }
+        if Instant::now() + Duration::from_millis(200) >= deadline {
+            *seen = diagnose();
+        }
+        None
+    });
 }
 
 /// The last `lines` lines of a text, for failure messages.

@@ -33,8 +33,7 @@ fn report(label: &str, plaintext: &str) {
 }
 
 fn main() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/samples/cowrie_raw_documents.jsonl");
-    let samples = std::fs::read_to_string(path).expect("shared/ beside the repository");
+    let samples = cybexp_test_kit::shared_text("samples/cowrie_raw_documents.jsonl");
     let events: Vec<String> = samples
         .lines()
         .filter(|l| !l.trim().is_empty())

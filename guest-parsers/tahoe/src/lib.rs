@@ -31,8 +31,10 @@ pub mod json;
 mod python_float;
 mod records;
 mod scan;
-// Always compiled (not behind a test-only feature), so `cargo test` and
-// `cargo run` share one build; nothing of it is linked unless a test calls it.
+// Always compiled natively (not behind a test-only feature), so `cargo test`
+// and `cargo run` share one build; nothing of it is linked unless a test
+// calls it. Never in the wasm guests.
+#[cfg(not(target_arch = "wasm32"))]
 pub mod test_support;
 
 pub use canonical::{CanonicalError, canonical, tahoe_hash};

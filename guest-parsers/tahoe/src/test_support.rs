@@ -3,10 +3,7 @@
 use crate::{ParseFailure, RawDoc};
 
 /// A file of the shared reference data (`shared/`, beside the repository).
-pub fn shared(path: &str) -> String {
-    let full = format!("{}/../../../shared/{path}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
-}
+pub use cybexp_test_kit::shared_text as shared;
 
 /// A parser crate's sample `tests/samples/NAME`; `manifest_dir` is that
 /// crate's `CARGO_MANIFEST_DIR`.

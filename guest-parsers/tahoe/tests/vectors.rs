@@ -4,11 +4,7 @@
 use cybexp_tahoe::{Limits, Value, canonical, parse_python_json, raw_document, reference_data, tahoe_hash};
 use serde::Deserialize;
 
-/// Reads a file from `shared/`, which sits beside the repository.
-fn shared(path: &str) -> String {
-    let full = format!("{}/../../../shared/{path}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
-}
+use cybexp_test_kit::shared_text as shared;
 
 #[derive(Deserialize)]
 struct Cases<T> {

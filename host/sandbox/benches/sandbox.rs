@@ -78,9 +78,7 @@ fn main() {
     let hostile = Path::new(cybexp_sandbox::TEST_GUESTS_DIR).join("hostile.component.wasm");
     sandbox.load_file("hostile", &hostile, Limits::default()).unwrap();
 
-    let samples_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples/cowrie_raw_documents.jsonl");
-    let cowrie: Vec<String> = std::fs::read_to_string(samples_file)
-        .unwrap()
+    let cowrie: Vec<String> = cybexp_test_kit::shared_text("samples/cowrie_raw_documents.jsonl")
         .lines()
         .map(|line| {
             let doc: serde_json::Value = serde_json::from_str(line).unwrap();

@@ -17,8 +17,7 @@ fn input<'a>(sub_type: &'a str, plaintext: &'a str) -> ParseInput<'a> {
 }
 
 fn cowrie_sample() -> String {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples/cowrie_raw_documents.jsonl");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
+    let text = cybexp_test_kit::shared_text("samples/cowrie_raw_documents.jsonl");
     let doc: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     serde_json::to_string(&doc["data"]).unwrap()
 }

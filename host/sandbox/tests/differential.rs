@@ -68,7 +68,7 @@ static SANDBOX: LazyLock<Sandbox> = LazyLock::new(|| {
 /// parser whose samples they are ("" for `../shared/samples`).
 static SEEDS: LazyLock<Vec<(&'static str, Vec<u8>)>> = LazyLock::new(|| {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut dirs = vec![("", manifest.join("../../../shared/samples"))];
+    let mut dirs = vec![("", cybexp_test_kit::shared("samples"))];
     for parser in &PARSERS {
         dirs.push((parser.name, manifest.join("../../guest-parsers").join(parser.name).join("tests/samples")));
     }

@@ -2,15 +2,11 @@
 //! only natively): every `_hash` and every stored document must match the
 //! reference implementation's to the byte.
 
-use std::path::PathBuf;
-
 use cybexp_sandbox::{ParseInput, Sandbox};
 use serde_json::Value;
 
 fn shared(path: &str) -> Value {
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(path);
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
-    serde_json::from_str(&text).unwrap()
+    serde_json::from_str(&cybexp_test_kit::shared_text(path)).unwrap()
 }
 
 fn str_field<'a>(case: &'a Value, key: &str) -> &'a str {
@@ -72,8 +68,7 @@ fn raw_document_vectors_through_the_routed_components() {
 #[test]
 fn production_samples_keep_their_hashes() {
     let sandbox = Sandbox::with_builtin_parsers().unwrap();
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples/cowrie_raw_documents.jsonl");
-    let text = std::fs::read_to_string(file).unwrap();
+    let text = cybexp_test_kit::shared_text("samples/cowrie_raw_documents.jsonl");
     let mut count = 0;
     for line in text.lines() {
         let stored: Value = serde_json::from_str(line).unwrap();

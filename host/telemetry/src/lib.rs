@@ -564,11 +564,10 @@ mod tests {
         // A collector that has fallen behind: nobody drains this channel of 4.
         let (tx, _rx) = crossbeam_channel::bounded(4);
         let probe = Probe { shared: Some(Arc::new(Shared { counters: Counters::default(), tx })) };
-        let started = Instant::now();
+        // Nobody drains the channel: a hook that blocked would never return.
         for i in 0..1_000 {
             probe.outcome("feed", &i.to_string(), &success());
         }
-        assert!(started.elapsed() < Duration::from_secs(1), "hooks must not block");
         let c = &probe.shared.as_ref().unwrap().counters;
         assert_eq!(c.success.load(Ordering::Relaxed), 1_000, "totals are exact");
         assert_eq!(c.sent.load(Ordering::Relaxed), 4);
@@ -601,11 +600,11 @@ mod tests {
         });
         let options = Options { queue_interval: Duration::from_millis(20), ..Options::default() };
         let telemetry = Telemetry::start(Setup { queue: Some(sampler), ..setup(options) }).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while telemetry.snapshot().queue.history.len() < 2 {
-            assert!(Instant::now() < deadline, "no samples");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        cybexp_test_kit::wait_for("two queue samples", Duration::from_secs(5), |seen| {
+            let history = telemetry.snapshot().queue.history;
+            *seen = format!("{history:?}");
+            (history.len() >= 2).then_some(())
+        });
         let q = telemetry.snapshot().queue;
         assert_eq!(q.history[0].waiting, 10);
         assert_eq!(q.history[1].waiting, 30, "the failed sample is not in the history");

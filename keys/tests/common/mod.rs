@@ -7,10 +7,8 @@ use base64::Engine;
 pub use cybexp_keys::Backend;
 use cybexp_keys::{DecryptError, ErrorClass, PrivateKey};
 
-pub const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/envelope_rsa2048");
-
 pub fn vector_path(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(VECTORS).join(name)
+    cybexp_test_kit::shared("vectors/envelope_rsa2048").join(name)
 }
 
 pub fn read_vector(name: &str) -> String {
