@@ -27,18 +27,50 @@ use crate::Hub;
 /// The `Content-Type` of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// The text being written. Each family is opened once with its name, type
+/// and help ([`Exposition::family`]), and its samples are written through
+/// what that returns, so a metric's name is typed once.
 struct Exposition {
     text: String,
 }
 
+/// A metric family's type.
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
 impl Exposition {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
+    fn family(&mut self, name: &'static str, kind: Kind, help: &str) -> Family<'_> {
+        let kind = match kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        };
         let _ = writeln!(self.text, "# HELP {name} {help}");
         let _ = writeln!(self.text, "# TYPE {name} {kind}");
+        Family { text: &mut self.text, name }
+    }
+}
+
+/// An open family: its samples.
+struct Family<'a> {
+    text: &'a mut String,
+    name: &'static str,
+}
+
+impl Family<'_> {
+    fn sample(&mut self, labels: &[(&str, &str)], value: impl Display) -> &mut Self {
+        self.series("", labels, value)
     }
 
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl Display) {
-        self.text.push_str(name);
+    /// A sample of one of the family's series (a histogram's `_bucket`,
+    /// `_sum`, `_count`).
+    fn series(&mut self, suffix: &str, labels: &[(&str, &str)], value: impl Display) -> &mut Self {
+        self.text.push_str(self.name);
+        self.text.push_str(suffix);
         if !labels.is_empty() {
             self.text.push('{');
             for (i, (key, value)) in labels.iter().enumerate() {
@@ -50,6 +82,7 @@ impl Exposition {
             self.text.push('}');
         }
         let _ = writeln!(self.text, " {value}");
+        self
     }
 }
 
@@ -74,132 +107,151 @@ fn seconds(ms: u64) -> f64 {
 /// The whole exposition for one snapshot.
 pub fn render(s: &Snapshot) -> String {
     let mut m = Exposition { text: String::with_capacity(4096) };
-    let id = &s.identity;
+    identity(&mut m, s);
+    outcomes(&mut m, s);
+    parsers(&mut m, s);
+    queue_and_loop(&mut m, s);
+    workers_and_telemetry(&mut m, s);
+    m.text
+}
 
-    m.family("cybexp_archive_build_info", "gauge", "The archiver's version and instance; always 1.");
-    m.sample("cybexp_archive_build_info", &[("version", &id.version), ("instance", &id.instance)], 1);
-    m.family("cybexp_archive_store_info", "gauge", "The configured backends; always 1.");
-    m.sample("cybexp_archive_store_info", &[("role", "lake"), ("backend", &id.lake)], 1);
-    m.sample("cybexp_archive_store_info", &[("role", "archive"), ("backend", &id.archive)], 1);
-    m.family("cybexp_archive_key_info", "gauge", "Fingerprints of the loaded private keys; always 1.");
+fn identity(m: &mut Exposition, s: &Snapshot) {
+    use Kind::Gauge;
+    let id = &s.identity;
+    m.family("cybexp_archive_build_info", Gauge, "The archiver's version and instance; always 1.")
+        .sample(&[("version", &id.version), ("instance", &id.instance)], 1);
+    m.family("cybexp_archive_store_info", Gauge, "The configured backends; always 1.")
+        .sample(&[("role", "lake"), ("backend", &id.lake)], 1)
+        .sample(&[("role", "archive"), ("backend", &id.archive)], 1);
+    let mut keys = m.family("cybexp_archive_key_info", Gauge, "Fingerprints of the loaded private keys; always 1.");
     for fingerprint in &id.key_fingerprints {
-        m.sample("cybexp_archive_key_info", &[("fingerprint", fingerprint)], 1);
+        keys.sample(&[("fingerprint", fingerprint)], 1);
     }
-    m.family("cybexp_archive_parser_info", "gauge", "Loaded parser components and their versions; always 1.");
+    let mut parsers =
+        m.family("cybexp_archive_parser_info", Gauge, "Loaded parser components and their versions; always 1.");
     for p in &id.parsers {
-        m.sample(
-            "cybexp_archive_parser_info",
+        parsers.sample(
             &[("parser", &p.name), ("component", &p.component), ("version", &p.version), ("sha256", &p.sha256)],
             1,
         );
     }
-    m.family("cybexp_archive_start_time_seconds", "gauge", "When the daemon started, seconds since the epoch.");
-    m.sample("cybexp_archive_start_time_seconds", &[], seconds(id.started_at_ms));
+    m.family("cybexp_archive_start_time_seconds", Gauge, "When the daemon started, seconds since the epoch.")
+        .sample(&[], seconds(id.started_at_ms));
     m.family(
         "cybexp_archive_config_generation",
-        "gauge",
+        Gauge,
         "The config in effect: 1 at start, +1 per reload that took effect.",
-    );
-    m.sample("cybexp_archive_config_generation", &[], id.config.generation);
-    m.family("cybexp_archive_config_loaded_time_seconds", "gauge", "When the config in effect was loaded.");
-    m.sample("cybexp_archive_config_loaded_time_seconds", &[], seconds(id.config.loaded_at_ms));
+    )
+    .sample(&[], id.config.generation);
+    m.family("cybexp_archive_config_loaded_time_seconds", Gauge, "When the config in effect was loaded.")
+        .sample(&[], seconds(id.config.loaded_at_ms));
     m.family(
         "cybexp_archive_config_last_reload_failed",
-        "gauge",
+        Gauge,
         "1 when the last reload was refused (the daemon runs on the previous config), else 0.",
-    );
-    m.sample("cybexp_archive_config_last_reload_failed", &[], u8::from(id.config.last_reload_error.is_some()));
+    )
+    .sample(&[], u8::from(id.config.last_reload_error.is_some()));
+}
 
-    m.family("cybexp_archive_outcomes_total", "counter", "Entries marked, by typtag and outcome.");
+fn outcomes(m: &mut Exposition, s: &Snapshot) {
+    let mut outcomes =
+        m.family("cybexp_archive_outcomes_total", Kind::Counter, "Entries marked, by typtag and outcome.");
     for t in &s.typtags {
         for (outcome, n) in
             [("success", t.counts.success), ("not_supported", t.counts.not_supported), ("error", t.counts.error)]
         {
-            m.sample("cybexp_archive_outcomes_total", &[("typtag", &t.typtag), ("outcome", outcome)], n);
+            outcomes.sample(&[("typtag", &t.typtag), ("outcome", outcome)], n);
         }
     }
-    m.family("cybexp_archive_errors_total", "counter", "ERROR outcomes by typtag and cause.");
+    let mut errors = m.family("cybexp_archive_errors_total", Kind::Counter, "ERROR outcomes by typtag and cause.");
     for t in &s.typtags {
         for (cause, n) in &t.causes {
-            m.sample("cybexp_archive_errors_total", &[("typtag", &t.typtag), ("cause", cause)], n);
+            errors.sample(&[("typtag", &t.typtag), ("cause", cause)], n);
         }
     }
-    m.family("cybexp_archive_retries_total", "counter", "Entries released for a retry after a database failure.");
-    m.sample("cybexp_archive_retries_total", &[], s.retried);
+    m.family("cybexp_archive_retries_total", Kind::Counter, "Entries released for a retry after a database failure.")
+        .sample(&[], s.retried);
+}
 
-    m.family("cybexp_archive_parse_duration_seconds", "histogram", "Time of one sandboxed parse, by parser.");
+fn parsers(m: &mut Exposition, s: &Snapshot) {
+    let mut time =
+        m.family("cybexp_archive_parse_duration_seconds", Kind::Histogram, "Time of one sandboxed parse, by parser.");
     for p in &s.parsers {
         let h = &p.parse_time;
         let mut cumulative = 0;
         for (bound, n) in h.bounds_us.iter().zip(&h.counts) {
             cumulative += n;
             let le = (*bound as f64 / 1e6).to_string();
-            m.sample("cybexp_archive_parse_duration_seconds_bucket", &[("parser", &p.name), ("le", &le)], cumulative);
+            time.series("_bucket", &[("parser", &p.name), ("le", &le)], cumulative);
         }
-        m.sample("cybexp_archive_parse_duration_seconds_bucket", &[("parser", &p.name), ("le", "+Inf")], h.count);
-        m.sample("cybexp_archive_parse_duration_seconds_sum", &[("parser", &p.name)], h.sum_us as f64 / 1e6);
-        m.sample("cybexp_archive_parse_duration_seconds_count", &[("parser", &p.name)], h.count);
+        time.series("_bucket", &[("parser", &p.name), ("le", "+Inf")], h.count)
+            .series("_sum", &[("parser", &p.name)], h.sum_us as f64 / 1e6)
+            .series("_count", &[("parser", &p.name)], h.count);
     }
-    m.family("cybexp_archive_parse_fuel_total", "counter", "Fuel (wasm instructions, roughly) used, by parser.");
-    for p in &s.parsers {
-        m.sample("cybexp_archive_parse_fuel_total", &[("parser", &p.name)], p.fuel_total);
+    // One counter per parser each: (name, help, the value).
+    type PerParser = fn(&cybexp_status::ParserStats) -> u64;
+    let counters: [(&'static str, &str, PerParser); 3] = [
+        ("cybexp_archive_parse_fuel_total", "Fuel (wasm instructions, roughly) used, by parser.", |p| p.fuel_total),
+        ("cybexp_archive_parse_records_total", "Records (URLs, events, messages) parsed, by parser.", |p| p.records),
+        (
+            "cybexp_archive_parse_malformed_records_total",
+            "Malformed records stored as received (a feed degrading), by parser.",
+            |p| p.malformed,
+        ),
+    ];
+    for (name, help, value) in counters {
+        let mut family = m.family(name, Kind::Counter, help);
+        for p in &s.parsers {
+            family.sample(&[("parser", &p.name)], value(p));
+        }
     }
-    m.family("cybexp_archive_parse_records_total", "counter", "Records (URLs, events, messages) parsed, by parser.");
-    for p in &s.parsers {
-        m.sample("cybexp_archive_parse_records_total", &[("parser", &p.name)], p.records);
-    }
-    m.family(
-        "cybexp_archive_parse_malformed_records_total",
-        "counter",
-        "Malformed records stored as received (a feed degrading), by parser.",
-    );
-    for p in &s.parsers {
-        m.sample("cybexp_archive_parse_malformed_records_total", &[("parser", &p.name)], p.malformed);
-    }
+}
 
-    m.family("cybexp_archive_queue_entries", "gauge", "Entries in the cache lake: waiting, or skipped.");
+fn queue_and_loop(m: &mut Exposition, s: &Snapshot) {
+    use Kind::{Counter, Gauge};
+    let mut entries =
+        m.family("cybexp_archive_queue_entries", Gauge, "Entries in the cache lake: waiting, or skipped.");
     if let (Some(waiting), Some(skipped)) = (s.queue.waiting, s.queue.skipped) {
-        m.sample("cybexp_archive_queue_entries", &[("state", "waiting")], waiting);
-        m.sample("cybexp_archive_queue_entries", &[("state", "skipped")], skipped);
+        entries.sample(&[("state", "waiting")], waiting).sample(&[("state", "skipped")], skipped);
     }
-    m.family("cybexp_archive_queue_sampled_timestamp_seconds", "gauge", "When the queue depth was last sampled.");
+    let mut sampled =
+        m.family("cybexp_archive_queue_sampled_timestamp_seconds", Gauge, "When the queue depth was last sampled.");
     if let Some(at) = s.queue.sampled_at_ms {
-        m.sample("cybexp_archive_queue_sampled_timestamp_seconds", &[], seconds(at));
+        sampled.sample(&[], seconds(at));
     }
 
     let l = &s.loop_state;
-    m.family("cybexp_archive_polls_total", "counter", "Polls of the cache lake.");
-    m.sample("cybexp_archive_polls_total", &[], l.polls);
-    m.family("cybexp_archive_poll_errors_total", "counter", "Polls that failed (store unavailable).");
-    m.sample("cybexp_archive_poll_errors_total", &[], l.poll_errors);
-    m.family("cybexp_archive_backoff_failures", "gauge", "The backoff's count of polls in a row without a SUCCESS.");
-    m.sample("cybexp_archive_backoff_failures", &[], l.failures);
-    m.family("cybexp_archive_backoff_sleep_seconds", "gauge", "The sleep chosen after the last poll.");
-    m.sample("cybexp_archive_backoff_sleep_seconds", &[], seconds(l.sleep_ms));
-    m.family("cybexp_archive_next_poll_seconds", "gauge", "Time until the next poll; 0 while working.");
+    m.family("cybexp_archive_polls_total", Counter, "Polls of the cache lake.").sample(&[], l.polls);
+    m.family("cybexp_archive_poll_errors_total", Counter, "Polls that failed (store unavailable).")
+        .sample(&[], l.poll_errors);
+    m.family("cybexp_archive_backoff_failures", Gauge, "The backoff's count of polls in a row without a SUCCESS.")
+        .sample(&[], l.failures);
+    m.family("cybexp_archive_backoff_sleep_seconds", Gauge, "The sleep chosen after the last poll.")
+        .sample(&[], seconds(l.sleep_ms));
     let next = l.next_poll_at_ms.map_or(0, |next| next.saturating_sub(s.taken_at_ms));
-    m.sample("cybexp_archive_next_poll_seconds", &[], seconds(next));
+    m.family("cybexp_archive_next_poll_seconds", Gauge, "Time until the next poll; 0 while working.")
+        .sample(&[], seconds(next));
+}
 
-    m.family("cybexp_archive_workers", "gauge", "Worker threads.");
-    m.sample("cybexp_archive_workers", &[], s.workers.count);
-    m.family("cybexp_archive_entries_in_flight", "gauge", "Entries being decrypted and parsed now.");
-    m.sample("cybexp_archive_entries_in_flight", &[], s.workers.in_flight);
+fn workers_and_telemetry(m: &mut Exposition, s: &Snapshot) {
+    use Kind::{Counter, Gauge};
+    m.family("cybexp_archive_workers", Gauge, "Worker threads.").sample(&[], s.workers.count);
+    m.family("cybexp_archive_entries_in_flight", Gauge, "Entries being decrypted and parsed now.")
+        .sample(&[], s.workers.in_flight);
     m.family(
         "cybexp_archive_worker_busy_seconds_total",
-        "counter",
+        Counter,
         "Worker time spent on entries; rate() over workers is the utilisation.",
-    );
-    m.sample("cybexp_archive_worker_busy_seconds_total", &[], seconds(s.workers.busy_ms));
-
+    )
+    .sample(&[], seconds(s.workers.busy_ms));
     m.family(
         "cybexp_archive_telemetry_events_dropped_total",
-        "counter",
+        Counter,
         "Telemetry detail events dropped (totals stay exact).",
-    );
-    m.sample("cybexp_archive_telemetry_events_dropped_total", &[], s.telemetry.dropped_events);
-    m.family("cybexp_archive_status_clients", "gauge", "Clients connected to the status socket.");
-    m.sample("cybexp_archive_status_clients", &[], s.telemetry.clients);
-    m.text
+    )
+    .sample(&[], s.telemetry.dropped_events);
+    m.family("cybexp_archive_status_clients", Gauge, "Clients connected to the status socket.")
+        .sample(&[], s.telemetry.clients);
 }
 
 /// The running listener; dropping it stops it.
