@@ -243,11 +243,12 @@ impl PrivateServer {
             .unwrap_or_else(|e| panic!("starting {}: {e}", self.command.display()));
         self.child = Some(child);
         let client = Client::with_uri_str(format!("{}?serverSelectionTimeoutMS=500", self.uri())).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while client.database("admin").run_command(doc! { "ping": 1 }).run().is_err() {
-            assert!(Instant::now() < deadline, "private server on port {} did not start: {}", self.port, self.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let what = format!("the private server on port {} to answer", self.port);
+        cybexp_test_kit::wait_for(&what, Duration::from_secs(60), |seen| {
+            let ping = client.database("admin").run_command(doc! { "ping": 1 }).run();
+            *seen = self.log();
+            ping.ok().map(|_| ())
+        });
     }
 
     /// Stops the server (SIGTERM, as an operator or a restart would; SIGKILL
