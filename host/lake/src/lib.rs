@@ -208,12 +208,18 @@ pub struct BatchQuery {
 }
 
 /// Entries waiting, for the dashboard.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct QueueDepth {
     /// Not processed and not skipped.
     pub waiting: u64,
     /// Skipped (NOT_SUPPORTED or ERROR), waiting for an operator.
     pub skipped: u64,
+    /// Upload time (epoch seconds, the entry's `timestamp`) of the oldest
+    /// waiting entry, claimed or not; `None` when nothing waits. A count
+    /// cannot tell a stuck queue from a busy one; this age can. Read from the
+    /// claim index's first waiting key, so it costs what the count costs.
+    #[serde(default)]
+    pub oldest_waiting_at: Option<f64>,
 }
 
 /// Which entries `dump cache` lists (see [`EntryState`]).

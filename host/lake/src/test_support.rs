@@ -82,6 +82,7 @@ macro_rules! store_conformance_tests {
             unskip_queues_skipped_entries_again_and_shows_the_cause,
             requeue_filters_select_exactly_the_matching_skipped_entries,
             entry_filters_and_queue_depth,
+            queue_depth_dates_the_oldest_waiting_entry,
             an_entry_is_found_by_its_id,
             blobs_read_back_and_missing_ones_say_so,
             a_blob_over_the_limit_is_too_large,
@@ -237,7 +238,7 @@ pub fn success_marks_processed_and_adds_the_hash_once<F: Fixture>(f: &F) {
 
     // Processed entries are never claimed, even in --force mode.
     assert!(lake.claim_batch("w1", &force(10)).unwrap().is_empty());
-    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 0 });
+    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 0, oldest_waiting_at: None });
 }
 
 pub fn not_supported_marks_skip<F: Fixture>(f: &F) {
@@ -252,7 +253,7 @@ pub fn not_supported_marks_skip<F: Fixture>(f: &F) {
     assert_eq!((e.error, e.cause), (None, None));
     assert!(e.refs.is_empty());
     assert_eq!(f.claim_owner(&id), None);
-    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 1 });
+    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 1, oldest_waiting_at: None });
 
     // Skipped entries wait for an operator: only --force takes them, and at
     // once, since the outcome dropped the claim.
@@ -314,7 +315,7 @@ pub fn failures_in_one_group_mark_skip_state_error_and_cause<F: Fixture>(f: &F) 
     assert_eq!(e.error.as_deref().map(|e| e.chars().count()), Some(Outcome::MAX_ERROR_CHARS));
     assert_eq!(e.cause.as_deref(), Some("decrypt.auth"));
     assert_eq!(f.claim_owner(&failed), None);
-    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 2 });
+    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 2, oldest_waiting_at: None });
 
     // Skipped entries wait for an operator: only --force takes them.
     assert!(lake.claim_batch("w1", &query(10)).unwrap().is_empty());
@@ -395,7 +396,7 @@ pub fn claims_are_oldest_first_limited_and_released<F: Fixture>(f: &F) {
     assert_eq!(ids(&lake.claim_batch("w", &query(3)).unwrap()), vec![c]);
     assert!(lake.claim_batch("w", &query(3)).unwrap().is_empty());
     // Claimed entries still count as waiting.
-    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 4, skipped: 0 });
+    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 4, skipped: 0, oldest_waiting_at: Some(10.0) });
 
     lake.release(std::slice::from_ref(&b1)).unwrap();
     assert_eq!(f.claim_owner(&b1), None);
@@ -602,7 +603,28 @@ pub fn entry_filters_and_queue_depth<F: Fixture>(f: &F) {
     assert_eq!(by(literal("not_supported")), vec![unsupported]);
     assert_eq!(by(literal("bad_data")), vec![failed]);
     assert_eq!(by(literal("no_such_state")), vec![]);
-    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 1, skipped: 2 });
+    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 1, skipped: 2, oldest_waiting_at: Some(2.0) });
+}
+
+/// The oldest waiting entry's upload time: claimed entries wait, skipped
+/// and processed ones do not, and it moves on as the oldest is handled.
+pub fn queue_depth_dates_the_oldest_waiting_entry<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let oldest = |lake: &F::Lake| lake.queue_depth().unwrap().oldest_waiting_at;
+    assert_eq!(oldest(&lake), None, "nothing waits");
+    let skipped = lake.submit(&new_entry("t", 5.0), b"x").unwrap();
+    let done = lake.submit(&new_entry("t", 6.0), b"x").unwrap();
+    let first = lake.submit(&new_entry("t", 10.5), b"x").unwrap();
+    lake.submit(&new_entry("t", 30.0), b"x").unwrap();
+    lake.submit(&new_entry("t", 20.0), b"x").unwrap();
+    lake.apply_outcomes(&[(skipped, Outcome::NotSupported), (done, Outcome::Success { hash: "h".into() })]).unwrap();
+    assert_eq!(oldest(&lake), Some(10.5), "skipped and processed entries are older but do not wait");
+
+    // A claim does not hide the entry: a stuck worker holds the queue's age.
+    assert_eq!(ids(&lake.claim_batch("w", &query(1)).unwrap()), vec![first.clone()]);
+    assert_eq!(oldest(&lake), Some(10.5));
+    lake.apply_outcome(&first, &Outcome::Success { hash: "h2".into() }).unwrap();
+    assert_eq!(oldest(&lake), Some(20.0));
 }
 
 /// One entry by id (what `replay` reads), with or without a state filter;

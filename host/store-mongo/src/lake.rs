@@ -411,17 +411,22 @@ fn flag(doc: &Document, key: &str) -> bool {
     matches!(doc.get(key), Some(Bson::Boolean(true)))
 }
 
+/// An upload time as epoch seconds, whatever numeric type (or date) wrote it.
+fn epoch_seconds(value: &Bson) -> Option<f64> {
+    match value {
+        Bson::Double(f) => Some(*f),
+        Bson::Int32(n) => Some(f64::from(*n)),
+        Bson::Int64(n) => Some(*n as f64),
+        Bson::DateTime(d) => Some(d.timestamp_millis() as f64 / 1000.0),
+        _ => None,
+    }
+}
+
 /// A cache entry as the API wrote it, read leniently: a field of another
 /// type than the reference's reads as absent.
 pub(crate) fn entry_from_doc(doc: &Document) -> Option<CacheEntry> {
     let id = doc.get_object_id("_id").ok()?;
-    let timestamp = match doc.get("timestamp") {
-        Some(Bson::Double(f)) => *f,
-        Some(Bson::Int32(n)) => f64::from(*n),
-        Some(Bson::Int64(n)) => *n as f64,
-        Some(Bson::DateTime(d)) => d.timestamp_millis() as f64 / 1000.0,
-        _ => 0.0,
-    };
+    let timestamp = doc.get("timestamp").and_then(epoch_seconds).unwrap_or(0.0);
     let refs = match doc.get("_ref") {
         Some(Bson::Array(items)) => items.iter().filter_map(|b| b.as_str().map(str::to_owned)).collect(),
         _ => Vec::new(),
@@ -751,7 +756,19 @@ impl LakeAdmin for MongoLake {
         let skipped = inner.call(what, async |client| {
             inner.entries(client).count_documents(doc! { "processed": false, "skip": true }).await
         })?;
-        Ok(QueueDepth { waiting, skipped })
+        // The first waiting key of the claim index `{processed, skip,
+        // timestamp, _id}`: a sort on it and a limit of one reads one key per
+        // `skip` range, however long the queue.
+        let oldest = inner.call(what, async |client| {
+            inner
+                .entries(client)
+                .find_one(claimable(&BatchQuery::default()))
+                .sort(doc! { "timestamp": 1, "_id": 1 })
+                .projection(doc! { "_id": 0, "timestamp": 1 })
+                .await
+        })?;
+        let oldest_waiting_at = oldest.and_then(|doc| epoch_seconds(doc.get("timestamp")?));
+        Ok(QueueDepth { waiting, skipped, oldest_waiting_at })
     }
 
     fn submit(&self, entry: &NewEntry, blob: &[u8]) -> Result<EntryId, StoreError> {

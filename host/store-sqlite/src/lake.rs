@@ -337,14 +337,20 @@ impl LakeAdmin for SqliteStore {
 
     fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
         let conn = self.conn()?;
+        let what = "counting the queue";
         let (waiting, skipped): (i64, i64) = conn
             .query_row(
                 "SELECT coalesce(sum(skip = 0), 0), coalesce(sum(skip = 1), 0) FROM entries WHERE processed = 0",
                 [],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
-            .ctx("counting the queue")?;
-        Ok(QueueDepth { waiting: count(waiting), skipped: count(skipped) })
+            .ctx(what)?;
+        // A bare min() over the `entries_queue` prefix (processed, skip): SQLite
+        // reads the first index key, not the rows.
+        let oldest_waiting_at: Option<f64> = conn
+            .query_row("SELECT min(timestamp) FROM entries WHERE processed = 0 AND skip = 0", [], |row| row.get(0))
+            .ctx(what)?;
+        Ok(QueueDepth { waiting: count(waiting), skipped: count(skipped), oldest_waiting_at })
     }
 
     fn submit(&self, entry: &NewEntry, blob: &[u8]) -> Result<EntryId, StoreError> {

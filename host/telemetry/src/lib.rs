@@ -596,7 +596,11 @@ mod tests {
         let mut n = 0;
         let sampler: QueueSampler = Box::new(move || {
             n += 1;
-            if n == 2 { Err("locked".into()) } else { Ok(QueueDepth { waiting: 10 * n, skipped: 1 }) }
+            if n == 2 {
+                Err("locked".into())
+            } else {
+                Ok(QueueDepth { waiting: 10 * n, skipped: 1, oldest_waiting_at: Some(1.5) })
+            }
         });
         let options = Options { queue_interval: Duration::from_millis(20), ..Options::default() };
         let telemetry = Telemetry::start(Setup { queue: Some(sampler), ..setup(options) }).unwrap();
@@ -608,6 +612,7 @@ mod tests {
         let q = telemetry.snapshot().queue;
         assert_eq!(q.history[0].waiting, 10);
         assert_eq!(q.history[1].waiting, 30, "the failed sample is not in the history");
+        assert_eq!(q.oldest_waiting_at_ms, Some(1_500), "epoch seconds become ms");
         assert_eq!(q.interval_ms, 20);
         drop(telemetry); // joins both threads promptly
     }

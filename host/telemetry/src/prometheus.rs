@@ -162,6 +162,14 @@ pub fn render(s: &Snapshot) -> String {
         m.sample("cybexp_archive_queue_entries", &[("state", "waiting")], waiting);
         m.sample("cybexp_archive_queue_entries", &[("state", "skipped")], skipped);
     }
+    m.family(
+        "cybexp_archive_queue_oldest_waiting_age_seconds",
+        "gauge",
+        "How long the oldest waiting entry had waited when the queue was sampled; 0 when none waits.",
+    );
+    if let Some(age) = s.queue.oldest_waiting_age_ms() {
+        m.sample("cybexp_archive_queue_oldest_waiting_age_seconds", &[], seconds(age));
+    }
     m.family("cybexp_archive_queue_sampled_timestamp_seconds", "gauge", "When the queue depth was last sampled.");
     if let Some(at) = s.queue.sampled_at_ms {
         m.sample("cybexp_archive_queue_sampled_timestamp_seconds", &[], seconds(at));
@@ -391,6 +399,25 @@ mod tests {
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(escape_label("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+    }
+
+    #[test]
+    fn the_lag_is_the_oldest_waiting_entry_at_the_sample() {
+        const LAG: &str = "cybexp_archive_queue_oldest_waiting_age_seconds";
+        let lag = |queue: cybexp_status::Queue| {
+            let text = render(&Snapshot { queue, ..Default::default() });
+            check::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}")).get(LAG, &[])
+        };
+        let sampled = |oldest_waiting_at_ms| cybexp_status::Queue {
+            waiting: Some(3),
+            skipped: Some(0),
+            sampled_at_ms: Some(1_000_000),
+            oldest_waiting_at_ms,
+            ..Default::default()
+        };
+        assert_eq!(lag(sampled(Some(808_000))), Some(192.0));
+        assert_eq!(lag(sampled(None)), Some(0.0), "nothing waits: no lag");
+        assert_eq!(lag(cybexp_status::Queue::default()), None, "absent until the first sample");
     }
 }
 
