@@ -77,6 +77,14 @@ pub struct CacheEntry {
     pub refs: Vec<String>,
 }
 
+impl CacheEntry {
+    /// Why a skipped entry waits, as `requeue` and `skipped` name it: the
+    /// ERROR's cause (`parser.fuel`), else the state (`not_supported`).
+    pub fn skip_reason(&self) -> Option<&str> {
+        self.cause.as_deref().or(self.state.as_deref())
+    }
+}
+
 /// What the API hands in when it submits a feed (the `submit` command).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NewEntry {
