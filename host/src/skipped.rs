@@ -79,8 +79,8 @@ impl fmt::Display for Summary {
                     escape(&r.cause).to_string(),
                     escape(&r.typtag).to_string(),
                     r.count.to_string(),
-                    time(r.oldest),
-                    time(r.newest),
+                    time_text(r.oldest),
+                    time_text(r.newest),
                 ]
             })
             .collect();
@@ -97,9 +97,10 @@ impl fmt::Display for Summary {
     }
 }
 
-/// RFC 3339 for a time a clock could show; the number itself otherwise (an
-/// upload time the API wrote before 1970 or beyond any calendar).
-fn time(seconds: f64) -> String {
+/// RFC 3339 (UTC, seconds) for a time a clock could show; the number itself
+/// otherwise (an upload time the API wrote before 1970 or beyond any
+/// calendar).
+pub(crate) fn time_text(seconds: f64) -> String {
     match Duration::try_from_secs_f64(seconds).ok().and_then(|d| UNIX_EPOCH.checked_add(d)) {
         Some(at) if seconds < 253_402_300_800.0 => humantime::format_rfc3339_seconds(at).to_string(),
         _ => seconds.to_string(),
@@ -126,6 +127,7 @@ mod tests {
             error: None,
             cause: cause.map(Into::into),
             refs: Vec::new(),
+            requeued: Vec::new(),
         }
     }
 
@@ -164,7 +166,7 @@ mod tests {
             text.contains("not_supported  evil\\u{1b}[2J\\ntag      1  2023-11-14T22:13:20Z  2023-11-14T22:13:20Z"),
             "{text}"
         );
-        assert_eq!(time(-1.0), "-1");
+        assert_eq!(time_text(-1.0), "-1");
         assert_eq!(Summary::default().to_string(), "no skipped entries\n");
     }
 }

@@ -347,8 +347,28 @@ fn requeue_queues_exactly_the_chosen_skipped_entries(backend: Backend, test: &st
     assert_eq!((requeued["skip"].as_bool(), requeued["cause"].as_str()), (Some(false), None), "{requeued}");
     assert_eq!(entries["garbage"]["cause"], "decrypt.format", "other causes stay skipped");
     assert_eq!(entries["unsupported"]["state"], "not_supported");
+    // The requeue kept what it cleared, and `dump cache` shows it.
+    let failed = &by_name(&before)["not cowrie"];
+    let history = requeued["requeued"].as_array().unwrap();
+    assert_eq!(history.len(), 1, "{requeued}");
+    assert_eq!((&history[0]["cause"], &history[0]["state"]), (&failed["cause"], &failed["state"]), "{requeued}");
+    assert_eq!(history[0]["error"], failed["error"]);
+    assert!(history[0]["at"].as_f64().unwrap() > 1_700_000_000.0, "{requeued}");
     let again: Value = serde_json::from_str(archiver.ok(&["once", "--json"]).trim()).unwrap();
     assert_eq!(again["error"], 1, "only the requeued entry is worked again: {again}");
+
+    // It failed again: a second requeue adds to the history; `replay` shows it.
+    archiver.ok(&["requeue", "--cause", "parser."]);
+    let id = requeued["id"].as_str().unwrap();
+    // Exit 4: the parse fails as it did.
+    let report = String::from_utf8(archiver.run(&["replay", id, "--json"]).stdout).unwrap();
+    let report: Value = serde_json::from_str(report.trim()).unwrap();
+    assert_eq!(report["recorded"]["requeued"].as_array().map(Vec::len), Some(2), "{report}");
+    let text = archiver.run(&["replay", id]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("Z, was ERROR parser.invalid_input (")).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("requeued  20"), "{text}");
     assert!(archiver.run(&["requeue", "--since", "yesterday"]).status.code() == Some(2), "a bad time is a usage error");
 }
 

@@ -75,6 +75,43 @@ pub struct CacheEntry {
     pub cause: Option<String>,
     /// `_ref`: hashes of the raw documents made from this entry.
     pub refs: Vec<String>,
+    /// `_requeued`: what each `requeue` cleared, oldest first, the last
+    /// [`Requeued::KEEP`]. A field of the archiver's own, beside the
+    /// reference's: `skip`, `state`, `error` and `cause` keep their meaning
+    /// (a requeued entry waits like a new one).
+    #[serde(default)]
+    pub requeued: Vec<Requeued>,
+}
+
+/// One `requeue` of an entry: when, and the `state`, `cause` and `error` it
+/// cleared. Written by the store in the same update that clears them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Requeued {
+    /// Epoch seconds, by the store's clock (MongoDB: the server's; SQLite:
+    /// the requeuing process's).
+    pub at: f64,
+    pub state: Option<String>,
+    pub cause: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Requeued {
+    /// Requeues an entry remembers: the history stays bounded however often
+    /// an operator requeues it, and the newest are the ones that explain it.
+    pub const KEEP: usize = 10;
+
+    /// What requeuing `entry` at `at` clears.
+    pub fn of(entry: &CacheEntry, at: f64) -> Requeued {
+        Requeued { at, state: entry.state.clone(), cause: entry.cause.clone(), error: entry.error.clone() }
+    }
+
+    /// Appends `record`, dropping the oldest beyond [`Self::KEEP`].
+    pub fn push(history: &mut Vec<Requeued>, record: Requeued) {
+        history.push(record);
+        let excess = history.len().saturating_sub(Self::KEEP);
+        history.drain(..excess);
+    }
 }
 
 impl CacheEntry {
