@@ -32,6 +32,10 @@ pub struct Snapshot {
     pub totals: Counts,
     /// Entries released for a retry (database failures) since start.
     pub retried: u64,
+    /// Outcomes since start of entries that carried a requeue history (an
+    /// operator had requeued them): whether requeuing helps. Part of
+    /// `totals`, not added to them.
+    pub requeued: Counts,
     pub rates: Rates,
     pub history: History,
     pub queue: Queue,

@@ -156,6 +156,15 @@ impl fmt::Display for StatusReport<'_> {
             "outcomes  SUCCESS {}  NOT_SUPPORTED {}  ERROR {}  (retried {})",
             t.success, t.not_supported, t.error, s.retried
         )?;
+        // Only once an operator's requeue reached this daemon.
+        let q = &s.requeued;
+        if q.total() > 0 {
+            writeln!(
+                out,
+                "          of them requeued: SUCCESS {}  NOT_SUPPORTED {}  ERROR {}",
+                q.success, q.not_supported, q.error
+            )?;
+        }
         let r = &s.rates;
         writeln!(out, "rates/s   {:<8}{:>9}{:>15}{:>7}", "", "SUCCESS", "NOT_SUPPORTED", "ERROR")?;
         for (name, w) in [("10s", r.window_10s), ("1m", r.window_1m), ("5m", r.window_5m)] {

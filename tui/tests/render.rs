@@ -95,6 +95,7 @@ fn running() -> Snapshot {
         },
         totals: Counts { success: 1_732, not_supported: 7, error: 4 },
         retried: 0,
+        requeued: Counts::default(),
         rates: Rates {
             window_10s: RateWindow { seconds: 10, success: 12.3, not_supported: 0.0, error: 0.2 },
             window_1m: RateWindow { seconds: 60, success: 10.1, not_supported: 0.1, error: 0.05 },
@@ -233,10 +234,19 @@ fn a_refused_reload_is_shown_with_its_reason_and_the_generation() {
 }
 
 #[test]
+fn status_reports_the_outcomes_of_requeued_entries() {
+    let mut s = running();
+    s.requeued = Counts { success: 5, not_supported: 0, error: 2 };
+    let text = cybexp_tui::text::StatusReport(&cybexp_status::Escaped::new(s)).to_string();
+    assert!(text.contains("\n          of them requeued: SUCCESS 5  NOT_SUPPORTED 0  ERROR 2\n"), "{text}");
+}
+
+#[test]
 fn status_reports_the_age_of_the_oldest_waiting_entry() {
     let report = |s: Snapshot| cybexp_tui::text::StatusReport(&cybexp_status::Escaped::new(s)).to_string();
     let text = report(running());
     assert!(text.contains("\nqueue     1540 waiting, oldest waiting 3m12s, 11 skipped, trend +288/min"), "{text}");
+    assert!(!text.contains("requeued"), "nothing requeued, nothing said: {text}");
     // An empty queue has no lag to show.
     let mut empty = running();
     empty.queue.waiting = Some(0);

@@ -126,6 +126,15 @@ pub fn render(s: &Snapshot) -> String {
     }
     m.family("cybexp_archive_retries_total", "counter", "Entries released for a retry after a database failure.");
     m.sample("cybexp_archive_retries_total", &[], s.retried);
+    m.family(
+        "cybexp_archive_requeued_outcomes_total",
+        "counter",
+        "Outcomes of entries an operator had requeued (they carry a requeue history), by outcome.",
+    );
+    let r = &s.requeued;
+    for (outcome, n) in [("success", r.success), ("not_supported", r.not_supported), ("error", r.error)] {
+        m.sample("cybexp_archive_requeued_outcomes_total", &[("outcome", outcome)], n);
+    }
 
     m.family("cybexp_archive_parse_duration_seconds", "histogram", "Time of one sandboxed parse, by parser.");
     for p in &s.parsers {
