@@ -61,6 +61,7 @@ fn hook_cost(probe: &Probe, threads: usize) -> f64 {
         error: None,
         cause: None,
         refs: vec![],
+        requeued: vec![],
     };
     let stats = CallStats { fuel_used: 123_456, elapsed: Duration::from_micros(800), counts: Default::default() };
     let outcome = Outcome::Success { hash: "ab".repeat(32) };

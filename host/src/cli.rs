@@ -186,6 +186,14 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Summarise the skipped entries by cause and typtag: how many, the
+    /// oldest and newest upload times of each. Changes nothing.
+    Skipped {
+        /// JSON for scripts: `{"total", "rows": [{cause, typtag, count, oldest, newest}]}`,
+        /// times in epoch seconds.
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-run one entry as the archiver would, changing nothing: read its
     /// blob, decrypt, parse under the configured budgets, and print the
     /// outcome, cause, fuel, time and hash beside what the entry recorded.

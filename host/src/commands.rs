@@ -48,6 +48,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let filter = RequeueFilter { cause_prefix: cause, state, typtag, since, until };
             requeue(&ctx, &filter, dry_run)
         }
+        Command::Skipped { json } => skipped(&ctx, json),
         Command::Replay { entry, parser, parser_file, show_plaintext, json } => {
             crate::replay::run(&ctx, crate::replay::Request { entry, parser, parser_file, show_plaintext, json })
         }
@@ -313,6 +314,22 @@ fn dump(ctx: &Settings, what: DumpWhat, state: Option<String>) -> Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+/// `skipped`: the skipped entries by cause and typtag, walked one at a time.
+fn skipped(ctx: &Settings, json: bool) -> Result<ExitCode> {
+    let stores = ctx.open_stores()?;
+    let mut summary = crate::skipped::Summary::default();
+    stores.lake.for_each_skipped(&RequeueFilter::default(), &mut |entry| {
+        summary.add(&entry);
+        ControlFlow::Continue(())
+    })?;
+    if json {
+        println!("{}", summary.to_json());
+    } else {
+        print!("{summary}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// How many entries `requeue --dry-run` lists.
 const REQUEUE_SAMPLE: usize = 10;
 
@@ -335,7 +352,7 @@ fn requeue(ctx: &Settings, filter: &RequeueFilter, dry_run: bool) -> Result<Exit
         })?;
         println!("{matched} skipped entries match; nothing changed (without --dry-run they are queued again)");
         for entry in &sample {
-            let cause = entry.cause.as_deref().or(entry.state.as_deref()).unwrap_or("-");
+            let cause = entry.skip_reason().unwrap_or("-");
             println!("  {}  {}  {}  {}", entry.id, escape(&entry.typtag), escape(cause), entry.timestamp);
         }
         if matched > REQUEUE_SAMPLE as u64 {

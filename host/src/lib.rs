@@ -23,6 +23,7 @@ pub mod pipeline;
 mod reload;
 mod replay;
 mod signals;
+mod skipped;
 mod systemd;
 mod telemetry;
 pub mod verdict;

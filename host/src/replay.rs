@@ -114,11 +114,7 @@ fn report(
     let recorded = if entry.processed {
         "SUCCESS".to_owned()
     } else {
-        match (&entry.state, &entry.cause) {
-            (Some(state), Some(cause)) => format!("ERROR {cause} ({state})"),
-            (Some(state), None) => state.to_uppercase(),
-            _ => "nothing yet".to_owned(),
-        }
+        skipped_as(entry.state.as_deref(), entry.cause.as_deref()).unwrap_or_else(|| "nothing yet".to_owned())
     };
     if request.json {
         let mut out = json!({
@@ -135,7 +131,13 @@ fn report(
             "malformed": stats.map(|s| s.counts.malformed),
             "first_malformed": parsed.first_malformed,
             "hash": hash,
-            "recorded": { "processed": entry.processed, "state": entry.state, "cause": entry.cause, "refs": entry.refs },
+            "recorded": {
+                "processed": entry.processed,
+                "state": entry.state,
+                "cause": entry.cause,
+                "refs": entry.refs,
+                "requeued": entry.requeued,
+            },
         });
         if let Some(plaintext) = plaintext {
             out["plaintext"] = json!(plaintext);
@@ -163,10 +165,27 @@ fn report(
         println!("hash      {hash}");
     }
     println!("recorded  {}", escape(&recorded));
+    // What each requeue cleared, oldest first: why the entry failed before.
+    for (i, r) in entry.requeued.iter().enumerate() {
+        let was = skipped_as(r.state.as_deref(), r.cause.as_deref()).unwrap_or_else(|| "-".to_owned());
+        let error = r.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+        let label = if i == 0 { "requeued" } else { "" };
+        println!("{label:<9} {}, was {}", crate::skipped::time_text(r.at), escape(&format!("{was}{error}")));
+    }
     if let Some(plaintext) = plaintext {
         // Lines and tabs kept for reading; every other control character
         // escaped (`--json` has the exact text).
         let lines: Vec<_> = plaintext.split('\n').map(|line| escape(line).replace("\\t", "\t")).collect();
         println!("plaintext:\n{}", lines.join("\n"));
+    }
+}
+
+/// A skipped entry's state as `replay` names it: `ERROR cause (state)`, or
+/// the state (`NOT_SUPPORTED`); `None` when it records neither.
+fn skipped_as(state: Option<&str>, cause: Option<&str>) -> Option<String> {
+    match (state, cause) {
+        (Some(state), Some(cause)) => Some(format!("ERROR {cause} ({state})")),
+        (Some(state), None) => Some(state.to_uppercase()),
+        _ => None,
     }
 }

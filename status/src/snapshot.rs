@@ -32,6 +32,10 @@ pub struct Snapshot {
     pub totals: Counts,
     /// Entries released for a retry (database failures) since start.
     pub retried: u64,
+    /// Outcomes since start of entries that carried a requeue history (an
+    /// operator had requeued them): whether requeuing helps. Part of
+    /// `totals`, not added to them.
+    pub requeued: Counts,
     pub rates: Rates,
     pub history: History,
     pub queue: Queue,
@@ -194,6 +198,10 @@ pub struct Queue {
     /// Skipped (NOT_SUPPORTED or ERROR), waiting for an operator.
     pub skipped: Option<u64>,
     pub sampled_at_ms: Option<EpochMs>,
+    /// Upload time of the oldest waiting entry (claimed or not) at the last
+    /// sample; `None` when nothing waited, or before the first sample, or
+    /// from a daemon older than this field.
+    pub oldest_waiting_at_ms: Option<EpochMs>,
     pub interval_ms: u64,
     /// The last sample failed: why (a store failure).
     pub error: Option<String>,
@@ -210,6 +218,18 @@ pub struct QueueSample {
 }
 
 impl Queue {
+    /// How long the oldest waiting entry had waited when the queue was
+    /// sampled: the queue's lag, which a count cannot show (a busy queue
+    /// stays young, a stuck one ages). `Some(0)` when the sample found
+    /// nothing waiting; `None` before the first sample. Measured against the
+    /// sample, not the reader's clock, so a failing sampler shows an age that
+    /// stops, next to `sampled_at_ms`; an upload time ahead of the sample
+    /// (the submitter's clock) counts as no wait.
+    pub fn oldest_waiting_age_ms(&self) -> Option<u64> {
+        let sampled = self.sampled_at_ms?;
+        Some(self.oldest_waiting_at_ms.map_or(0, |at| sampled.saturating_sub(at)))
+    }
+
     /// Change of `waiting` per minute over the samples held (positive: growing).
     pub fn trend_per_min(&self) -> Option<f64> {
         let (first, last) = (self.history.first()?, self.history.last()?);
@@ -461,6 +481,16 @@ mod tests {
         let q = Queue { history: vec![sample(0, 100), sample(30_000, 70)], ..Default::default() };
         assert_eq!(q.trend_per_min(), Some(-60.0));
         assert_eq!(Queue::default().trend_per_min(), None);
+    }
+
+    #[test]
+    fn queue_lag_is_measured_at_the_sample() {
+        let q =
+            |sampled_at_ms, oldest_waiting_at_ms| Queue { sampled_at_ms, oldest_waiting_at_ms, ..Default::default() };
+        assert_eq!(q(Some(200_000), Some(8_000)).oldest_waiting_age_ms(), Some(192_000));
+        assert_eq!(q(Some(200_000), None).oldest_waiting_age_ms(), Some(0), "nothing waits: no lag");
+        assert_eq!(q(Some(200_000), Some(300_000)).oldest_waiting_age_ms(), Some(0), "uploaded ahead of our clock");
+        assert_eq!(q(None, Some(8_000)).oldest_waiting_age_ms(), None, "not sampled yet");
     }
 
     #[test]

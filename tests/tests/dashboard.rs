@@ -149,7 +149,14 @@ fn http_get(addr: &str, path: &str) -> (String, String) {
 fn status_and_metrics_match_dump_and_leak_nothing(backend: Backend, test: &str) {
     let extra = "[metrics]\nlisten = \"127.0.0.1:0\"\n";
     let Some(archiver) = Archiver::on_with(backend, test, extra) else { return };
-    let submitted = submit_mix(&archiver);
+    // One parser failure, worked off and requeued before the daemon starts:
+    // it fails again there, an outcome of a requeued entry.
+    let key = archiver.public_key();
+    let requeued = cybexp_keys::legacy::encrypt(&key, format!("not cowrie either: {PLAINTEXT_MARKER}").as_bytes());
+    archiver.lake().submit(&new_entry("unr-honeypot", "requeued"), &requeued.unwrap()).unwrap();
+    archiver.ok(&["once"]);
+    assert!(archiver.ok(&["requeue", "--cause", "parser."]).starts_with("queued 1 of 1"));
+    let submitted = submit_mix(&archiver) + 1;
     let daemon = start_daemon(&archiver);
     let snapshot = processed_snapshot(&archiver, submitted);
 
@@ -171,6 +178,9 @@ fn status_and_metrics_match_dump_and_leak_nothing(backend: Backend, test: &str) 
             && s["queue"]["skipped"] == expected.total() - expected.typtags.values().map(|c| c[0]).sum::<u64>())
         .then_some(())
     });
+    // Nothing waits: no oldest waiting entry.
+    assert_eq!(status_json(&archiver, &mut String::new()).unwrap()["queue"]["oldest_waiting_at_ms"], Value::Null);
+    assert_eq!(snapshot["requeued"], serde_json::json!({ "success": 0, "not_supported": 0, "error": 1 }));
     // Parser costs: every SUCCESS and parser ERROR ran in the sandbox.
     let calls: u64 = snapshot["parsers"].as_array().unwrap().iter().map(|p| p["calls"].as_u64().unwrap()).sum();
     let parsed = submitted - 3 /* unrouted */ - 1 /* tampered */;
@@ -202,6 +212,12 @@ fn status_and_metrics_match_dump_and_leak_nothing(backend: Backend, test: &str) 
     assert_eq!(metrics.sum("cybexp_archive_parse_duration_seconds_count"), parsed as f64);
     assert_eq!(metrics.get("cybexp_archive_workers", &[]), Some(2.0));
     assert!(metrics.get("cybexp_archive_backoff_failures", &[]).is_some());
+    let requeued_outcome = |outcome| metrics.get("cybexp_archive_requeued_outcomes_total", &[("outcome", outcome)]);
+    assert_eq!(
+        (requeued_outcome("success"), requeued_outcome("not_supported"), requeued_outcome("error")),
+        (Some(0.0), Some(0.0), Some(1.0))
+    );
+    assert_eq!(metrics.get("cybexp_archive_queue_oldest_waiting_age_seconds", &[]), Some(0.0), "nothing waits");
     // Prometheus's own checker too, where it is installed (`.ci/run` installs it).
     if let Some(promtool) = tool_or_skip(test, "promtool") {
         let file = archiver.dir.path().join("metrics.prom");

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
+use cybexp_lake::NewEntry;
 use cybexp_tests::{Archiver, Backend, new_entry, vector_cases};
 use serde_json::Value;
 
@@ -19,6 +20,7 @@ cybexp_tests::on_both_backends!(
     replay_changes_nothing_and_reproduces_the_recorded_outcome,
     requeue_queues_exactly_the_chosen_skipped_entries,
     dump_cache_filters_by_state,
+    skipped_summarises_by_cause_and_typtag,
 );
 
 fn by_name(entries: &[Value]) -> BTreeMap<String, Value> {
@@ -345,9 +347,75 @@ fn requeue_queues_exactly_the_chosen_skipped_entries(backend: Backend, test: &st
     assert_eq!((requeued["skip"].as_bool(), requeued["cause"].as_str()), (Some(false), None), "{requeued}");
     assert_eq!(entries["garbage"]["cause"], "decrypt.format", "other causes stay skipped");
     assert_eq!(entries["unsupported"]["state"], "not_supported");
+    // The requeue kept what it cleared, and `dump cache` shows it.
+    let failed = &by_name(&before)["not cowrie"];
+    let history = requeued["requeued"].as_array().unwrap();
+    assert_eq!(history.len(), 1, "{requeued}");
+    assert_eq!((&history[0]["cause"], &history[0]["state"]), (&failed["cause"], &failed["state"]), "{requeued}");
+    assert_eq!(history[0]["error"], failed["error"]);
+    assert!(history[0]["at"].as_f64().unwrap() > 1_700_000_000.0, "{requeued}");
     let again: Value = serde_json::from_str(archiver.ok(&["once", "--json"]).trim()).unwrap();
     assert_eq!(again["error"], 1, "only the requeued entry is worked again: {again}");
+
+    // It failed again: a second requeue adds to the history; `replay` shows it.
+    archiver.ok(&["requeue", "--cause", "parser."]);
+    let id = requeued["id"].as_str().unwrap();
+    // Exit 4: the parse fails as it did.
+    let report = String::from_utf8(archiver.run(&["replay", id, "--json"]).stdout).unwrap();
+    let report: Value = serde_json::from_str(report.trim()).unwrap();
+    assert_eq!(report["recorded"]["requeued"].as_array().map(Vec::len), Some(2), "{report}");
+    let text = archiver.run(&["replay", id]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("Z, was ERROR parser.invalid_input (")).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("requeued  20"), "{text}");
     assert!(archiver.run(&["requeue", "--since", "yesterday"]).status.code() == Some(2), "a bad time is a usage error");
+}
+
+/// `skipped` (text and `--json`): one row per cause and typtag with the
+/// count and the oldest and newest upload times; what waits or is done is
+/// not counted, and a hostile typtag is escaped in the table.
+fn skipped_summarises_by_cause_and_typtag(backend: Backend, test: &str) {
+    let Some(archiver) = Archiver::on(backend, test) else { return };
+    assert_eq!(archiver.ok(&["skipped"]), "no skipped entries\n");
+    let store = archiver.lake();
+    let key = archiver.public_key();
+    let seal = |text: &[u8]| cybexp_keys::legacy::encrypt(&key, text).unwrap();
+    let at = |typtag: &str, name: &str, timestamp: f64| NewEntry { timestamp, ..new_entry(typtag, name) };
+    store.submit(&at("generic-json", "short-1", 1_700_000_300.0), b"short").unwrap();
+    store.submit(&at("generic-json", "short-2", 1_700_000_000.0), b"short").unwrap();
+    store.submit(&at("generic-json", "short-3", 1_700_000_100.0), b"short").unwrap();
+    store.submit(&at("unr-honeypot", "short-4", 1_700_000_200.0), b"short").unwrap();
+    store.submit(&at("nope\u{1b}[31m", "unsupported", 1_700_000_050.0), &seal(b"1")).unwrap();
+    store.submit(&at("generic-json", "good", 1_600_000_000.0), &seal(b"1")).unwrap();
+    drop(store);
+    archiver.ok(&["once"]);
+    archiver.lake().submit(&at("generic-json", "waiting", 1_500_000_000.0), b"short").unwrap();
+
+    let json: Value = serde_json::from_str(archiver.ok(&["skipped", "--json"]).trim()).unwrap();
+    let row = |cause: &str, typtag: &str, count: u64, oldest: f64, newest: f64| serde_json::json!({ "cause": cause, "typtag": typtag, "count": count, "oldest": oldest, "newest": newest });
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "total": 5,
+            "rows": [
+                row("decrypt.format", "generic-json", 3, 1_700_000_000.0, 1_700_000_300.0),
+                row("decrypt.format", "unr-honeypot", 1, 1_700_000_200.0, 1_700_000_200.0),
+                row("not_supported", "nope\u{1b}[31m", 1, 1_700_000_050.0, 1_700_000_050.0),
+            ]
+        })
+    );
+    let text = archiver.ok(&["skipped"]);
+    assert!(!text.contains('\u{1b}'), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["CAUSE", "TYPTAG", "COUNT", "OLDEST", "NEWEST"]);
+    let cells = |line: &str| line.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(
+        cells(lines[1]),
+        ["decrypt.format", "generic-json", "3", "2023-11-14T22:13:20Z", "2023-11-14T22:18:20Z"]
+    );
+    assert_eq!(cells(lines[3])[..3], ["not_supported", "nope\\u{1b}[31m", "1"]);
+    assert!(lines[4].starts_with("5 skipped entries"), "{text}");
 }
 
 fn dump_cache_filters_by_state(backend: Backend, test: &str) {

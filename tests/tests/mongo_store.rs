@@ -64,6 +64,23 @@ impl Fixture for Mongo {
         let refs: Option<Vec<Bson>> =
             (!entry.refs.is_empty()).then(|| entry.refs.iter().cloned().map(Bson::String).collect());
         assert_eq!(raw.get_array("_ref").ok(), refs.as_ref(), "{raw}");
+        // The history: `_requeued`, an array of {at, state, cause, error},
+        // absent until the first requeue; a cleared field is absent there too.
+        type Record<'a> = (f64, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+        let recorded: Option<Vec<Record>> = raw.get_array("_requeued").ok().map(|items| {
+            items
+                .iter()
+                .map(|item| {
+                    let d = item.as_document().unwrap();
+                    let text = |key| d.get_str(key).ok();
+                    (d.get_f64("at").unwrap(), text("state"), text("cause"), text("error"))
+                })
+                .collect()
+        });
+        let expected: Option<Vec<_>> = (!entry.requeued.is_empty()).then(|| {
+            entry.requeued.iter().map(|r| (r.at, r.state.as_deref(), r.cause.as_deref(), r.error.as_deref())).collect()
+        });
+        assert_eq!(recorded, expected, "{raw}");
     }
 
     fn submit_many(&self, entries: &[(NewEntry, Vec<u8>)]) -> Vec<EntryId> {

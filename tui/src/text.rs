@@ -138,7 +138,12 @@ impl fmt::Display for StatusReport<'_> {
             (Some(waiting), Some(skipped)) => {
                 let trend = q.trend_per_min().map(|t| format!(", trend {t:+.0}/min")).unwrap_or_default();
                 let when = q.sampled_at_ms.map(|at| ago(now, at)).unwrap_or_default();
-                writeln!(out, "queue     {waiting} waiting, {skipped} skipped{trend} (sampled {when})")?;
+                // Only while something waits: an empty queue has no lag to show.
+                let oldest = match q.oldest_waiting_age_ms() {
+                    Some(age) if waiting > 0 => format!(", oldest waiting {}", duration_ms(age)),
+                    _ => String::new(),
+                };
+                writeln!(out, "queue     {waiting} waiting{oldest}, {skipped} skipped{trend} (sampled {when})")?;
             }
             _ => writeln!(out, "queue     not sampled yet")?,
         }
@@ -151,6 +156,15 @@ impl fmt::Display for StatusReport<'_> {
             "outcomes  SUCCESS {}  NOT_SUPPORTED {}  ERROR {}  (retried {})",
             t.success, t.not_supported, t.error, s.retried
         )?;
+        // Only once an operator's requeue reached this daemon.
+        let q = &s.requeued;
+        if q.total() > 0 {
+            writeln!(
+                out,
+                "          of them requeued: SUCCESS {}  NOT_SUPPORTED {}  ERROR {}",
+                q.success, q.not_supported, q.error
+            )?;
+        }
         let r = &s.rates;
         writeln!(out, "rates/s   {:<8}{:>9}{:>15}{:>7}", "", "SUCCESS", "NOT_SUPPORTED", "ERROR")?;
         for (name, w) in [("10s", r.window_10s), ("1m", r.window_1m), ("5m", r.window_5m)] {

@@ -268,7 +268,13 @@ fn draw_queue(frame: &mut Frame, area: Rect, s: &Snapshot, theme: Theme) {
     let line = |label: &'static str, value: String| {
         Line::from(vec![Span::styled(format!("{label:<9}"), theme.dim()), Span::raw(format!("{value:>8}"))])
     };
-    frame.render_widget(Paragraph::new(line("waiting", number(q.waiting))), rows[0]);
+    // The lag beside the count it explains: a busy queue stays young, a
+    // stuck one ages (the panel has no spare row; it fits 80 columns).
+    let mut waiting = line("waiting", number(q.waiting));
+    if let (Some(age), Some(1..)) = (q.oldest_waiting_age_ms(), q.waiting) {
+        waiting.push_span(Span::styled(format!(" oldest {}", text::duration_ms(age)), theme.dim()));
+    }
+    frame.render_widget(Paragraph::new(waiting), rows[0]);
     frame.render_widget(Paragraph::new(line("skipped", number(q.skipped))), rows[1]);
     let trend = match q.trend_per_min() {
         Some(t) if t > 0.5 => Span::styled(format!("▲ +{t:.0}/min"), theme.warn()),

@@ -95,6 +95,7 @@ fn running() -> Snapshot {
         },
         totals: Counts { success: 1_732, not_supported: 7, error: 4 },
         retried: 0,
+        requeued: Counts::default(),
         rates: Rates {
             window_10s: RateWindow { seconds: 10, success: 12.3, not_supported: 0.0, error: 0.2 },
             window_1m: RateWindow { seconds: 60, success: 10.1, not_supported: 0.1, error: 0.05 },
@@ -105,6 +106,7 @@ fn running() -> Snapshot {
             waiting: Some(1_540),
             skipped: Some(11),
             sampled_at_ms: Some(NOW - 2_000),
+            oldest_waiting_at_ms: Some(NOW - 2_000 - 192_000),
             interval_ms: 5_000,
             error: None,
             history: (0..24)
@@ -195,7 +197,7 @@ fn running_at_100x30() {
     assert_eq!(row(&screen, "NOT_SUPPORTED")[..5], ["NOT_SUPPORTED", "0", "0.10", "0.02", "7"]);
     assert_eq!(row(&screen, "ERROR")[..5], ["ERROR", "0.20", "0.05", "0.01", "4"]);
     // Queue and its trend (24 samples, +24 per 5 s = +288/min).
-    assert!(line_with(&screen, "waiting").contains("1540"));
+    assert!(line_with(&screen, "waiting").contains("1540 oldest 3m12s"), "{screen}");
     assert!(line_with(&screen, "skipped").contains("11"));
     assert!(screen.contains("▲ +288/min"), "{screen}");
     assert!(screen.contains("sampled 2.0s ago"));
@@ -232,6 +234,28 @@ fn a_refused_reload_is_shown_with_its_reason_and_the_generation() {
 }
 
 #[test]
+fn status_reports_the_outcomes_of_requeued_entries() {
+    let mut s = running();
+    s.requeued = Counts { success: 5, not_supported: 0, error: 2 };
+    let text = cybexp_tui::text::StatusReport(&cybexp_status::Escaped::new(s)).to_string();
+    assert!(text.contains("\n          of them requeued: SUCCESS 5  NOT_SUPPORTED 0  ERROR 2\n"), "{text}");
+}
+
+#[test]
+fn status_reports_the_age_of_the_oldest_waiting_entry() {
+    let report = |s: Snapshot| cybexp_tui::text::StatusReport(&cybexp_status::Escaped::new(s)).to_string();
+    let text = report(running());
+    assert!(text.contains("\nqueue     1540 waiting, oldest waiting 3m12s, 11 skipped, trend +288/min"), "{text}");
+    assert!(!text.contains("requeued"), "nothing requeued, nothing said: {text}");
+    // An empty queue has no lag to show.
+    let mut empty = running();
+    empty.queue.waiting = Some(0);
+    empty.queue.oldest_waiting_at_ms = None;
+    let text = report(empty);
+    assert!(text.contains("\nqueue     0 waiting, 11 skipped"), "{text}");
+}
+
+#[test]
 fn fits_80x24() {
     let (screen, _) = render(&app(Some(running()), false), 80, 24);
     println!("{screen}");
@@ -247,6 +271,7 @@ fn fits_80x24() {
     assert_eq!(row(&screen, "misp-event")[..4], ["misp-event", "0", "7", "0"]);
     assert_eq!(row(&screen, "generic-json")[..4], ["generic-json", "410", "0", "0"]);
     assert!(lines[23].starts_with("q quit"), "{}", lines[23]);
+    assert!(line_with(&screen, "waiting").ends_with("1540 oldest 3m12s"), "the lag fits at 80 columns:\n{screen}");
 }
 
 #[test]

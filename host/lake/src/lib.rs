@@ -75,6 +75,51 @@ pub struct CacheEntry {
     pub cause: Option<String>,
     /// `_ref`: hashes of the raw documents made from this entry.
     pub refs: Vec<String>,
+    /// `_requeued`: what each `requeue` cleared, oldest first, the last
+    /// [`Requeued::KEEP`]. A field of the archiver's own, beside the
+    /// reference's: `skip`, `state`, `error` and `cause` keep their meaning
+    /// (a requeued entry waits like a new one).
+    #[serde(default)]
+    pub requeued: Vec<Requeued>,
+}
+
+/// One `requeue` of an entry: when, and the `state`, `cause` and `error` it
+/// cleared. Written by the store in the same update that clears them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Requeued {
+    /// Epoch seconds, by the store's clock (MongoDB: the server's; SQLite:
+    /// the requeuing process's).
+    pub at: f64,
+    pub state: Option<String>,
+    pub cause: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Requeued {
+    /// Requeues an entry remembers: the history stays bounded however often
+    /// an operator requeues it, and the newest are the ones that explain it.
+    pub const KEEP: usize = 10;
+
+    /// What requeuing `entry` at `at` clears.
+    pub fn of(entry: &CacheEntry, at: f64) -> Requeued {
+        Requeued { at, state: entry.state.clone(), cause: entry.cause.clone(), error: entry.error.clone() }
+    }
+
+    /// Appends `record`, dropping the oldest beyond [`Self::KEEP`].
+    pub fn push(history: &mut Vec<Requeued>, record: Requeued) {
+        history.push(record);
+        let excess = history.len().saturating_sub(Self::KEEP);
+        history.drain(..excess);
+    }
+}
+
+impl CacheEntry {
+    /// Why a skipped entry waits, as `requeue` and `skipped` name it: the
+    /// ERROR's cause (`parser.fuel`), else the state (`not_supported`).
+    pub fn skip_reason(&self) -> Option<&str> {
+        self.cause.as_deref().or(self.state.as_deref())
+    }
 }
 
 /// What the API hands in when it submits a feed (the `submit` command).
@@ -208,12 +253,18 @@ pub struct BatchQuery {
 }
 
 /// Entries waiting, for the dashboard.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct QueueDepth {
     /// Not processed and not skipped.
     pub waiting: u64,
     /// Skipped (NOT_SUPPORTED or ERROR), waiting for an operator.
     pub skipped: u64,
+    /// Upload time (epoch seconds, the entry's `timestamp`) of the oldest
+    /// waiting entry, claimed or not; `None` when nothing waits. A count
+    /// cannot tell a stuck queue from a busy one; this age can. Read from the
+    /// claim index's first waiting key, so it costs what the count costs.
+    #[serde(default)]
+    pub oldest_waiting_at: Option<f64>,
 }
 
 /// Which entries `dump cache` lists (see [`EntryState`]).

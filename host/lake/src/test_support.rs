@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::{
     ArchiveStore, BatchQuery, BlobError, CacheEntry, CacheLake, EntryFilter, EntryId, EntryState, ErrorCause,
-    LakeAdmin, NewEntry, Outcome, QueueDepth, RawDocument, RequeueFilter, StoreError, StoreErrorKind, Stored,
+    LakeAdmin, NewEntry, Outcome, QueueDepth, RawDocument, RequeueFilter, Requeued, StoreError, StoreErrorKind, Stored,
 };
 
 /// The lease of [`Fixture::open`] unless a check needs a short one.
@@ -81,7 +81,9 @@ macro_rules! store_conformance_tests {
             claims_are_exclusive_across_handles_and_threads,
             unskip_queues_skipped_entries_again_and_shows_the_cause,
             requeue_filters_select_exactly_the_matching_skipped_entries,
+            requeue_keeps_a_bounded_history_of_what_it_cleared,
             entry_filters_and_queue_depth,
+            queue_depth_dates_the_oldest_waiting_entry,
             an_entry_is_found_by_its_id,
             blobs_read_back_and_missing_ones_say_so,
             a_blob_over_the_limit_is_too_large,
@@ -237,7 +239,7 @@ pub fn success_marks_processed_and_adds_the_hash_once<F: Fixture>(f: &F) {
 
     // Processed entries are never claimed, even in --force mode.
     assert!(lake.claim_batch("w1", &force(10)).unwrap().is_empty());
-    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 0 });
+    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 0, oldest_waiting_at: None });
 }
 
 pub fn not_supported_marks_skip<F: Fixture>(f: &F) {
@@ -252,7 +254,7 @@ pub fn not_supported_marks_skip<F: Fixture>(f: &F) {
     assert_eq!((e.error, e.cause), (None, None));
     assert!(e.refs.is_empty());
     assert_eq!(f.claim_owner(&id), None);
-    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 1 });
+    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 1, oldest_waiting_at: None });
 
     // Skipped entries wait for an operator: only --force takes them, and at
     // once, since the outcome dropped the claim.
@@ -314,7 +316,7 @@ pub fn failures_in_one_group_mark_skip_state_error_and_cause<F: Fixture>(f: &F) 
     assert_eq!(e.error.as_deref().map(|e| e.chars().count()), Some(Outcome::MAX_ERROR_CHARS));
     assert_eq!(e.cause.as_deref(), Some("decrypt.auth"));
     assert_eq!(f.claim_owner(&failed), None);
-    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 2 });
+    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 0, skipped: 2, oldest_waiting_at: None });
 
     // Skipped entries wait for an operator: only --force takes them.
     assert!(lake.claim_batch("w1", &query(10)).unwrap().is_empty());
@@ -395,7 +397,7 @@ pub fn claims_are_oldest_first_limited_and_released<F: Fixture>(f: &F) {
     assert_eq!(ids(&lake.claim_batch("w", &query(3)).unwrap()), vec![c]);
     assert!(lake.claim_batch("w", &query(3)).unwrap().is_empty());
     // Claimed entries still count as waiting.
-    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 4, skipped: 0 });
+    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 4, skipped: 0, oldest_waiting_at: Some(10.0) });
 
     lake.release(std::slice::from_ref(&b1)).unwrap();
     assert_eq!(f.claim_owner(&b1), None);
@@ -519,6 +521,69 @@ pub fn unskip_queues_skipped_entries_again_and_shows_the_cause<F: Fixture>(f: &F
     assert_eq!(lake.unskip(None).unwrap(), 0);
 }
 
+/// A requeue (by id, as `requeue` does, or by typtag, as `once --force`
+/// does) clears `skip`, `state`, `error` and `cause` as before, and keeps
+/// what it cleared in `requeued`: oldest first, the last
+/// [`Requeued::KEEP`], each with the store's time. What is not skipped gains
+/// nothing; outcomes after a requeue leave the history alone.
+pub fn requeue_keeps_a_bounded_history_of_what_it_cleared<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let a = lake.submit(&new_entry("misp", 1.0), b"blob").unwrap();
+    let auth = Outcome::Error { cause: ErrorCause::Decrypt("auth".into()), message: "auth: tag mismatch".into() };
+    lake.apply_outcome(&a, &auth).unwrap();
+    let before = crate::clock::now_epoch_ms() as f64 / 1000.0;
+    assert_eq!(lake.unskip_ids(std::slice::from_ref(&a)).unwrap(), 1);
+
+    // The reference's fields say what they said before: the entry waits.
+    let e = entry(f, &lake, &a);
+    assert!(!e.processed && !e.skip && e.state.is_none() && e.error.is_none() && e.cause.is_none(), "{e:?}");
+    let first = Requeued {
+        state: Some("decrypt_failed".into()),
+        cause: Some("decrypt.auth".into()),
+        error: Some("auth: tag mismatch".into()),
+        ..Requeued::default()
+    };
+    assert_eq!(e.requeued, vec![Requeued { at: e.requeued[0].at, ..first.clone() }]);
+    // The store's clock (a server's may differ from ours by some skew).
+    assert!((e.requeued[0].at - before).abs() < 3600.0, "at {} vs {before}", e.requeued[0].at);
+    assert_eq!(lake.queue_depth().unwrap().waiting, 1);
+    assert_eq!(ids(&lake.claim_batch("w", &query(10)).unwrap()), vec![a.clone()]);
+
+    // Not skipped: nothing to clear, nothing recorded.
+    assert_eq!(lake.unskip_ids(std::slice::from_ref(&a)).unwrap(), 0);
+    assert_eq!(lake.unskip(None).unwrap(), 0);
+    assert_eq!(entry(f, &lake, &a).requeued.len(), 1);
+
+    // NOT_SUPPORTED, requeued by typtag: no cause or error to keep, the state is.
+    lake.apply_outcome(&a, &Outcome::NotSupported).unwrap();
+    assert_eq!(lake.unskip(Some("misp")).unwrap(), 1);
+    let e = entry(f, &lake, &a);
+    let unsupported = Requeued { state: Some("not_supported".into()), ..Requeued::default() };
+    assert_eq!(
+        e.requeued.iter().map(|r| Requeued { at: 0.0, ..r.clone() }).collect::<Vec<_>>(),
+        [Requeued { at: 0.0, ..first }, unsupported]
+    );
+
+    // Bounded: the oldest go first.
+    for i in 0..Requeued::KEEP {
+        let failed = Outcome::Error { cause: ErrorCause::Parser("fuel".into()), message: format!("try {i}") };
+        lake.apply_outcome(&a, &failed).unwrap();
+        assert_eq!(lake.unskip_ids(std::slice::from_ref(&a)).unwrap(), 1);
+    }
+    let e = entry(f, &lake, &a);
+    let errors: Vec<Option<String>> = e.requeued.iter().map(|r| r.error.clone()).collect();
+    let expected: Vec<Option<String>> = (0..Requeued::KEEP).map(|i| Some(format!("try {i}"))).collect();
+    assert_eq!(errors, expected, "the last {} requeues", Requeued::KEEP);
+    assert!(e.requeued.iter().all(|r| r.cause.as_deref() == Some("parser.fuel")));
+    assert!(e.requeued.windows(2).all(|w| w[0].at <= w[1].at), "oldest first");
+
+    // An outcome after the requeue records as ever and keeps the history.
+    lake.apply_outcome(&a, &Outcome::Success { hash: "h".into() }).unwrap();
+    let done = entry(f, &lake, &a);
+    assert!(done.processed && done.refs == ["h"]);
+    assert_eq!(done.requeued, e.requeued);
+}
+
 /// `requeue`'s filters (cause prefix, state, typtag, upload time) select
 /// exactly the skipped entries they name, and only those are queued again.
 pub fn requeue_filters_select_exactly_the_matching_skipped_entries<F: Fixture>(f: &F) {
@@ -602,7 +667,28 @@ pub fn entry_filters_and_queue_depth<F: Fixture>(f: &F) {
     assert_eq!(by(literal("not_supported")), vec![unsupported]);
     assert_eq!(by(literal("bad_data")), vec![failed]);
     assert_eq!(by(literal("no_such_state")), vec![]);
-    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 1, skipped: 2 });
+    assert_eq!(lake.queue_depth().unwrap(), QueueDepth { waiting: 1, skipped: 2, oldest_waiting_at: Some(2.0) });
+}
+
+/// The oldest waiting entry's upload time: claimed entries wait, skipped
+/// and processed ones do not, and it moves on as the oldest is handled.
+pub fn queue_depth_dates_the_oldest_waiting_entry<F: Fixture>(f: &F) {
+    let (lake, _) = f.open(LEASE);
+    let oldest = |lake: &F::Lake| lake.queue_depth().unwrap().oldest_waiting_at;
+    assert_eq!(oldest(&lake), None, "nothing waits");
+    let skipped = lake.submit(&new_entry("t", 5.0), b"x").unwrap();
+    let done = lake.submit(&new_entry("t", 6.0), b"x").unwrap();
+    let first = lake.submit(&new_entry("t", 10.5), b"x").unwrap();
+    lake.submit(&new_entry("t", 30.0), b"x").unwrap();
+    lake.submit(&new_entry("t", 20.0), b"x").unwrap();
+    lake.apply_outcomes(&[(skipped, Outcome::NotSupported), (done, Outcome::Success { hash: "h".into() })]).unwrap();
+    assert_eq!(oldest(&lake), Some(10.5), "skipped and processed entries are older but do not wait");
+
+    // A claim does not hide the entry: a stuck worker holds the queue's age.
+    assert_eq!(ids(&lake.claim_batch("w", &query(1)).unwrap()), vec![first.clone()]);
+    assert_eq!(oldest(&lake), Some(10.5));
+    lake.apply_outcome(&first, &Outcome::Success { hash: "h2".into() }).unwrap();
+    assert_eq!(oldest(&lake), Some(20.0));
 }
 
 /// One entry by id (what `replay` reads), with or without a state filter;

@@ -91,6 +91,9 @@ fn write(shared: &Shared<'_>, group: Vec<Worked>) {
                 for ((entry, _), outcome) in finished.iter().zip(&written) {
                     log_outcome(entry, outcome);
                     pipeline.probe.outcome(&entry.typtag, &entry.id.0, outcome);
+                    if !entry.requeued.is_empty() {
+                        pipeline.probe.requeued_outcome(outcome);
+                    }
                     results.push(EntryResult::Marked(outcome.clone()));
                 }
                 outcomes = written;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use cybexp_lake::{
     BatchQuery, BlobError, CacheEntry, CacheLake, ChangeFeed, EntryFilter, EntryId, EntryState, ForeignClaims,
-    LakeAdmin, NewEntry, Outcome, QueueDepth, StoreError, StoreErrorKind,
+    LakeAdmin, NewEntry, Outcome, QueueDepth, Requeued, StoreError, StoreErrorKind,
 };
 use futures_util::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
@@ -39,8 +39,28 @@ const WALK_BATCH: u32 = 1000;
 fn entry_projection() -> Document {
     doc! {
         "name": 1, "orgid": 1, "typetag": 1, "typtag": 1, "timezone": 1, "timestamp": 1, "fid": 1,
-        "processed": 1, "skip": 1, "state": 1, "error": 1, "cause": 1, "_ref": 1,
+        "processed": 1, "skip": 1, "state": 1, "error": 1, "cause": 1, "_ref": 1, "_requeued": 1,
     }
+}
+
+/// The requeue update (a pipeline, one document at a time on the server):
+/// clears `skip`, `state`, `error` and `cause` and appends what it cleared,
+/// with the server's clock, to `_requeued`, keeping the last
+/// [`Requeued::KEEP`]. (Not `$push` with `$slice`: a classic update cannot
+/// read the fields it moves; this does so in the same atomic write.) A
+/// `_requeued` of another type than an array starts again.
+fn requeue_update() -> Vec<Document> {
+    let record = doc! {
+        "at": { "$divide": [server_now_ms(), 1000.0] },
+        "state": "$state",
+        "cause": "$cause",
+        "error": "$error",
+    };
+    let history = doc! { "$cond": [{ "$isArray": "$_requeued" }, "$_requeued", []] };
+    vec![
+        doc! { "$set": { "_requeued": { "$slice": [{ "$concatArrays": [history, [record]] }, -(Requeued::KEEP as i64)] } } },
+        doc! { "$unset": ["skip", "state", "error", "cause"] },
+    ]
 }
 
 /// The server's clock, in milliseconds since the epoch: `$$NOW` as a
@@ -411,17 +431,32 @@ fn flag(doc: &Document, key: &str) -> bool {
     matches!(doc.get(key), Some(Bson::Boolean(true)))
 }
 
+/// An upload time as epoch seconds, whatever numeric type (or date) wrote it.
+fn epoch_seconds(value: &Bson) -> Option<f64> {
+    match value {
+        Bson::Double(f) => Some(*f),
+        Bson::Int32(n) => Some(f64::from(*n)),
+        Bson::Int64(n) => Some(*n as f64),
+        Bson::DateTime(d) => Some(d.timestamp_millis() as f64 / 1000.0),
+        _ => None,
+    }
+}
+
+/// One `_requeued` record, read as leniently as the entry.
+fn requeued_from_doc(doc: &Document) -> Requeued {
+    Requeued {
+        at: doc.get("at").and_then(epoch_seconds).unwrap_or(0.0),
+        state: text(doc, "state"),
+        cause: text(doc, "cause"),
+        error: text(doc, "error"),
+    }
+}
+
 /// A cache entry as the API wrote it, read leniently: a field of another
 /// type than the reference's reads as absent.
 pub(crate) fn entry_from_doc(doc: &Document) -> Option<CacheEntry> {
     let id = doc.get_object_id("_id").ok()?;
-    let timestamp = match doc.get("timestamp") {
-        Some(Bson::Double(f)) => *f,
-        Some(Bson::Int32(n)) => f64::from(*n),
-        Some(Bson::Int64(n)) => *n as f64,
-        Some(Bson::DateTime(d)) => d.timestamp_millis() as f64 / 1000.0,
-        _ => 0.0,
-    };
+    let timestamp = doc.get("timestamp").and_then(epoch_seconds).unwrap_or(0.0);
     let refs = match doc.get("_ref") {
         Some(Bson::Array(items)) => items.iter().filter_map(|b| b.as_str().map(str::to_owned)).collect(),
         _ => Vec::new(),
@@ -443,6 +478,10 @@ pub(crate) fn entry_from_doc(doc: &Document) -> Option<CacheEntry> {
         error: text(doc, "error"),
         cause: text(doc, "cause"),
         refs,
+        requeued: match doc.get("_requeued") {
+            Some(Bson::Array(items)) => items.iter().filter_map(|b| b.as_document().map(requeued_from_doc)).collect(),
+            _ => Vec::new(),
+        },
     })
 }
 
@@ -720,9 +759,8 @@ impl LakeAdmin for MongoLake {
         if let Some(typtag) = typtag {
             filter.extend(typtag_is(typtag));
         }
-        let update = doc! { "$unset": { "skip": "", "state": "", "error": "", "cause": "" } };
         let result = inner.call("queueing skipped entries again", async |client| {
-            inner.entries(client).update_many(filter, update).await
+            inner.entries(client).update_many(filter, requeue_update()).await
         })?;
         Ok(result.modified_count)
     }
@@ -736,9 +774,9 @@ impl LakeAdmin for MongoLake {
         }
         // The condition is checked by the server per entry as it updates it.
         let filter = doc! { "_id": { "$in": ids }, "processed": false, "skip": true };
-        let update = doc! { "$unset": { "skip": "", "state": "", "error": "", "cause": "" } };
-        let result = inner
-            .call("queueing entries again", async |client| inner.entries(client).update_many(filter, update).await)?;
+        let result = inner.call("queueing entries again", async |client| {
+            inner.entries(client).update_many(filter, requeue_update()).await
+        })?;
         Ok(result.modified_count)
     }
 
@@ -751,7 +789,19 @@ impl LakeAdmin for MongoLake {
         let skipped = inner.call(what, async |client| {
             inner.entries(client).count_documents(doc! { "processed": false, "skip": true }).await
         })?;
-        Ok(QueueDepth { waiting, skipped })
+        // The first waiting key of the claim index `{processed, skip,
+        // timestamp, _id}`: a sort on it and a limit of one reads one key per
+        // `skip` range, however long the queue.
+        let oldest = inner.call(what, async |client| {
+            inner
+                .entries(client)
+                .find_one(claimable(&BatchQuery::default()))
+                .sort(doc! { "timestamp": 1, "_id": 1 })
+                .projection(doc! { "_id": 0, "timestamp": 1 })
+                .await
+        })?;
+        let oldest_waiting_at = oldest.and_then(|doc| epoch_seconds(doc.get("timestamp")?));
+        Ok(QueueDepth { waiting, skipped, oldest_waiting_at })
     }
 
     fn submit(&self, entry: &NewEntry, blob: &[u8]) -> Result<EntryId, StoreError> {

@@ -15,7 +15,9 @@
 //! false, fid}`; older entries spell `typtag`, both are read. An entry's id
 //! is its ObjectId in hex. The archiver adds only the reference's outcome
 //! fields (`processed`, `_ref`, `skip`, `state`, `error`), a machine-readable
-//! `cause`, and while it holds an entry a `_claim` sub-document.
+//! `cause`, while it holds an entry a `_claim` sub-document, and once an
+//! operator requeues it a bounded `_requeued` history (what each requeue
+//! cleared).
 //!
 //! # Claims and scale-out
 //! A claim is a lease: `_claim: {owner, token, until}`, where `until` is

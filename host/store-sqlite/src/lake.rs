@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cybexp_lake::{
     BatchQuery, BlobError, CacheEntry, CacheLake, ChangeFeed, EntryFilter, EntryId, EntryState, ForeignClaims,
-    LakeAdmin, NewEntry, Outcome, QueueDepth, StoreError,
+    LakeAdmin, NewEntry, Outcome, QueueDepth, Requeued, StoreError,
 };
 use rusqlite::types::{Type, ValueRef};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
@@ -14,12 +14,17 @@ use crate::{BACKEND, Ctx, SqliteStore, count, duration_ms, now_ms};
 
 /// Columns read into a [`CacheEntry`] by [`entry_from_row`], in order.
 const ENTRY_COLUMNS: &str =
-    "id, name, orgid, typtag, timezone, timestamp, blob_id, processed, skip, state, error, refs, cause";
+    "id, name, orgid, typtag, timezone, timestamp, blob_id, processed, skip, state, error, refs, cause, requeued";
+
+/// A JSON column read into its type; a value that does not parse is a
+/// conversion error naming the column.
+fn json_column<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
+}
 
 fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<CacheEntry> {
-    let refs_text: String = row.get(11)?;
-    let refs: Vec<String> = serde_json::from_str(&refs_text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(11, Type::Text, Box::new(e)))?;
+    let refs: Vec<String> = json_column(row, 11)?;
     Ok(CacheEntry {
         id: EntryId(row.get::<_, i64>(0)?.to_string()),
         name: row.get(1)?,
@@ -34,7 +39,40 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<CacheEntry> {
         error: row.get(10)?,
         cause: row.get(12)?,
         refs,
+        requeued: json_column(row, 13)?,
     })
+}
+
+/// Queues one skipped entry again inside an open write transaction: clears
+/// `skip`, `state`, `error` and `cause` and appends what it cleared to the
+/// bounded history, in one read and one write under the transaction's lock.
+/// `false` when the entry is not (or no longer) skipped.
+fn requeue_in(tx: &rusqlite::Transaction<'_>, row: i64, at: f64) -> Result<bool, StoreError> {
+    let what = "queueing entries again";
+    let read = tx
+        .prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ?1 AND processed = 0 AND skip = 1"))
+        .ctx(what)?
+        .query_row([row], entry_from_row)
+        .optional()
+        .ctx(what)?;
+    let Some(mut entry) = read else { return Ok(false) };
+    let cleared = Requeued::of(&entry, at);
+    Requeued::push(&mut entry.requeued, cleared);
+    let history = serde_json::to_string(&entry.requeued)
+        .map_err(|e| StoreError::other(BACKEND, format!("{what}: the history: {e}")))?;
+    tx.prepare_cached(
+        "UPDATE entries SET skip = 0, state = NULL, error = NULL, cause = NULL, requeued = ?2
+         WHERE id = ?1 AND processed = 0 AND skip = 1",
+    )
+    .ctx(what)?
+    .execute(params![row, history])
+    .ctx(what)?;
+    Ok(true)
+}
+
+/// The requeue history's clock: this process's, in epoch seconds.
+fn now_seconds() -> f64 {
+    now_ms() as f64 / 1000.0
 }
 
 /// Records one outcome inside an open write transaction (reference §5):
@@ -301,34 +339,34 @@ impl CacheLake for SqliteStore {
 
 impl LakeAdmin for SqliteStore {
     fn unskip(&self, typtag: Option<&str>) -> Result<u64, StoreError> {
-        let conn = self.conn()?;
-        let changed = conn
-            .prepare_cached(
-                "UPDATE entries SET skip = 0, state = NULL, error = NULL, cause = NULL
-                 WHERE processed = 0 AND skip = 1 AND (?1 IS NULL OR typtag = ?1)",
-            )
-            .and_then(|mut stmt| stmt.execute([typtag]))
-            .ctx("queueing skipped entries again")?;
-        Ok(changed as u64)
+        let what = "queueing skipped entries again";
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(what)?;
+        let rows: Vec<i64> = tx
+            .prepare_cached("SELECT id FROM entries WHERE processed = 0 AND skip = 1 AND (?1 IS NULL OR typtag = ?1)")
+            .ctx(what)?
+            .query_map([typtag], |row| row.get(0))
+            .ctx(what)?
+            .collect::<rusqlite::Result<_>>()
+            .ctx(what)?;
+        let at = now_seconds();
+        let mut changed = 0;
+        for row in rows {
+            changed += u64::from(requeue_in(&tx, row, at)?);
+        }
+        tx.commit().ctx(what)?;
+        Ok(changed)
     }
 
     fn unskip_ids(&self, ids: &[EntryId]) -> Result<u64, StoreError> {
         let what = "queueing entries again";
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(what)?;
-        let mut changed = 0;
-        {
-            let mut update = tx
-                .prepare_cached(
-                    "UPDATE entries SET skip = 0, state = NULL, error = NULL, cause = NULL
-                     WHERE id = ?1 AND processed = 0 AND skip = 1",
-                )
-                .ctx(what)?;
-            for id in ids {
-                // An id this store never handed out matches nothing.
-                if let Ok(row) = row_id(id) {
-                    changed += update.execute([row]).ctx(what)? as u64;
-                }
+        let (mut changed, at) = (0, now_seconds());
+        for id in ids {
+            // An id this store never handed out matches nothing.
+            if let Ok(row) = row_id(id) {
+                changed += u64::from(requeue_in(&tx, row, at)?);
             }
         }
         tx.commit().ctx(what)?;
@@ -337,14 +375,20 @@ impl LakeAdmin for SqliteStore {
 
     fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
         let conn = self.conn()?;
+        let what = "counting the queue";
         let (waiting, skipped): (i64, i64) = conn
             .query_row(
                 "SELECT coalesce(sum(skip = 0), 0), coalesce(sum(skip = 1), 0) FROM entries WHERE processed = 0",
                 [],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
-            .ctx("counting the queue")?;
-        Ok(QueueDepth { waiting: count(waiting), skipped: count(skipped) })
+            .ctx(what)?;
+        // A bare min() over the `entries_queue` prefix (processed, skip): SQLite
+        // reads the first index key, not the rows.
+        let oldest_waiting_at: Option<f64> = conn
+            .query_row("SELECT min(timestamp) FROM entries WHERE processed = 0 AND skip = 0", [], |row| row.get(0))
+            .ctx(what)?;
+        Ok(QueueDepth { waiting: count(waiting), skipped: count(skipped), oldest_waiting_at })
     }
 
     fn submit(&self, entry: &NewEntry, blob: &[u8]) -> Result<EntryId, StoreError> {

@@ -46,6 +46,12 @@
 //! A NOT_SUPPORTED or ERROR for an entry that is already processed (a late
 //! worker whose lease had run out while another one succeeded) only drops
 //! the claim: a success is never downgraded. Every outcome drops the claim.
+//!
+//! A requeue (`unskip`, `unskip_ids`) clears `skip`, `state`, `error` and
+//! `cause` and appends what it cleared to `requeued` (a JSON array, the last
+//! [`Requeued::KEEP`](cybexp_lake::Requeued::KEEP)), reading and writing each
+//! row under one write transaction; outcomes leave `requeued` alone. The
+//! column came with schema version 2; a version 1 file gains it on open.
 
 mod archive;
 mod changes;

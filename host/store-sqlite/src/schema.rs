@@ -8,15 +8,15 @@ use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use crate::{BACKEND, Ctx, sql_error};
 
 /// `PRAGMA user_version` of the schema this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `PRAGMA application_id` marking a cybexp store ("CYBX"), so `open` can
 /// tell our file from another application's SQLite database.
 pub const APPLICATION_ID: i64 = 0x4359_4258;
 
-/// Version 1. STRICT tables: a value of the wrong type is refused on write
+/// The current version (2). STRICT tables: a value of the wrong type is refused on write
 /// rather than read back as something else.
-const SCHEMA_V1: &str = "
+const SCHEMA: &str = "
 -- Encrypted blobs as the API submitted them. `size` is checked on read so a
 -- truncated value shows up as a corrupt blob.
 CREATE TABLE blobs (
@@ -43,6 +43,7 @@ CREATE TABLE entries (
     error         TEXT,
     cause         TEXT,                       -- ErrorCause::code(), e.g. decrypt.auth
     refs          TEXT NOT NULL DEFAULT '[]', -- `_ref`: JSON array of hashes
+    requeued      TEXT NOT NULL DEFAULT '[]', -- `_requeued`: JSON array of {at, state, cause, error} (version 2)
     claim_owner   TEXT,                       -- worker holding the lease
     claim_expires INTEGER                     -- lease end, Unix ms
 ) STRICT;
@@ -60,6 +61,10 @@ CREATE TABLE documents (
     data_json TEXT NOT NULL
 ) STRICT;
 ";
+
+/// Version 1 to 2: the requeue history. Additive, so a version 1 file is
+/// upgraded in place on open; its entries start with no history.
+const MIGRATE_V1_TO_V2: &str = "ALTER TABLE entries ADD COLUMN requeued TEXT NOT NULL DEFAULT '[]';";
 
 /// Checks the file, switches it to WAL and creates the schema if the file is
 /// new. Runs once per `open`, on the first connection.
@@ -87,8 +92,8 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         }
     }
 
-    // IMMEDIATE: two processes opening a new file at once create the schema
-    // once; the second sees version 1.
+    // IMMEDIATE: two processes opening a new (or version 1) file at once
+    // create (or upgrade) the schema once; the second sees the version.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(&what)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0)).ctx(&what)?;
     let app_id: i64 = tx.pragma_query_value(None, "application_id", |row| row.get(0)).ctx(&what)?;
@@ -107,7 +112,7 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
             ));
         }
         let create = format!("creating the schema in {shown}");
-        tx.execute_batch(SCHEMA_V1).ctx(&create)?;
+        tx.execute_batch(SCHEMA).ctx(&create)?;
         tx.pragma_update(None, "application_id", APPLICATION_ID).ctx(&create)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION).ctx(&create)?;
     } else if app_id != APPLICATION_ID {
@@ -123,6 +128,9 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
                  use a newer cybexp-archive"
             ),
         ));
+    } else if version == 1 {
+        tx.execute_batch(MIGRATE_V1_TO_V2).ctx(&format!("upgrading {shown} to schema version 2"))?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION).ctx(&what)?;
     } else if version != SCHEMA_VERSION {
         return Err(StoreError::refused(BACKEND, format!("{shown} has unknown schema version {version}")));
     }

@@ -60,19 +60,32 @@ impl Fixture for Sqlite {
     }
 
     fn assert_recorded_as(&self, entry: &CacheEntry) {
-        type Columns = (bool, bool, Option<String>, Option<String>, Option<String>, String);
+        type Columns = (bool, bool, Option<String>, Option<String>, Option<String>, String, serde_json::Value);
         let columns: Columns = raw(&self.path)
             .query_row(
-                "SELECT processed, skip, state, error, cause, refs FROM entries WHERE id = ?1",
+                "SELECT processed, skip, state, error, cause, refs, requeued FROM entries WHERE id = ?1",
                 [&entry.id.0],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                |r| {
+                    let requeued: String = r.get(6)?;
+                    let requeued = serde_json::from_str(&requeued).unwrap();
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, requeued))
+                },
             )
             .optional()
             .unwrap()
             .unwrap_or_else(|| panic!("no row for entry {}", entry.id));
         let refs = serde_json::to_string(&entry.refs).unwrap();
-        let expected =
-            (entry.processed, entry.skip, entry.state.clone(), entry.error.clone(), entry.cause.clone(), refs);
+        // The history: a JSON array of {at, state, cause, error}.
+        let requeued = serde_json::to_value(&entry.requeued).unwrap();
+        let expected = (
+            entry.processed,
+            entry.skip,
+            entry.state.clone(),
+            entry.error.clone(),
+            entry.cause.clone(),
+            refs,
+            requeued,
+        );
         assert_eq!(columns, expected, "columns of entry {}", entry.id);
     }
 }
@@ -158,6 +171,24 @@ fn schema_is_created_and_survives_reopen() {
     // A second handle on an open file is fine too.
     let other = SqliteStore::open(&path).unwrap();
     assert_eq!(other.count().unwrap(), 1);
+}
+
+/// A version 1 file (before the requeue history) is upgraded in place on
+/// open: its entries read back with no history and gain one when requeued.
+#[test]
+fn a_version_1_file_is_upgraded_to_keep_requeue_history() {
+    let (_dir, path, store) = fresh();
+    let id = store.submit(&new_entry("t", 1.0), b"x").unwrap();
+    store.apply_outcome(&id, &Outcome::NotSupported).unwrap();
+    drop(store);
+    raw(&path).execute_batch("ALTER TABLE entries DROP COLUMN requeued; PRAGMA user_version = 1;").unwrap();
+
+    let store = SqliteStore::open(&path).unwrap();
+    let version: i64 = raw(&path).query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    assert!(only(&store, &id).requeued.is_empty());
+    assert_eq!(store.unskip_ids(std::slice::from_ref(&id)).unwrap(), 1);
+    assert_eq!(only(&store, &id).requeued[0].state.as_deref(), Some("not_supported"));
 }
 
 #[test]

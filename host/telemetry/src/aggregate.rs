@@ -212,6 +212,9 @@ impl Aggregate {
                 self.queue.waiting = Some(depth.waiting);
                 self.queue.skipped = Some(depth.skipped);
                 self.queue.sampled_at_ms = Some(now_ms);
+                // Epoch seconds to the snapshot's ms; `as` saturates (a
+                // negative upload time reads as 0, long waited).
+                self.queue.oldest_waiting_at_ms = depth.oldest_waiting_at.map(|s| (s * 1000.0) as u64);
                 self.queue.error = None;
                 let sample = QueueSample { at_ms: now_ms, waiting: depth.waiting, skipped: depth.skipped };
                 let history = &mut self.queue.history;

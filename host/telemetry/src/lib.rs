@@ -89,6 +89,9 @@ pub(crate) struct Counters {
     not_supported: AtomicU64,
     error: AtomicU64,
     retried: AtomicU64,
+    requeued_success: AtomicU64,
+    requeued_not_supported: AtomicU64,
+    requeued_error: AtomicU64,
     handled: AtomicU64,
     busy_ns: AtomicU64,
     in_flight: AtomicU32,
@@ -188,6 +191,21 @@ impl Probe {
         // Only errors are listed by entry id; skip the allocation otherwise.
         let entry = if matches!(kind, Kind::Error { .. }) { cut(entry) } else { String::new() };
         shared.send(Detail::Outcome { at_ms, typtag: cut(typtag), entry, kind });
+    }
+
+    /// An entry that carried a requeue history got its outcome (beside
+    /// [`Self::outcome`]): whether what operators requeue now works. The
+    /// requeues themselves happen in the `requeue` command, another process,
+    /// and are on each entry; this is what the daemon can count honestly.
+    pub fn requeued_outcome(&self, outcome: &Outcome) {
+        let Some(shared) = &self.shared else { return };
+        let c = &shared.counters;
+        let counter = match outcome {
+            Outcome::Success { .. } => &c.requeued_success,
+            Outcome::NotSupported => &c.requeued_not_supported,
+            Outcome::Error { .. } => &c.requeued_error,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// An entry was released for a retry (a database failure).
@@ -319,6 +337,11 @@ impl Hub {
             loop_state,
             totals,
             retried: load(&c.retried),
+            requeued: cybexp_status::Counts {
+                success: load(&c.requeued_success),
+                not_supported: load(&c.requeued_not_supported),
+                error: load(&c.requeued_error),
+            },
             rates: agg.rates(),
             history: agg.history(),
             queue: agg.queue.clone(),
@@ -527,10 +550,14 @@ mod tests {
         probe.outcome("other", "3", &Outcome::NotSupported);
         probe.outcome("feed", "4", &error(ErrorCause::Decrypt("auth".into()), "tag mismatch"));
         probe.retried("feed");
+        probe.requeued_outcome(&success());
+        probe.requeued_outcome(&error(ErrorCause::Parser("fuel".into()), "again"));
+        probe.requeued_outcome(&error(ErrorCause::Parser("fuel".into()), "again"));
         probe.polled(3, Duration::from_secs(8), Some("sqlite store unavailable: locked"));
         assert!(telemetry.flush(Duration::from_secs(5)));
         let s = telemetry.snapshot();
         assert_eq!((s.totals.success, s.totals.not_supported, s.totals.error, s.retried), (1, 1, 2, 1));
+        assert_eq!(s.requeued, cybexp_status::Counts { success: 1, not_supported: 0, error: 2 });
         assert_eq!(s.workers.in_flight, 0);
         assert_eq!(s.workers.handled, 1);
         assert!(s.workers.busy_ms >= 2, "{:?}", s.workers);
@@ -596,7 +623,11 @@ mod tests {
         let mut n = 0;
         let sampler: QueueSampler = Box::new(move || {
             n += 1;
-            if n == 2 { Err("locked".into()) } else { Ok(QueueDepth { waiting: 10 * n, skipped: 1 }) }
+            if n == 2 {
+                Err("locked".into())
+            } else {
+                Ok(QueueDepth { waiting: 10 * n, skipped: 1, oldest_waiting_at: Some(1.5) })
+            }
         });
         let options = Options { queue_interval: Duration::from_millis(20), ..Options::default() };
         let telemetry = Telemetry::start(Setup { queue: Some(sampler), ..setup(options) }).unwrap();
@@ -608,6 +639,7 @@ mod tests {
         let q = telemetry.snapshot().queue;
         assert_eq!(q.history[0].waiting, 10);
         assert_eq!(q.history[1].waiting, 30, "the failed sample is not in the history");
+        assert_eq!(q.oldest_waiting_at_ms, Some(1_500), "epoch seconds become ms");
         assert_eq!(q.interval_ms, 20);
         drop(telemetry); // joins both threads promptly
     }

@@ -171,6 +171,15 @@ fn outcomes(m: &mut Exposition, s: &Snapshot) {
     }
     m.family("cybexp_archive_retries_total", Kind::Counter, "Entries released for a retry after a database failure.")
         .sample(&[], s.retried);
+    let mut requeued = m.family(
+        "cybexp_archive_requeued_outcomes_total",
+        Kind::Counter,
+        "Outcomes of entries an operator had requeued (they carry a requeue history), by outcome.",
+    );
+    let r = &s.requeued;
+    for (outcome, n) in [("success", r.success), ("not_supported", r.not_supported), ("error", r.error)] {
+        requeued.sample(&[("outcome", outcome)], n);
+    }
 }
 
 fn parsers(m: &mut Exposition, s: &Snapshot) {
@@ -213,6 +222,14 @@ fn queue_and_loop(m: &mut Exposition, s: &Snapshot) {
         m.family("cybexp_archive_queue_entries", Gauge, "Entries in the cache lake: waiting, or skipped.");
     if let (Some(waiting), Some(skipped)) = (s.queue.waiting, s.queue.skipped) {
         entries.sample(&[("state", "waiting")], waiting).sample(&[("state", "skipped")], skipped);
+    }
+    let mut lag = m.family(
+        "cybexp_archive_queue_oldest_waiting_age_seconds",
+        Gauge,
+        "How long the oldest waiting entry had waited when the queue was sampled; 0 when none waits.",
+    );
+    if let Some(age) = s.queue.oldest_waiting_age_ms() {
+        lag.sample(&[], seconds(age));
     }
     let mut sampled =
         m.family("cybexp_archive_queue_sampled_timestamp_seconds", Gauge, "When the queue depth was last sampled.");
@@ -443,6 +460,25 @@ mod tests {
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(escape_label("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+    }
+
+    #[test]
+    fn the_lag_is_the_oldest_waiting_entry_at_the_sample() {
+        const LAG: &str = "cybexp_archive_queue_oldest_waiting_age_seconds";
+        let lag = |queue: cybexp_status::Queue| {
+            let text = render(&Snapshot { queue, ..Default::default() });
+            check::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}")).get(LAG, &[])
+        };
+        let sampled = |oldest_waiting_at_ms| cybexp_status::Queue {
+            waiting: Some(3),
+            skipped: Some(0),
+            sampled_at_ms: Some(1_000_000),
+            oldest_waiting_at_ms,
+            ..Default::default()
+        };
+        assert_eq!(lag(sampled(Some(808_000))), Some(192.0));
+        assert_eq!(lag(sampled(None)), Some(0.0), "nothing waits: no lag");
+        assert_eq!(lag(cybexp_status::Queue::default()), None, "absent until the first sample");
     }
 }
 
