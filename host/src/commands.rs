@@ -19,7 +19,10 @@ use crate::verdict::{EXIT_ERROR, EXIT_NOT_SUPPORTED, Verdict};
 
 /// Runs one subcommand.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let ctx = Settings::load(cli.config.as_deref(), cli.data_dir.as_deref())?;
+    let ctx = match Settings::load(cli.config.as_deref(), cli.data_dir.as_deref()) {
+        Ok(ctx) => ctx,
+        Err(error) => return without_config(cli, error),
+    };
     // The demo prints its own account of every outcome.
     let default_filter = if matches!(cli.command, Command::Demo { .. }) { "error" } else { "info" };
     let format = cli.log_format.or(ctx.config.log_format).unwrap_or_default();
@@ -55,6 +58,42 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Top { socket, interval } => crate::dashboard::top(&ctx.socket_path(socket.as_deref())?, interval),
         Command::Status { socket, json } => crate::dashboard::status(&ctx.socket_path(socket.as_deref())?, json),
     }
+}
+
+/// A config file that cannot be read stops every command but the socket
+/// clients: a broken file is when an operator most needs `status` and
+/// `top`, and they need only the socket, which they find as they would
+/// without a config (`--socket`, else the default). `replay` needs the
+/// stores, keys and budgets the file names, so it says so.
+fn without_config(cli: Cli, error: anyhow::Error) -> Result<ExitCode> {
+    let file = cli.config.clone().unwrap_or_default();
+    type Ask = Box<dyn FnOnce(&Path) -> Result<ExitCode>>;
+    let (socket, ask): (Option<PathBuf>, Ask) = match cli.command {
+        Command::Status { socket, json } => (socket, Box::new(move |path| crate::dashboard::status(path, json))),
+        Command::Top { socket, interval } => (socket, Box::new(move |path| crate::dashboard::top(path, interval))),
+        Command::Replay { .. } => {
+            return Err(error.context(
+                "`replay` needs the stores, keys and parser budgets the config names, and it could not be read",
+            ));
+        }
+        _ => return Err(error),
+    };
+    let path = Settings::load(None, cli.data_dir.as_deref())?.socket_path(socket.as_deref())?;
+    let which = if socket.is_some() { "the socket" } else { "the default socket" };
+    // The cause without the context that names the file (the warning names
+    // it); a TOML error's snippet goes on lines of its own below. Escaped:
+    // the snippet quotes the file, whoever wrote it.
+    let cause = error.chain().skip(1).map(ToString::to_string).collect::<Vec<_>>().join(": ");
+    let cause = if cause.is_empty() { error.to_string() } else { cause };
+    let mut lines = cause.lines().filter(|line| !line.trim().is_empty()).map(escape);
+    eprintln!(
+        "warning: the config {} could not be read ({}); asking the daemon on {which} {}",
+        file.display(),
+        lines.next().unwrap_or_default(),
+        path.display()
+    );
+    lines.for_each(|line| eprintln!("  {line}"));
+    ask(&path)
 }
 
 fn keygen(dir: &Path, kind: KeyKindArg, bits: Option<usize>) -> Result<ExitCode> {

@@ -241,6 +241,60 @@ fn status_exits_non_zero_when_the_daemon_is_unreachable() {
     assert!(out.stdout.is_empty());
 }
 
+/// A broken config file is when an operator most needs `status`: it warns,
+/// asks the daemon on the socket it would use without the config, and
+/// shows the refused reload's TOML error as indented lines, not one line
+/// of `\n`s. `replay`, which needs the config, says so.
+#[test]
+fn status_with_a_broken_config_asks_the_daemon_and_shows_the_reload_error_as_lines() {
+    let archiver = Archiver::new();
+    let mut daemon = start_daemon(&archiver);
+    let original = std::fs::read_to_string(&archiver.config).unwrap();
+    std::fs::write(&archiver.config, format!("{original}\n[pipeline\n")).unwrap();
+    daemon.signal("-HUP");
+    let data_dir = archiver.data_dir();
+    let data_dir = data_dir.to_str().unwrap();
+    wait_for("the refused reload", Duration::from_secs(60), |seen| {
+        let out = archiver.run(&["status", "--json", "--data-dir", data_dir]);
+        *seen = String::from_utf8_lossy(&out.stderr).into_owned();
+        let snapshot: Value = serde_json::from_slice(&out.stdout).ok()?;
+        snapshot["identity"]["config"]["last_reload_error"].is_string().then_some(())
+    });
+
+    let out = archiver.run(&["status", "--data-dir", data_dir]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let socket = archiver.data_dir().join("status.sock");
+    let warning =
+        format!("warning: the config {} could not be read (TOML parse error at line ", archiver.config.display());
+    assert!(stderr.starts_with(&warning), "{stderr}");
+    assert!(stderr.contains(&format!("asking the daemon on the default socket {}\n", socket.display())), "{stderr}");
+    assert!(stdout.starts_with("cybexp-archive ") && stdout.contains(&format!(":{}", daemon.pid())), "{stdout}");
+    let refused: Vec<&str> = stdout.lines().skip_while(|l| !l.contains("last reload refused")).take(4).collect();
+    let first = format!("in config {}: TOML parse error at line ", archiver.config.display());
+    assert!(refused[0].contains(&first), "{stdout}");
+    assert!(refused[1..].iter().all(|line| line.starts_with("            ")), "{stdout}");
+    assert!(refused.iter().any(|line| line.contains("[pipeline")), "{stdout}");
+    assert!(!stdout.contains("\\n"), "no escaped newlines: {stdout}");
+
+    // --socket is used as given, with the same warning.
+    let out = archiver.run(&["status", "--json", "--socket", socket.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let snapshot: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(snapshot["identity"]["pid"], daemon.pid());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("asking the daemon on the socket "));
+
+    let out = archiver.run(&["replay", "some-entry"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: `replay` needs the stores, keys and parser budgets the config names"),
+        "{stderr}"
+    );
+    assert!(daemon.is_running());
+    daemon.stop("-TERM");
+}
+
 fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }

@@ -232,6 +232,27 @@ fn a_refused_reload_is_shown_with_its_reason_and_the_generation() {
 }
 
 #[test]
+fn a_multi_line_reload_error_is_listed_line_by_line_each_escaped() {
+    let mut snapshot = running();
+    snapshot.identity.config.last_reload_error = Some(
+        "in config /etc/cybexp/archive.toml\nTOML parse error at line 3, column 1\n  |\n3 | [[x\u{1b}[2J\n".into(),
+    );
+    snapshot.identity.config.last_reload_at_ms = Some(NOW - 4_000);
+    let (screen, _) = render(&app(Some(snapshot), true), 120, 40);
+    let header = line_with(&screen, "reload refused 4.0s ago");
+    assert!(header.contains("in config /etc/cybexp/archive.toml (+3 lines below)"), "{header}");
+    let listed: Vec<&str> = screen.lines().skip_while(|l| !l.starts_with("Recent errors")).skip(1).take(4).collect();
+    assert!(
+        listed[0].contains("reload refused") && listed[0].ends_with("in config /etc/cybexp/archive.toml"),
+        "{screen}"
+    );
+    assert!(listed[1].ends_with("  TOML parse error at line 3, column 1"), "{screen}");
+    assert!(listed[2].ends_with("    |"), "{screen}");
+    assert!(listed[3].ends_with("  3 | [[x\\u{1b}[2J"), "{screen}");
+    assert!(!screen.contains("none"), "{screen}");
+}
+
+#[test]
 fn fits_80x24() {
     let (screen, _) = render(&app(Some(running()), false), 80, 24);
     println!("{screen}");
