@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "cybexp-archive",
     version,
+    long_version = crate::build_info::long_version(),
     about = "The CYBEX-P archiver: cache data lake → sandboxed parsers → TAHOE raw documents"
 )]
 pub struct Cli {

@@ -270,6 +270,11 @@ fn status_with_a_broken_config_asks_the_daemon_and_shows_the_reload_error_as_lin
     assert!(stderr.starts_with(&warning), "{stderr}");
     assert!(stderr.contains(&format!("asking the daemon on the default socket {}\n", socket.display())), "{stderr}");
     assert!(stdout.starts_with("cybexp-archive ") && stdout.contains(&format!(":{}", daemon.pid())), "{stdout}");
+    let backend = cybexp_keys::Backend::ACTIVE;
+    assert!(
+        stdout.contains("\nbuild     commit ") && stdout.contains(&format!(", RSA {backend}, wasmtime ")),
+        "{stdout}"
+    );
     let refused: Vec<&str> = stdout.lines().skip_while(|l| !l.contains("last reload refused")).take(4).collect();
     let first = format!("in config {}: TOML parse error at line ", archiver.config.display());
     assert!(refused[0].contains(&first), "{stdout}");

@@ -107,6 +107,13 @@ impl fmt::Display for StatusReport<'_> {
         let id = &s.identity;
         let now = s.taken_at_ms;
         writeln!(out, "{} {} ({}), up {}", id.name, id.version, id.instance, duration_ms(s.uptime_ms()))?;
+        if !id.commit.is_empty() {
+            writeln!(
+                out,
+                "build     commit {}, RSA {}, wasmtime {}, {}",
+                id.commit, id.rsa_backend, id.wasmtime, id.profile
+            )?;
+        }
         writeln!(out, "state     {}", state(&s.state()))?;
         let l = &s.loop_state;
         writeln!(

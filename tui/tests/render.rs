@@ -61,6 +61,10 @@ fn running() -> Snapshot {
         identity: Identity {
             name: "cybexp-archive".into(),
             version: "0.1.0".into(),
+            commit: "0123abcd4567".into(),
+            rsa_backend: "aws-lc".into(),
+            wasmtime: "48.0.8".into(),
+            profile: "release".into(),
             instance: "archiver-1:4242".into(),
             pid: 4242,
             started_at_ms: NOW - 7_380_000,
@@ -224,6 +228,7 @@ fn a_refused_reload_is_shown_with_its_reason_and_the_generation() {
     assert!(line.contains("4.0s ago: parser \"my-feed\": the component must import nothing · config 3"), "{line}");
     let report = cybexp_tui::text::StatusReport(&cybexp_status::Escaped::new(snapshot)).to_string();
     assert!(report.contains("config    generation 3, loaded "), "{report}");
+    assert!(report.contains("\nbuild     commit 0123abcd4567, RSA aws-lc, wasmtime 48.0.8, release\n"), "{report}");
     assert!(report.contains("\nrecords   url-list 7032 (31 malformed, in 1 of 88 calls)\n"), "{report}");
     assert!(!report.contains("records   cowrie"), "parsers that count no records are left out");
     assert!(report.contains("last reload refused 4.0s ago: parser \"my-feed\""), "{report}");

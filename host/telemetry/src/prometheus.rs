@@ -76,8 +76,20 @@ pub fn render(s: &Snapshot) -> String {
     let mut m = Exposition { text: String::with_capacity(4096) };
     let id = &s.identity;
 
-    m.family("cybexp_archive_build_info", "gauge", "The archiver's version and instance; always 1.");
-    m.sample("cybexp_archive_build_info", &[("version", &id.version), ("instance", &id.instance)], 1);
+    m.family(
+        "cybexp_archive_build_info",
+        "gauge",
+        "The archiver's version, instance, commit, RSA backend, wasmtime version and build profile; always 1.",
+    );
+    let labels = [
+        ("version", &id.version),
+        ("instance", &id.instance),
+        ("commit", &id.commit),
+        ("rsa_backend", &id.rsa_backend),
+        ("wasmtime", &id.wasmtime),
+        ("profile", &id.profile),
+    ];
+    m.sample("cybexp_archive_build_info", &labels.map(|(name, value)| (name, value.as_str())), 1);
     m.family("cybexp_archive_store_info", "gauge", "The configured backends; always 1.");
     m.sample("cybexp_archive_store_info", &[("role", "lake"), ("backend", &id.lake)], 1);
     m.sample("cybexp_archive_store_info", &[("role", "archive"), ("backend", &id.archive)], 1);

@@ -19,6 +19,10 @@ fn telemetry() -> Telemetry {
         name: "cybexp-archive".into(),
         version: "9.9.9".into(),
         instance: "host:1".into(),
+        commit: "0123abcd4567".into(),
+        rsa_backend: "aws-lc".into(),
+        wasmtime: "48.0.8".into(),
+        profile: "release".into(),
         workers: 2,
         started_at_ms: now_ms(),
         lake: "sqlite:/x.db".into(),
@@ -198,6 +202,15 @@ fn metrics_endpoint_serves_a_valid_exposition() {
     assert_eq!(parsed.get("cybexp_archive_backoff_failures", &[]), Some(4.0));
     assert_eq!(parsed.get("cybexp_archive_backoff_sleep_seconds", &[]), Some(16.0));
     assert_eq!(parsed.get("cybexp_archive_key_info", &[("fingerprint", "00ff")]), Some(1.0));
+    let build = [
+        ("version", "9.9.9"),
+        ("instance", "host:1"),
+        ("commit", "0123abcd4567"),
+        ("rsa_backend", "aws-lc"),
+        ("wasmtime", "48.0.8"),
+        ("profile", "release"),
+    ];
+    assert_eq!(parsed.get("cybexp_archive_build_info", &build), Some(1.0), "{body}");
     assert_eq!(parsed.types["cybexp_archive_parse_duration_seconds"], "histogram");
     assert_eq!(parsed.types["cybexp_archive_queue_entries"], "gauge");
 
