@@ -21,8 +21,9 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Log filter (tracing's EnvFilter syntax), e.g. `info`, `debug`
-    /// [default: info; error for `demo`].
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info`, `debug`; pins
+    /// it over the config's `log`, which a reload would change [default:
+    /// the config's `log`, else info; error for `demo`].
     #[arg(long, global = true, env = "CYBEXP_LOG")]
     pub log: Option<String>,
 

@@ -26,7 +26,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     // The demo prints its own account of every outcome.
     let default_filter = if matches!(cli.command, Command::Demo { .. }) { "error" } else { "info" };
     let format = cli.log_format.or(ctx.config.log_format).unwrap_or_default();
-    crate::logging::init(cli.log.as_deref(), default_filter, format);
+    let log = crate::logging::init(cli.log.as_deref(), ctx.config.log.as_deref(), default_filter, format);
     match cli.command {
         Command::Keygen { out, kind, bits } => keygen(&out.map_or_else(|| ctx.keys_dir(), Ok)?, kind, bits),
         Command::Encrypt { public, format, output, file } => encrypt(&public, format, output.as_deref(), &file),
@@ -44,7 +44,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             submit(&ctx, &typtag, &orgid, &timezone, &key, format, &files)
         }
         Command::Once { force, typtag, json } => once(&ctx, force, typtag, json),
-        Command::Run => daemon(&ctx),
+        Command::Run => daemon(&ctx, log),
         Command::Dump { what, state } => dump(&ctx, what, state),
         Command::Parser { action } => crate::parser_tools::run(action),
         Command::Requeue { cause, state, typtag, since, until, dry_run } => {
@@ -264,7 +264,7 @@ fn print_summary(summary: &Summary, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn daemon(ctx: &Settings) -> Result<ExitCode> {
+fn daemon(ctx: &Settings, log: crate::logging::Log) -> Result<ExitCode> {
     let shutdown = crate::signals::install()?;
     let stores = ctx.open_stores()?;
     let mut pipeline = ctx.pipeline(&stores, shutdown)?;
@@ -280,7 +280,7 @@ fn daemon(ctx: &Settings) -> Result<ExitCode> {
     let telemetry = crate::telemetry::start(&ctx.config, &socket, &pipeline, stores.lake.clone())?;
     pipeline.probe = telemetry.probe();
     let reload_requested = crate::signals::reload_requests()?;
-    let mut reloader = crate::reload::Reloader::new(ctx, &telemetry);
+    let mut reloader = crate::reload::Reloader::new(ctx, &telemetry, log);
     let query = BatchQuery { limit: pipeline.batch_size, include_skipped: false, typtag: None };
     let _watchdog = crate::systemd::Watchdog::start(pipeline.liveness.clone());
     crate::systemd::ready("started: polling the cache lake");
