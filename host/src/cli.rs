@@ -232,8 +232,13 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         socket: Option<PathBuf>,
         /// Print the snapshot as JSON (the status protocol's).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "check")]
         json: bool,
+        /// One line and the exit code only: 0 healthy, 1 unreachable, 2
+        /// degraded (loop stalled, store unavailable, stopping, or the last
+        /// reload refused).
+        #[arg(long)]
+        check: bool,
     },
 }
 

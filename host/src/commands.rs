@@ -56,7 +56,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Demo { keep } => crate::demo::run(keep),
         Command::Top { socket, interval } => crate::dashboard::top(&ctx.socket_path(socket.as_deref())?, interval),
-        Command::Status { socket, json } => crate::dashboard::status(&ctx.socket_path(socket.as_deref())?, json),
+        Command::Status { socket, json, check } => crate::dashboard::status(
+            &ctx.socket_path(socket.as_deref())?,
+            crate::dashboard::Show::from_flags(json, check),
+        ),
     }
 }
 
@@ -69,7 +72,10 @@ fn without_config(cli: Cli, error: anyhow::Error) -> Result<ExitCode> {
     let file = cli.config.clone().unwrap_or_default();
     type Ask = Box<dyn FnOnce(&Path) -> Result<ExitCode>>;
     let (socket, ask): (Option<PathBuf>, Ask) = match cli.command {
-        Command::Status { socket, json } => (socket, Box::new(move |path| crate::dashboard::status(path, json))),
+        Command::Status { socket, json, check } => {
+            let show = crate::dashboard::Show::from_flags(json, check);
+            (socket, Box::new(move |path| crate::dashboard::status(path, show)))
+        }
         Command::Top { socket, interval } => (socket, Box::new(move |path| crate::dashboard::top(path, interval))),
         Command::Replay { .. } => {
             return Err(error.context(

@@ -300,6 +300,53 @@ fn status_with_a_broken_config_asks_the_daemon_and_shows_the_reload_error_as_lin
     daemon.stop("-TERM");
 }
 
+/// `status --check` exits 0 healthy, 1 unreachable, 2 degraded, with one
+/// line; `/health` and `/ready` answer from the same verdict (a refused
+/// reload degrades the daemon but leaves it live and ready).
+#[test]
+fn status_check_and_the_health_endpoints() {
+    let archiver = Archiver::with_extra_config("[metrics]\nlisten = \"127.0.0.1:0\"\n");
+    let socket = archiver.data_dir().join("status.sock");
+    let check = || {
+        let out = archiver.run(&["status", "--check", "--socket", socket.to_str().unwrap()]);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "one line: {stdout}");
+        (out.status.code(), stdout)
+    };
+    let (code, line) = check();
+    assert_eq!(code, Some(1), "{line}");
+    assert!(line.starts_with("unreachable: cannot connect to "), "{line}");
+
+    let mut daemon = start_daemon(&archiver);
+    let (code, line) = check();
+    assert_eq!(code, Some(0), "{line}");
+    assert!(line.starts_with("healthy: "), "{line}");
+    let snapshot = status_json(&archiver, &mut String::new()).unwrap();
+    let addr = snapshot["identity"]["metrics_listen"].as_str().unwrap().to_owned();
+    let (head, body) = http_get(&addr, "/health");
+    assert!(head.starts_with("HTTP/1.1 200") && body == "live\n", "{head}\n{body}");
+    let (head, body) = http_get(&addr, "/ready");
+    assert!(head.starts_with("HTTP/1.1 200") && body == "ready\n", "{head}\n{body}");
+
+    let original = std::fs::read_to_string(&archiver.config).unwrap();
+    std::fs::write(&archiver.config, format!("{original}\n[pipeline\n")).unwrap();
+    daemon.signal("-HUP");
+    let line = wait_for("the degraded check", Duration::from_secs(60), |seen| {
+        let (code, line) = check();
+        *seen = line.clone();
+        (code == Some(2)).then_some(line)
+    });
+    let expected = format!(
+        "degraded: last reload refused, running on the previous config: in config {}: TOML parse error at line ",
+        archiver.config.display()
+    );
+    assert!(line.starts_with(&expected), "{line}");
+    let (head, _) = http_get(&addr, "/ready");
+    assert!(head.starts_with("HTTP/1.1 200"), "a refused reload leaves it ready: {head}");
+    assert!(daemon.is_running());
+    daemon.stop("-TERM");
+}
+
 fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
