@@ -12,16 +12,25 @@ use std::process::Command;
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let commit = git(&manifest_dir, &["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    // Only this workspace's own checkout counts: a source tarball unpacked
+    // inside some other repository must not take that one's commit.
+    let workspace = manifest_dir.join("..").canonicalize().ok();
+    let toplevel =
+        git(&manifest_dir, &["rev-parse", "--show-toplevel"]).and_then(|t| Path::new(&t).canonicalize().ok());
+    let ours = workspace.is_some() && workspace == toplevel;
+    let commit = ours.then(|| git(&manifest_dir, &["rev-parse", "--short=12", "HEAD"])).flatten();
+    let commit = commit.unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=CYBEXP_BUILD_COMMIT={commit}");
     // Rebuild when the commit moves, not on every build: HEAD (a branch
     // switch), the branch's ref (a commit) and packed-refs (after gc).
     // Paths are named only where they exist: a missing one reruns always.
-    let mut watched = vec!["HEAD".to_owned(), "packed-refs".to_owned()];
-    watched.extend(git(&manifest_dir, &["symbolic-ref", "-q", "HEAD"]));
-    for name in watched {
-        if let Some(path) = git(&manifest_dir, &["rev-parse", "--git-path", &name]) {
-            rerun_if_exists(&manifest_dir.join(path));
+    if ours {
+        let mut watched = vec!["HEAD".to_owned(), "packed-refs".to_owned()];
+        watched.extend(git(&manifest_dir, &["symbolic-ref", "-q", "HEAD"]));
+        for name in watched {
+            if let Some(path) = git(&manifest_dir, &["rev-parse", "--git-path", &name]) {
+                rerun_if_exists(&manifest_dir.join(path));
+            }
         }
     }
 
