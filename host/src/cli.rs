@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "cybexp-archive",
     version,
+    long_version = crate::build_info::long_version(),
     about = "The CYBEX-P archiver: cache data lake → sandboxed parsers → TAHOE raw documents"
 )]
 pub struct Cli {
@@ -20,8 +21,9 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Log filter (tracing's EnvFilter syntax), e.g. `info`, `debug`
-    /// [default: info; error for `demo`].
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info`, `debug`; pins
+    /// it over the config's `log`, which a reload would change [default:
+    /// the config's `log`, else info; error for `demo`].
     #[arg(long, global = true, env = "CYBEXP_LOG")]
     pub log: Option<String>,
 
@@ -238,8 +240,13 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         socket: Option<PathBuf>,
         /// Print the snapshot as JSON (the status protocol's).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "check")]
         json: bool,
+        /// One line and the exit code only: 0 healthy, 1 unreachable, 2
+        /// degraded (loop stalled, store unavailable, stopping, or the last
+        /// reload refused).
+        #[arg(long)]
+        check: bool,
     },
 }
 

@@ -19,11 +19,14 @@ use crate::verdict::{EXIT_ERROR, EXIT_NOT_SUPPORTED, Verdict};
 
 /// Runs one subcommand.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let ctx = Settings::load(cli.config.as_deref(), cli.data_dir.as_deref())?;
+    let ctx = match Settings::load(cli.config.as_deref(), cli.data_dir.as_deref()) {
+        Ok(ctx) => ctx,
+        Err(error) => return without_config(cli, error),
+    };
     // The demo prints its own account of every outcome.
     let default_filter = if matches!(cli.command, Command::Demo { .. }) { "error" } else { "info" };
     let format = cli.log_format.or(ctx.config.log_format).unwrap_or_default();
-    crate::logging::init(cli.log.as_deref(), default_filter, format);
+    let log = crate::logging::init(cli.log.as_deref(), ctx.config.log.as_deref(), default_filter, format);
     match cli.command {
         Command::Keygen { out, kind, bits } => keygen(&out.map_or_else(|| ctx.keys_dir(), Ok)?, kind, bits),
         Command::Encrypt { public, format, output, file } => encrypt(&public, format, output.as_deref(), &file),
@@ -41,7 +44,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             submit(&ctx, &typtag, &orgid, &timezone, &key, format, &files)
         }
         Command::Once { force, typtag, json } => once(&ctx, force, typtag, json),
-        Command::Run => daemon(&ctx),
+        Command::Run => daemon(&ctx, log),
         Command::Dump { what, state } => dump(&ctx, what, state),
         Command::Parser { action } => crate::parser_tools::run(action),
         Command::Requeue { cause, state, typtag, since, until, dry_run } => {
@@ -54,8 +57,50 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Demo { keep } => crate::demo::run(keep),
         Command::Top { socket, interval } => crate::dashboard::top(&ctx.socket_path(socket.as_deref())?, interval),
-        Command::Status { socket, json } => crate::dashboard::status(&ctx.socket_path(socket.as_deref())?, json),
+        Command::Status { socket, json, check } => crate::dashboard::status(
+            &ctx.socket_path(socket.as_deref())?,
+            crate::dashboard::Show::from_flags(json, check),
+        ),
     }
+}
+
+/// A config file that cannot be read stops every command but the socket
+/// clients: a broken file is when an operator most needs `status` and
+/// `top`, and they need only the socket, which they find as they would
+/// without a config (`--socket`, else the default). `replay` needs the
+/// stores, keys and budgets the file names, so it says so.
+fn without_config(cli: Cli, error: anyhow::Error) -> Result<ExitCode> {
+    let file = cli.config.clone().unwrap_or_default();
+    type Ask = Box<dyn FnOnce(&Path) -> Result<ExitCode>>;
+    let (socket, ask): (Option<PathBuf>, Ask) = match cli.command {
+        Command::Status { socket, json, check } => {
+            let show = crate::dashboard::Show::from_flags(json, check);
+            (socket, Box::new(move |path| crate::dashboard::status(path, show)))
+        }
+        Command::Top { socket, interval } => (socket, Box::new(move |path| crate::dashboard::top(path, interval))),
+        Command::Replay { .. } => {
+            return Err(error.context(
+                "`replay` needs the stores, keys and parser budgets the config names, and it could not be read",
+            ));
+        }
+        _ => return Err(error),
+    };
+    let path = Settings::load(None, cli.data_dir.as_deref())?.socket_path(socket.as_deref())?;
+    let which = if socket.is_some() { "the socket" } else { "the default socket" };
+    // The cause without the context that names the file (the warning names
+    // it); a TOML error's snippet goes on lines of its own below. Escaped:
+    // the snippet quotes the file, whoever wrote it.
+    let cause = error.chain().skip(1).map(ToString::to_string).collect::<Vec<_>>().join(": ");
+    let cause = if cause.is_empty() { error.to_string() } else { cause };
+    let mut lines = cause.lines().filter(|line| !line.trim().is_empty()).map(escape);
+    eprintln!(
+        "warning: the config {} could not be read ({}); asking the daemon on {which} {}",
+        file.display(),
+        lines.next().unwrap_or_default(),
+        path.display()
+    );
+    lines.for_each(|line| eprintln!("  {line}"));
+    ask(&path)
 }
 
 fn keygen(dir: &Path, kind: KeyKindArg, bits: Option<usize>) -> Result<ExitCode> {
@@ -226,7 +271,7 @@ fn print_summary(summary: &Summary, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn daemon(ctx: &Settings) -> Result<ExitCode> {
+fn daemon(ctx: &Settings, log: crate::logging::Log) -> Result<ExitCode> {
     let shutdown = crate::signals::install()?;
     let stores = ctx.open_stores()?;
     let mut pipeline = ctx.pipeline(&stores, shutdown)?;
@@ -242,7 +287,7 @@ fn daemon(ctx: &Settings) -> Result<ExitCode> {
     let telemetry = crate::telemetry::start(&ctx.config, &socket, &pipeline, stores.lake.clone())?;
     pipeline.probe = telemetry.probe();
     let reload_requested = crate::signals::reload_requests()?;
-    let mut reloader = crate::reload::Reloader::new(ctx, &telemetry);
+    let mut reloader = crate::reload::Reloader::new(ctx, &telemetry, log);
     let query = BatchQuery { limit: pipeline.batch_size, include_skipped: false, typtag: None };
     let _watchdog = crate::systemd::Watchdog::start(pipeline.liveness.clone());
     crate::systemd::ready("started: polling the cache lake");

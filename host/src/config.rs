@@ -41,6 +41,10 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// `text` or `json`; `--log-format` wins.
     pub log_format: Option<LogFormat>,
+    /// The log filter (tracing's EnvFilter syntax: `info`,
+    /// `warn,cybexp_archive=debug`); `--log` and `CYBEXP_LOG` win and pin
+    /// it. SIGHUP puts a change in effect.
+    pub log: Option<String>,
 }
 
 /// How the log on stderr is written.
@@ -156,7 +160,14 @@ impl Config {
         if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
             Config::from_cybexp_json(&text).with_context(|| format!("in CYBEX-P config {}", path.display()))
         } else {
-            toml::from_str(&text).with_context(|| format!("in config {}", path.display()))
+            let config: Config = toml::from_str(&text).with_context(|| format!("in config {}", path.display()))?;
+            // Checked here, so a reload with a bad filter is refused like
+            // any config that does not load.
+            if let Some(filter) = &config.log {
+                tracing_subscriber::EnvFilter::try_new(filter)
+                    .with_context(|| format!("in config {}: `log = {filter:?}` is not a log filter", path.display()))?;
+            }
+            Ok(config)
         }
     }
 
@@ -520,6 +531,17 @@ mod tests {
         };
         assert_eq!(cache_dir_from(&off, env(all)), None, "cache = false wins over everything");
         assert_eq!(cache_dir(&off), None);
+    }
+
+    #[test]
+    fn a_log_filter_that_does_not_parse_fails_the_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("c.toml");
+        std::fs::write(&path, "log = \"warn,cybexp_archive=debug\"\n").unwrap();
+        assert_eq!(Config::load(&path).unwrap().log.as_deref(), Some("warn,cybexp_archive=debug"));
+        std::fs::write(&path, "log = \"cybexp_archive=loud\"\n").unwrap();
+        let error = format!("{:#}", Config::load(&path).unwrap_err());
+        assert!(error.contains("is not a log filter"), "{error}");
     }
 
     #[test]

@@ -7,8 +7,10 @@
 //! daemon's telemetry and hands the pipeline its probe; `dashboard` holds
 //! the socket clients (`top`, `status`); `demo` is the one-command tour.
 //! `verdict` (what a parse decides, how a command exits) is a leaf every
-//! one of them uses.
+//! one of them uses; so is `build_info` (what the binary is, for
+//! `--version` and the metrics).
 
+pub mod build_info;
 pub mod cli;
 mod commands;
 pub mod config;

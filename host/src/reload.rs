@@ -1,5 +1,5 @@
-//! SIGHUP: read the config again and put new keys, parsers, budgets and
-//! routes in effect without a restart. Everything is checked before
+//! SIGHUP: read the config again and put new keys, parsers, budgets,
+//! routes and the log filter in effect without a restart. Everything is checked before
 //! anything changes (every key loads, every component compiles and exports
 //! the parser world, every route names a loaded parser); on any failure the
 //! daemon keeps running on the set it has, and says why in the log, in
@@ -11,20 +11,22 @@ use cybexp_lake::redact_credentials;
 
 use crate::config::Config;
 use crate::context::Settings;
+use crate::logging::Log;
 use crate::pipeline::Processor;
 use crate::telemetry::Running;
 
 pub struct Reloader<'a> {
     settings: &'a Settings,
     telemetry: &'a Running,
+    log: Log,
     /// The config in effect (the last one that loaded).
     current: Config,
     generation: u64,
 }
 
 impl<'a> Reloader<'a> {
-    pub fn new(settings: &'a Settings, telemetry: &'a Running) -> Self {
-        Reloader { settings, telemetry, current: settings.config.clone(), generation: 1 }
+    pub fn new(settings: &'a Settings, telemetry: &'a Running, log: Log) -> Self {
+        Reloader { settings, telemetry, log, current: settings.config.clone(), generation: 1 }
     }
 
     /// One reload: the next processor, or `None` (refused; logged and shown).
@@ -39,6 +41,8 @@ impl<'a> Reloader<'a> {
                         "this setting changed in the config but cannot change on reload: restart to apply it"
                     );
                 }
+                // First, so what the reload logs is at the new level.
+                self.log.reload(config.log.as_deref());
                 self.generation += 1;
                 self.current = config;
                 self.telemetry.reloaded(Ok((&processor, self.generation)));

@@ -73,9 +73,14 @@ fn parser_identities(processor: &Processor) -> Vec<ParserIdentity> {
 pub fn start(config: &Config, socket: &Path, pipeline: &Pipeline, lake: Arc<dyn LakeAdmin>) -> Result<Running> {
     let processor = pipeline.processor();
     let started_at_ms = cybexp_status::now_ms();
+    let build = crate::build_info::current();
     let identity = Identity {
         name: "cybexp-archive".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
+        version: build.version.into(),
+        commit: build.commit.into(),
+        rsa_backend: build.rsa_backend.into(),
+        wasmtime: build.wasmtime.into(),
+        profile: build.profile.into(),
         instance: pipeline.worker_id.clone(),
         pid: std::process::id(),
         started_at_ms,

@@ -417,3 +417,33 @@ fn a_hostile_typtag_cannot_forge_log_lines_or_reach_the_terminal() {
         .expect("the outcome event");
     assert_eq!(event["typtag"], typtag.as_str(), "JSON keeps the value exactly, escaped by JSON itself");
 }
+
+/// `--version` names the commit, the RSA backend, wasmtime and the profile;
+/// `-V` stays one line.
+#[test]
+fn version_names_the_build() {
+    let text = String::from_utf8(ok(&["--version"])).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], concat!("cybexp-archive ", env!("CARGO_PKG_VERSION")), "{text}");
+    let fact = |name: &str| {
+        let line = lines.iter().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {text}"));
+        line[name.len()..].trim().to_owned()
+    };
+    // The commit HEAD is at (cargo rebuilds when it moves), or "unknown"
+    // outside a git checkout.
+    let head = Command::new("git")
+        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8(out.stdout).unwrap().trim().to_owned());
+    assert_eq!(fact("commit"), head.unwrap_or_else(|| "unknown".into()), "{text}");
+    assert_eq!(fact("rsa backend"), cybexp_keys::Backend::ACTIVE.as_str(), "{text}");
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock")).unwrap();
+    let wasmtime = lock.split("name = \"wasmtime\"\nversion = \"").nth(1).and_then(|rest| rest.split('"').next());
+    assert_eq!(Some(fact("wasmtime").as_str()), wasmtime, "{text}");
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    assert_eq!(fact("profile"), profile, "{text}");
+    let short = String::from_utf8(ok(&["-V"])).unwrap();
+    assert_eq!(short.trim_end(), lines[0]);
+}

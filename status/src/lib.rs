@@ -3,10 +3,12 @@
 //! the [`Snapshot`] of the daemon's telemetry and the versioned
 //! newline-delimited JSON that carries it ([`protocol`]).
 
+pub mod health;
 pub mod protocol;
 pub mod snapshot;
 pub mod untrusted;
 
+pub use health::{Health, Problem};
 pub use protocol::{ClientError, Connection, VERSION};
 pub use snapshot::*;
 pub use untrusted::Escaped;

@@ -58,6 +58,13 @@ pub struct Identity {
     /// `cybexp-archive`.
     pub name: String,
     pub version: String,
+    /// The git commit it was built from (short), `aws-lc` or `rust-crypto`,
+    /// the wasmtime version, `debug` or `release`; "unknown" where the
+    /// build could not tell, empty from a daemon older than these fields.
+    pub commit: String,
+    pub rsa_backend: String,
+    pub wasmtime: String,
+    pub profile: String,
     /// The lease owner name (`host:pid`).
     pub instance: String,
     pub pid: u32,

@@ -74,6 +74,22 @@ impl<T> Deref for Escaped<T> {
     }
 }
 
+/// The lines of multi-line text that has been through [`escape`] (a
+/// refused reload's TOML error, say): split where the escaped text reads
+/// `\n`, a trailing `\r` dropped; a final newline ends the last line
+/// rather than starting an empty one.
+///
+/// Why split the escaped text rather than the raw one: the views hold only
+/// the [`Escaped`] snapshot, and splitting the raw text first would need a
+/// second path by which unescaped text reaches them. Splitting escaped text
+/// can only cut it, never unescape it, so every piece stays safe. The cost:
+/// a literal backslash-n that someone wrote also breaks the line, which
+/// changes the layout and nothing else.
+pub fn lines(escaped: &str) -> impl Iterator<Item = &str> {
+    let escaped = escaped.strip_suffix("\\n").unwrap_or(escaped);
+    escaped.split("\\n").map(|line| line.strip_suffix("\\r").unwrap_or(line))
+}
+
 fn escape_value(value: Value) -> Value {
     match value {
         Value::String(s) => Value::String(escape(&s).into_owned()),
@@ -97,6 +113,16 @@ mod tests {
         assert_eq!(escape("\u{1b}[31mred"), "\\u{1b}[31mred");
         assert_eq!(escape("x\u{7f}\u{85}\u{9b}y"), "x\\u{7f}\\u{85}\\u{9b}y");
         assert_eq!(escape("evil\u{202e}txt.exe"), "evil\\u{202e}txt.exe");
+    }
+
+    #[test]
+    fn escaped_text_splits_into_escaped_lines() {
+        let error = "in config c.toml: TOML parse error\r\n  |\n1 | [[x\u{1b}]\n";
+        let escaped = escape(error);
+        let split: Vec<&str> = lines(&escaped).collect();
+        assert_eq!(split, ["in config c.toml: TOML parse error", "  |", "1 | [[x\\u{1b}]"]);
+        assert!(split.iter().all(|line| !line.chars().any(is_unsafe)));
+        assert_eq!(lines("one line").collect::<Vec<_>>(), ["one line"]);
     }
 
     #[test]

@@ -330,16 +330,22 @@ impl Daemon {
 
     /// [`Self::spawn`] through `wrapper` (see [`Archiver::command_wrapped`]).
     pub fn spawn_wrapped(archiver: &Archiver, wrapper: &[String], log_filter: &str) -> Daemon {
+        let mut command = archiver.command_wrapped(wrapper);
+        command.env("CYBEXP_LOG", log_filter);
+        Daemon::spawn_command(archiver, command)
+    }
+
+    /// Starts `run` with no `CYBEXP_LOG`: the config's `log` sets the filter.
+    pub fn spawn_logging_as_configured(archiver: &Archiver) -> Daemon {
+        let mut command = archiver.command();
+        command.env_remove("CYBEXP_LOG");
+        Daemon::spawn_command(archiver, command)
+    }
+
+    fn spawn_command(archiver: &Archiver, mut command: Command) -> Daemon {
         let log = archiver.dir.path().join("daemon.log");
         let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
-        let child = archiver
-            .command_wrapped(wrapper)
-            .arg("run")
-            .env("CYBEXP_LOG", log_filter)
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .unwrap();
+        let child = command.arg("run").stdout(Stdio::null()).stderr(file).spawn().unwrap();
         Daemon { child, log }
     }
 

@@ -255,6 +255,112 @@ fn status_exits_non_zero_when_the_daemon_is_unreachable() {
     assert!(out.stdout.is_empty());
 }
 
+/// A broken config file is when an operator most needs `status`: it warns,
+/// asks the daemon on the socket it would use without the config, and
+/// shows the refused reload's TOML error as indented lines, not one line
+/// of `\n`s. `replay`, which needs the config, says so.
+#[test]
+fn status_with_a_broken_config_asks_the_daemon_and_shows_the_reload_error_as_lines() {
+    let archiver = Archiver::new();
+    let mut daemon = start_daemon(&archiver);
+    let original = std::fs::read_to_string(&archiver.config).unwrap();
+    std::fs::write(&archiver.config, format!("{original}\n[pipeline\n")).unwrap();
+    daemon.signal("-HUP");
+    let data_dir = archiver.data_dir();
+    let data_dir = data_dir.to_str().unwrap();
+    wait_for("the refused reload", Duration::from_secs(60), |seen| {
+        let out = archiver.run(&["status", "--json", "--data-dir", data_dir]);
+        *seen = String::from_utf8_lossy(&out.stderr).into_owned();
+        let snapshot: Value = serde_json::from_slice(&out.stdout).ok()?;
+        snapshot["identity"]["config"]["last_reload_error"].is_string().then_some(())
+    });
+
+    let out = archiver.run(&["status", "--data-dir", data_dir]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let socket = archiver.data_dir().join("status.sock");
+    let warning =
+        format!("warning: the config {} could not be read (TOML parse error at line ", archiver.config.display());
+    assert!(stderr.starts_with(&warning), "{stderr}");
+    assert!(stderr.contains(&format!("asking the daemon on the default socket {}\n", socket.display())), "{stderr}");
+    assert!(stdout.starts_with("cybexp-archive ") && stdout.contains(&format!(":{}", daemon.pid())), "{stdout}");
+    let backend = cybexp_keys::Backend::ACTIVE;
+    assert!(
+        stdout.contains("\nbuild     commit ") && stdout.contains(&format!(", RSA {backend}, wasmtime ")),
+        "{stdout}"
+    );
+    let refused: Vec<&str> = stdout.lines().skip_while(|l| !l.contains("last reload refused")).take(4).collect();
+    let first = format!("in config {}: TOML parse error at line ", archiver.config.display());
+    assert!(refused[0].contains(&first), "{stdout}");
+    assert!(refused[1..].iter().all(|line| line.starts_with("            ")), "{stdout}");
+    assert!(refused.iter().any(|line| line.contains("[pipeline")), "{stdout}");
+    assert!(!stdout.contains("\\n"), "no escaped newlines: {stdout}");
+
+    // --socket is used as given, with the same warning.
+    let out = archiver.run(&["status", "--json", "--socket", socket.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let snapshot: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(snapshot["identity"]["pid"], daemon.pid());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("asking the daemon on the socket "));
+
+    let out = archiver.run(&["replay", "some-entry"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: `replay` needs the stores, keys and parser budgets the config names"),
+        "{stderr}"
+    );
+    assert!(daemon.is_running());
+    daemon.stop("-TERM");
+}
+
+/// `status --check` exits 0 healthy, 1 unreachable, 2 degraded, with one
+/// line; `/health` and `/ready` answer from the same verdict (a refused
+/// reload degrades the daemon but leaves it live and ready).
+#[test]
+fn status_check_and_the_health_endpoints() {
+    let archiver = Archiver::with_extra_config("[metrics]\nlisten = \"127.0.0.1:0\"\n");
+    let socket = archiver.data_dir().join("status.sock");
+    let check = || {
+        let out = archiver.run(&["status", "--check", "--socket", socket.to_str().unwrap()]);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "one line: {stdout}");
+        (out.status.code(), stdout)
+    };
+    let (code, line) = check();
+    assert_eq!(code, Some(1), "{line}");
+    assert!(line.starts_with("unreachable: cannot connect to "), "{line}");
+
+    let mut daemon = start_daemon(&archiver);
+    let (code, line) = check();
+    assert_eq!(code, Some(0), "{line}");
+    assert!(line.starts_with("healthy: "), "{line}");
+    let snapshot = status_json(&archiver, &mut String::new()).unwrap();
+    let addr = snapshot["identity"]["metrics_listen"].as_str().unwrap().to_owned();
+    let (head, body) = http_get(&addr, "/health");
+    assert!(head.starts_with("HTTP/1.1 200") && body == "live\n", "{head}\n{body}");
+    let (head, body) = http_get(&addr, "/ready");
+    assert!(head.starts_with("HTTP/1.1 200") && body == "ready\n", "{head}\n{body}");
+
+    let original = std::fs::read_to_string(&archiver.config).unwrap();
+    std::fs::write(&archiver.config, format!("{original}\n[pipeline\n")).unwrap();
+    daemon.signal("-HUP");
+    let line = wait_for("the degraded check", Duration::from_secs(60), |seen| {
+        let (code, line) = check();
+        *seen = line.clone();
+        (code == Some(2)).then_some(line)
+    });
+    let expected = format!(
+        "degraded: last reload refused, running on the previous config: in config {}: TOML parse error at line ",
+        archiver.config.display()
+    );
+    assert!(line.starts_with(&expected), "{line}");
+    let (head, _) = http_get(&addr, "/ready");
+    assert!(head.starts_with("HTTP/1.1 200"), "a refused reload leaves it ready: {head}");
+    assert!(daemon.is_running());
+    daemon.stop("-TERM");
+}
+
 /// `top` in a detached tmux session of its own server, at a fixed size.
 struct Top {
     tmux: PathBuf,

@@ -1,7 +1,8 @@
 //! SIGHUP reloads the config in a running daemon: new routes, parsers and
 //! keys take effect for the next claim, entries in flight finish, nothing
 //! is lost or processed twice; a config that does not load is refused,
-//! the daemon keeps its set, and `status --json` says why.
+//! the daemon keeps its set, and `status --json` says why. The config's
+//! `log` filter changes on reload unless `CYBEXP_LOG` pinned it.
 
 use std::time::Duration;
 
@@ -23,7 +24,10 @@ fn status(archiver: &Archiver) -> Option<Value> {
 
 /// The daemon answering on its status socket.
 fn started(archiver: &Archiver) -> Daemon {
-    let daemon = Daemon::spawn(archiver, "info");
+    answering(archiver, Daemon::spawn(archiver, "info"))
+}
+
+fn answering(archiver: &Archiver, daemon: Daemon) -> Daemon {
     let pid = daemon.pid();
     wait_for("the status socket", Duration::from_secs(60), |_| {
         status(archiver).filter(|s| s["identity"]["pid"] == pid).map(|_| ())
@@ -118,4 +122,47 @@ fn a_reload_that_cannot_load_keeps_the_running_set_and_says_why() {
     assert_eq!((config["generation"].as_u64(), &config["last_reload_error"]), (Some(2), &Value::Null), "{config}");
     let log = daemon.stop("-TERM");
     assert_eq!(log.matches("reload refused; still running on the previous config").count(), 3, "{log}");
+}
+
+/// The config's `log` at start, a new one on SIGHUP, and CYBEXP_LOG
+/// pinning the filter so that a reload leaves it alone (and says so).
+#[test]
+fn sighup_changes_the_log_filter_unless_the_environment_pinned_it() {
+    const RELOADED: &str = "config reloaded; the next batch uses it";
+    let archiver = Archiver::new();
+    with_log(&archiver, "warn");
+    let daemon = answering(&archiver, Daemon::spawn_logging_as_configured(&archiver));
+    archiver.append_config("[typtags.feed-a]\nparser = \"json\"\nsub_type = \"a\"\n");
+    assert_eq!(reload(&archiver, &daemon)["generation"], 2);
+    assert!(!daemon.log().contains(RELOADED), "warn hides the info lines:\n{}", daemon.log());
+
+    with_log(&archiver, "info");
+    assert_eq!(reload(&archiver, &daemon)["generation"], 3);
+    let log = daemon.log();
+    assert!(log.contains("log filter changed filter=info previous=warn"), "{log}");
+    assert!(log.contains(RELOADED), "info is in effect for the rest of the reload:\n{log}");
+    daemon.stop("-TERM");
+
+    // CYBEXP_LOG=warn pins it: the config's `info` neither applies at
+    // start nor on reload, and the reload says why at warn.
+    let archiver = Archiver::new();
+    with_log(&archiver, "info");
+    let daemon = started_at_warn(&archiver);
+    with_log(&archiver, "debug");
+    assert_eq!(reload(&archiver, &daemon)["generation"], 2);
+    let log = daemon.stop("-TERM");
+    assert!(!log.contains(RELOADED) && !log.contains(" INFO "), "{log}");
+    assert!(log.contains("the config's `log` changed, but --log or CYBEXP_LOG set the filter"), "{log}");
+}
+
+/// Sets the config's top-level `log` (its first line).
+fn with_log(archiver: &Archiver, filter: &str) {
+    let text = std::fs::read_to_string(&archiver.config).unwrap();
+    let rest = text.strip_prefix("log = ").map_or(text.as_str(), |t| t.split_once('\n').unwrap().1);
+    let text = format!("log = {filter:?}\n{rest}");
+    std::fs::write(&archiver.config, text).unwrap();
+}
+
+fn started_at_warn(archiver: &Archiver) -> Daemon {
+    answering(archiver, Daemon::spawn(archiver, "warn"))
 }

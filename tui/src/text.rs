@@ -89,6 +89,14 @@ pub fn short_fingerprint(fingerprint: &str) -> &str {
     fingerprint.get(..12).unwrap_or(fingerprint)
 }
 
+/// An escaped error under the report's labels: its first line after
+/// `lead`, any further ones (a TOML error's snippet) indented below it.
+fn error_lines(out: &mut fmt::Formatter<'_>, lead: &str, error: &str) -> fmt::Result {
+    let mut lines = cybexp_status::untrusted::lines(error);
+    writeln!(out, "          {lead}{}", lines.next().unwrap_or_default())?;
+    lines.try_for_each(|line| writeln!(out, "            {line}"))
+}
+
 /// `cybexp-archive status`: the snapshot once, as text. It takes the
 /// [`Escaped`] snapshot only, so what a submission wrote is printed escaped.
 pub struct StatusReport<'a>(pub &'a Escaped<Snapshot>);
@@ -99,6 +107,13 @@ impl fmt::Display for StatusReport<'_> {
         let id = &s.identity;
         let now = s.taken_at_ms;
         writeln!(out, "{} {} ({}), up {}", id.name, id.version, id.instance, duration_ms(s.uptime_ms()))?;
+        if !id.commit.is_empty() {
+            writeln!(
+                out,
+                "build     commit {}, RSA {}, wasmtime {}, {}",
+                id.commit, id.rsa_backend, id.wasmtime, id.profile
+            )?;
+        }
         writeln!(out, "state     {}", state(&s.state()))?;
         let l = &s.loop_state;
         writeln!(
@@ -110,7 +125,7 @@ impl fmt::Display for StatusReport<'_> {
             duration_ms(l.sleep_ms)
         )?;
         if let (Some(error), Some(at)) = (&l.last_error, l.last_error_at_ms) {
-            writeln!(out, "          last poll error {}: {error}", ago(now, at))?;
+            error_lines(out, &format!("last poll error {}: ", ago(now, at)), error)?;
         }
         writeln!(out, "lake      {}", id.lake)?;
         writeln!(out, "archive   {}", id.archive)?;
@@ -129,7 +144,7 @@ impl fmt::Display for StatusReport<'_> {
         writeln!(out, "config    generation {}, loaded {}", c.generation, ago(now, c.loaded_at_ms))?;
         if let Some(error) = &c.last_reload_error {
             let at = c.last_reload_at_ms.map(|at| ago(now, at)).unwrap_or_default();
-            writeln!(out, "          last reload refused {at}: {error}")?;
+            error_lines(out, &format!("last reload refused {at}: "), error)?;
         }
         let w = &s.workers;
         writeln!(out, "workers   {}, {} busy (1m), {} in flight", w.count, percent(w.utilisation_1m), w.in_flight)?;
@@ -148,7 +163,7 @@ impl fmt::Display for StatusReport<'_> {
             _ => writeln!(out, "queue     not sampled yet")?,
         }
         if let Some(error) = &q.error {
-            writeln!(out, "          queue sample failed: {error}")?;
+            error_lines(out, "queue sample failed: ", error)?;
         }
         let t = &s.totals;
         writeln!(
@@ -244,5 +259,22 @@ mod tests {
         assert_eq!(percent(0.004), "0.4%");
         assert_eq!(percent(0.5), "50%");
         assert_eq!(short_fingerprint("0123456789abcdef"), "0123456789ab");
+    }
+
+    #[test]
+    fn a_multi_line_reload_error_is_indented_lines_each_escaped() {
+        let mut s = Snapshot { taken_at_ms: 5_000, ..Default::default() };
+        s.identity.config.last_reload_error =
+            Some("in config /etc/c.toml: TOML parse error at line 1\n  |\n1 | [[x\u{1b}[2J\n".into());
+        s.identity.config.last_reload_at_ms = Some(4_000);
+        let report = StatusReport(&Escaped::new(s)).to_string();
+        let indent = " ".repeat(12);
+        let expected = format!(
+            "          last reload refused 1.0s ago: in config /etc/c.toml: TOML parse error at line 1\n\
+             {indent}  |\n\
+             {indent}1 | [[x\\u{{1b}}[2J\n"
+        );
+        assert!(report.contains(&expected), "{report}");
+        assert!(!report.contains('\u{1b}'));
     }
 }

@@ -180,12 +180,20 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             Span::raw(polls),
         ]),
         // A reload was refused: the daemon runs on an older config.
+        // Its first line here; a longer error (a TOML snippet) is listed
+        // line by line under Recent errors.
         _ if id.config.last_reload_error.is_some() => {
             let error = id.config.last_reload_error.as_deref().unwrap_or_default();
+            let mut lines = cybexp_status::untrusted::lines(error);
+            let first = lines.next().unwrap_or_default();
+            let more = match lines.count() {
+                0 => String::new(),
+                n => format!(" (+{n} lines below)"),
+            };
             let at = id.config.last_reload_at_ms.map(|at| text::ago(s.taken_at_ms, at)).unwrap_or_default();
             Line::from(vec![
                 Span::styled("reload refused ", theme.dim()),
-                Span::styled(format!("{at}: {}", error), theme.error()),
+                Span::styled(format!("{at}: {first}{more}"), theme.error()),
                 Span::styled(" · config ", theme.dim()),
                 Span::raw(id.config.generation.to_string()),
             ])
@@ -497,7 +505,32 @@ fn cause_table<'a>(app: &'a App, s: &Snapshot, theme: Theme) -> Table<'a> {
 fn draw_errors(frame: &mut Frame, area: Rect, s: &Snapshot, theme: Theme) {
     let title = format!("Recent errors ({} since start) ", text::count(s.totals.error));
     let block = rule(Span::styled(title, theme.title()), theme);
-    let rows = s.recent_errors.iter().map(|e| {
+    // A refused reload whose error runs over lines: all of them first,
+    // indented, since the header has room for one.
+    let config = &s.identity.config;
+    let mut reload_lines: Vec<&str> = config
+        .last_reload_error
+        .as_deref()
+        .map(|error| cybexp_status::untrusted::lines(error).collect())
+        .unwrap_or_default();
+    if reload_lines.len() < 2 {
+        reload_lines.clear();
+    }
+    let nothing = reload_lines.is_empty() && s.recent_errors.is_empty();
+    let reload_rows = reload_lines.into_iter().enumerate().map(|(i, line)| {
+        let (at, label) = match (i, config.last_reload_at_ms) {
+            (0, Some(at)) => (text::ago(s.taken_at_ms, at), "reload refused"),
+            _ => (String::new(), ""),
+        };
+        let indent = if i == 0 { "" } else { "  " };
+        Row::new(vec![
+            Cell::from(Span::styled(at, theme.dim())),
+            Cell::from(""),
+            Cell::from(Span::styled(label, theme.error())),
+            Cell::from(format!("{indent}{line}")),
+        ])
+    });
+    let rows = reload_rows.chain(s.recent_errors.iter().map(|e| {
         let message = e.message.as_deref().map(|m| format!("  {}", m)).unwrap_or_default();
         Row::new(vec![
             Cell::from(Span::styled(text::ago(s.taken_at_ms, e.at_ms), theme.dim())),
@@ -505,10 +538,10 @@ fn draw_errors(frame: &mut Frame, area: Rect, s: &Snapshot, theme: Theme) {
             Cell::from(Span::styled(e.cause.clone(), theme.error())),
             Cell::from(format!("entry {}{message}", &e.entry)),
         ])
-    });
+    }));
     let widths = [Constraint::Length(10), Constraint::Length(16), Constraint::Length(22), Constraint::Fill(1)];
     frame.render_widget(Table::new(rows, widths).block(block).column_spacing(1), area);
-    if s.recent_errors.is_empty() && area.height > 1 {
+    if nothing && area.height > 1 {
         let none = Span::styled("none", theme.dim());
         frame.render_widget(Paragraph::new(none), Rect { y: area.y + 1, height: 1, ..area });
     }

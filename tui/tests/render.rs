@@ -61,6 +61,10 @@ fn running() -> Snapshot {
         identity: Identity {
             name: "cybexp-archive".into(),
             version: "0.1.0".into(),
+            commit: "0123abcd4567".into(),
+            rsa_backend: "aws-lc".into(),
+            wasmtime: "48.0.8".into(),
+            profile: "release".into(),
             instance: "archiver-1:4242".into(),
             pid: 4242,
             started_at_ms: NOW - 7_380_000,
@@ -226,6 +230,7 @@ fn a_refused_reload_is_shown_with_its_reason_and_the_generation() {
     assert!(line.contains("4.0s ago: parser \"my-feed\": the component must import nothing · config 3"), "{line}");
     let report = cybexp_tui::text::StatusReport(&cybexp_status::Escaped::new(snapshot)).to_string();
     assert!(report.contains("config    generation 3, loaded "), "{report}");
+    assert!(report.contains("\nbuild     commit 0123abcd4567, RSA aws-lc, wasmtime 48.0.8, release\n"), "{report}");
     assert!(report.contains("\nrecords   url-list 7032 (31 malformed, in 1 of 88 calls)\n"), "{report}");
     assert!(!report.contains("records   cowrie"), "parsers that count no records are left out");
     assert!(report.contains("last reload refused 4.0s ago: parser \"my-feed\""), "{report}");
@@ -253,6 +258,27 @@ fn status_reports_the_age_of_the_oldest_waiting_entry() {
     empty.queue.oldest_waiting_at_ms = None;
     let text = report(empty);
     assert!(text.contains("\nqueue     0 waiting, 11 skipped"), "{text}");
+}
+
+#[test]
+fn a_multi_line_reload_error_is_listed_line_by_line_each_escaped() {
+    let mut snapshot = running();
+    snapshot.identity.config.last_reload_error = Some(
+        "in config /etc/cybexp/archive.toml\nTOML parse error at line 3, column 1\n  |\n3 | [[x\u{1b}[2J\n".into(),
+    );
+    snapshot.identity.config.last_reload_at_ms = Some(NOW - 4_000);
+    let (screen, _) = render(&app(Some(snapshot), true), 120, 40);
+    let header = line_with(&screen, "reload refused 4.0s ago");
+    assert!(header.contains("in config /etc/cybexp/archive.toml (+3 lines below)"), "{header}");
+    let listed: Vec<&str> = screen.lines().skip_while(|l| !l.starts_with("Recent errors")).skip(1).take(4).collect();
+    assert!(
+        listed[0].contains("reload refused") && listed[0].ends_with("in config /etc/cybexp/archive.toml"),
+        "{screen}"
+    );
+    assert!(listed[1].ends_with("  TOML parse error at line 3, column 1"), "{screen}");
+    assert!(listed[2].ends_with("    |"), "{screen}");
+    assert!(listed[3].ends_with("  3 | [[x\\u{1b}[2J"), "{screen}");
+    assert!(!screen.contains("none"), "{screen}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Prometheus text exposition (format 0.0.4) of a [`Snapshot`], and a small
-//! HTTP listener serving it at `/metrics`. Off unless configured; meant for
+//! HTTP listener serving it at `/metrics`, with `/health` (liveness) and
+//! `/ready` (readiness) beside it. Off unless configured; meant for
 //! loopback (a local agent scrapes it).
 //!
 //! Names follow the conventions: `cybexp_archive_` prefix, `_total` for
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use cybexp_status::Snapshot;
+use cybexp_status::{Problem, Snapshot};
 
 use crate::Hub;
 
@@ -118,8 +119,20 @@ pub fn render(s: &Snapshot) -> String {
 fn identity(m: &mut Exposition, s: &Snapshot) {
     use Kind::Gauge;
     let id = &s.identity;
-    m.family("cybexp_archive_build_info", Gauge, "The archiver's version and instance; always 1.")
-        .sample(&[("version", &id.version), ("instance", &id.instance)], 1);
+    let labels = [
+        ("version", &id.version),
+        ("instance", &id.instance),
+        ("commit", &id.commit),
+        ("rsa_backend", &id.rsa_backend),
+        ("wasmtime", &id.wasmtime),
+        ("profile", &id.profile),
+    ];
+    m.family(
+        "cybexp_archive_build_info",
+        Gauge,
+        "The archiver's version, instance, commit, RSA backend, wasmtime version and build profile; always 1.",
+    )
+    .sample(&labels.map(|(name, value)| (name, value.as_str())), 1);
     m.family("cybexp_archive_store_info", Gauge, "The configured backends; always 1.")
         .sample(&[("role", "lake"), ("backend", &id.lake)], 1)
         .sample(&[("role", "archive"), ("backend", &id.archive)], 1);
@@ -417,11 +430,32 @@ fn answer(hub: &Hub, mut stream: TcpStream, deadline: Instant) -> io::Result<()>
             let body = render(&hub.snapshot());
             respond(stream, deadline, "200 OK", CONTENT_TYPE, body.as_bytes(), head_only)
         }
+        ("GET" | "HEAD", "/health" | "/ready") => {
+            let (status, body) = probe(&hub.snapshot(), path == "/ready");
+            respond(stream, deadline, status, "text/plain", body.as_bytes(), head_only)
+        }
         ("GET" | "HEAD", "/") => {
-            respond(stream, deadline, "200 OK", "text/plain", b"cybexp-archive: metrics at /metrics\n", head_only)
+            let body = b"cybexp-archive: metrics at /metrics, liveness at /health, readiness at /ready\n";
+            respond(stream, deadline, "200 OK", "text/plain", body, head_only)
         }
         ("GET" | "HEAD", _) => respond(stream, deadline, "404 Not Found", "text/plain", b"not found\n", head_only),
         _ => respond(stream, deadline, "405 Method Not Allowed", "text/plain", b"GET only\n", false),
+    }
+}
+
+/// `/health` (liveness) or `/ready` (readiness): 200 or 503, and one line
+/// saying why, as [`Snapshot::health`] decides (the same verdict as
+/// `status --check`). Escaped: a store's error may quote anything.
+fn probe(snapshot: &Snapshot, readiness: bool) -> (&'static str, String) {
+    let health = snapshot.health();
+    let (what, keep): (&str, fn(&Problem) -> bool) =
+        if readiness { ("ready", Problem::ready) } else { ("live", Problem::live) };
+    match health.why_not(keep) {
+        None => ("200 OK", format!("{what}\n")),
+        Some(problem) => (
+            "503 Service Unavailable",
+            format!("not {what}: {}\n", cybexp_status::untrusted::escape(&problem.to_string())),
+        ),
     }
 }
 

@@ -15,12 +15,20 @@ use cybexp_telemetry::server::{SocketOptions, StatusServer};
 use cybexp_telemetry::{Options, Probe, RecordCounts, Setup, Telemetry, now_ms};
 
 fn telemetry() -> Telemetry {
+    telemetry_started_at(now_ms())
+}
+
+fn telemetry_started_at(started_at_ms: u64) -> Telemetry {
     let identity = Identity {
         name: "cybexp-archive".into(),
         version: "9.9.9".into(),
         instance: "host:1".into(),
+        commit: "0123abcd4567".into(),
+        rsa_backend: "aws-lc".into(),
+        wasmtime: "48.0.8".into(),
+        profile: "release".into(),
         workers: 2,
-        started_at_ms: now_ms(),
+        started_at_ms,
         lake: "sqlite:/x.db".into(),
         archive: "sqlite:/x.db".into(),
         key_fingerprints: vec!["00ff".into()],
@@ -198,6 +206,15 @@ fn metrics_endpoint_serves_a_valid_exposition() {
     assert_eq!(parsed.get("cybexp_archive_backoff_failures", &[]), Some(4.0));
     assert_eq!(parsed.get("cybexp_archive_backoff_sleep_seconds", &[]), Some(16.0));
     assert_eq!(parsed.get("cybexp_archive_key_info", &[("fingerprint", "00ff")]), Some(1.0));
+    let build = [
+        ("version", "9.9.9"),
+        ("instance", "host:1"),
+        ("commit", "0123abcd4567"),
+        ("rsa_backend", "aws-lc"),
+        ("wasmtime", "48.0.8"),
+        ("profile", "release"),
+    ];
+    assert_eq!(parsed.get("cybexp_archive_build_info", &build), Some(1.0), "{body}");
     assert_eq!(parsed.types["cybexp_archive_parse_duration_seconds"], "histogram");
     assert_eq!(parsed.types["cybexp_archive_queue_entries"], "gauge");
 
@@ -207,6 +224,38 @@ fn metrics_endpoint_serves_a_valid_exposition() {
     assert!(head.starts_with("HTTP/1.1 405"), "{head}");
     let (head, body) = http(server.local_addr(), "HEAD /metrics HTTP/1.1\r\n\r\n");
     assert!(head.starts_with("HTTP/1.1 200") && body.is_empty(), "{head}");
+}
+
+/// `/health` and `/ready` answer as `Snapshot::health` decides: a failed
+/// poll leaves the daemon live but not ready; a loop that has not moved for
+/// minutes is neither. One line each, escaped.
+#[test]
+fn health_and_ready_follow_the_health_verdict() {
+    let get = |server: &MetricsServer, path: &str| {
+        let (head, body) = http(server.local_addr(), &format!("GET {path} HTTP/1.1\r\n\r\n"));
+        (head.lines().next().unwrap().to_owned(), body)
+    };
+    let t = telemetry();
+    let server = MetricsServer::start(t.hub(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    assert_eq!(get(&server, "/health"), ("HTTP/1.1 200 OK".into(), "live\n".into()));
+    assert_eq!(get(&server, "/ready"), ("HTTP/1.1 200 OK".into(), "ready\n".into()));
+
+    t.probe().polled(1, Duration::from_secs(2), Some("sqlite store unavailable: locked\u{1b}[2J\nat line 2"));
+    assert!(t.flush(Duration::from_secs(5)));
+    assert_eq!(get(&server, "/health"), ("HTTP/1.1 200 OK".into(), "live\n".into()));
+    let (status, body) = get(&server, "/ready");
+    assert_eq!(status, "HTTP/1.1 503 Service Unavailable");
+    assert_eq!(body, "not ready: store unavailable: sqlite store unavailable: locked\\u{1b}[2J\n");
+    let (head, body) = http(server.local_addr(), "HEAD /ready HTTP/1.1\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 503") && body.is_empty(), "{head}");
+
+    // Started ten minutes ago and never polled: stalled.
+    let t = telemetry_started_at(now_ms() - 600_000);
+    let server = MetricsServer::start(t.hub(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let (status, body) = get(&server, "/health");
+    assert_eq!(status, "HTTP/1.1 503 Service Unavailable");
+    assert!(body.starts_with("not live: loop stalled: no progress for ") && body.ends_with(" s\n"), "{body}");
+    assert!(get(&server, "/ready").1.starts_with("not ready: loop stalled"));
 }
 
 /// One scrape with its own bound, timed: `Err` when it did not finish in `limit`.
