@@ -151,6 +151,11 @@ pub enum Command {
     },
     /// The archiver daemon: poll, process, back off when idle.
     Run,
+    /// Check everything `run` would load (config, keys, parsers, routes,
+    /// budgets, the store's reachability, the socket and metrics
+    /// addresses), one line per check. Exit 0 when `run` would start, 78
+    /// (EX_CONFIG) when it would not. Changes nothing.
+    CheckConfig,
     /// Print cache entries or archive documents as JSON lines.
     Dump {
         #[arg(value_enum)]

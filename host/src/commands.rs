@@ -19,6 +19,12 @@ use crate::verdict::{EXIT_ERROR, EXIT_NOT_SUPPORTED, Verdict};
 
 /// Runs one subcommand.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::CheckConfig = cli.command {
+        // Before the config is read: a config that does not load is one of
+        // its findings, not an error that stops it.
+        crate::logging::init(cli.log.as_deref(), "warn", cli.log_format.unwrap_or_default());
+        return Ok(crate::check_config::run(cli.config.as_deref(), cli.data_dir.as_deref()));
+    }
     let ctx = Settings::load(cli.config.as_deref(), cli.data_dir.as_deref())?;
     // The demo prints its own account of every outcome.
     let default_filter = if matches!(cli.command, Command::Demo { .. }) { "error" } else { "info" };
@@ -42,6 +48,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Once { force, typtag, json } => once(&ctx, force, typtag, json),
         Command::Run => daemon(&ctx),
+        Command::CheckConfig => unreachable!("handled before the config is read"),
         Command::Dump { what, state } => dump(&ctx, what, state),
         Command::Parser { action } => crate::parser_tools::run(action),
         Command::Requeue { cause, state, typtag, since, until, dry_run } => {

@@ -5,10 +5,13 @@
 //! subcommand) → `context` (config → stores, keyring, sandbox, pipeline) →
 //! `pipeline` (which imports no other module here but the leaf `verdict`). `telemetry` starts the
 //! daemon's telemetry and hands the pipeline its probe; `dashboard` holds
-//! the socket clients (`top`, `status`); `demo` is the one-command tour.
+//! the socket clients (`top`, `status`); `demo` is the one-command tour;
+//! `check_config` runs what `context` and `telemetry` would load, listing
+//! every problem.
 //! `verdict` (what a parse decides, how a command exits) is a leaf every
 //! one of them uses.
 
+mod check_config;
 pub mod cli;
 mod commands;
 pub mod config;

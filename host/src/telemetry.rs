@@ -3,6 +3,7 @@
 //! listener. The pipeline reports through the [`Probe`] this hands out;
 //! nothing here is global.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,10 +107,7 @@ pub fn start(config: &Config, socket: &Path, pipeline: &Pipeline, lake: Arc<dyn 
     let status = if config.status.enabled {
         let mut options = SocketOptions::new(socket);
         options.mode = config.status.mode;
-        options.group = match &config.status.group {
-            Some(name) => Some(group_id(name).with_context(|| format!("status.group = {name:?}"))?),
-            None => None,
-        };
+        options.group = status_group(config)?;
         match StatusServer::start(hub.clone(), &options) {
             Ok(server) => {
                 tracing::info!(socket = %socket.display(), mode = format!("{:04o}", options.mode), "status socket open");
@@ -125,11 +123,7 @@ pub fn start(config: &Config, socket: &Path, pipeline: &Pipeline, lake: Arc<dyn 
         None
     };
 
-    let metrics = match config.metrics.listen {
-        Some(addr) if !addr.ip().is_loopback() && !config.metrics.allow_non_loopback => bail!(
-            "metrics.listen = {addr} is not a loopback address; the endpoint has no authentication \
-             (set metrics.allow_non_loopback = true to serve it anyway)"
-        ),
+    let metrics = match metrics_listen(config)? {
         Some(addr) => match MetricsServer::start(hub.clone(), addr) {
             Ok(server) => {
                 let addr = server.local_addr();
@@ -145,4 +139,26 @@ pub fn start(config: &Config, socket: &Path, pipeline: &Pipeline, lake: Arc<dyn 
         None => None,
     };
     Ok(Running { _status: status, _metrics: metrics, telemetry })
+}
+
+/// The group to give the status socket (`status.group`), looked up: a
+/// group that does not exist fails the start (and `check-config`).
+pub fn status_group(config: &Config) -> Result<Option<u32>> {
+    match &config.status.group {
+        Some(name) => Ok(Some(group_id(name).with_context(|| format!("status.group = {name:?}"))?)),
+        None => Ok(None),
+    }
+}
+
+/// Where to serve metrics (`metrics.listen`), if allowed: the endpoint has
+/// no authentication, so an address other than loopback fails the start
+/// (and `check-config`) unless `metrics.allow_non_loopback` says so.
+pub fn metrics_listen(config: &Config) -> Result<Option<SocketAddr>> {
+    match config.metrics.listen {
+        Some(addr) if !addr.ip().is_loopback() && !config.metrics.allow_non_loopback => bail!(
+            "metrics.listen = {addr} is not a loopback address; the endpoint has no authentication \
+             (set metrics.allow_non_loopback = true to serve it anyway)"
+        ),
+        listen => Ok(listen),
+    }
 }
