@@ -156,6 +156,13 @@ pub enum Command {
     /// addresses), one line per check. Exit 0 when `run` would start, 78
     /// (EX_CONFIG) when it would not. Changes nothing.
     CheckConfig,
+    /// The man page or shell completions, generated from this command line,
+    /// on stdout (for packaging: scripts/package.sh).
+    #[command(hide = true)]
+    Generate {
+        #[command(subcommand)]
+        what: Generate,
+    },
     /// Print cache entries or archive documents as JSON lines.
     Dump {
         #[arg(value_enum)]
@@ -237,6 +244,17 @@ pub enum Command {
         /// Print the snapshot as JSON (the status protocol's).
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Generate {
+    /// The man page, section 1 (roff).
+    Man,
+    /// The completion script for SHELL.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 

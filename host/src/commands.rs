@@ -19,6 +19,9 @@ use crate::verdict::{EXIT_ERROR, EXIT_NOT_SUPPORTED, Verdict};
 
 /// Runs one subcommand.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::Generate { what } = &cli.command {
+        return crate::generate::write(what, &mut std::io::stdout().lock());
+    }
     if let Command::CheckConfig = cli.command {
         // Before the config is read: a config that does not load is one of
         // its findings, not an error that stops it.
@@ -48,7 +51,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Once { force, typtag, json } => once(&ctx, force, typtag, json),
         Command::Run => daemon(&ctx),
-        Command::CheckConfig => unreachable!("handled before the config is read"),
+        Command::CheckConfig | Command::Generate { .. } => unreachable!("handled before the config is read"),
         Command::Dump { what, state } => dump(&ctx, what, state),
         Command::Parser { action } => crate::parser_tools::run(action),
         Command::Requeue { cause, state, typtag, since, until, dry_run } => {

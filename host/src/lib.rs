@@ -7,7 +7,7 @@
 //! daemon's telemetry and hands the pipeline its probe; `dashboard` holds
 //! the socket clients (`top`, `status`); `demo` is the one-command tour;
 //! `check_config` runs what `context` and `telemetry` would load, listing
-//! every problem.
+//! every problem; `generate` writes the man page and completions from `cli`.
 //! `verdict` (what a parse decides, how a command exits) is a leaf every
 //! one of them uses.
 
@@ -19,6 +19,7 @@ mod context;
 mod dashboard;
 mod demo;
 mod document;
+mod generate;
 mod hardening;
 mod logging;
 mod parser_tools;
