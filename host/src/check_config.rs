@@ -118,11 +118,13 @@ fn parsers(ctx: &Settings) -> Vec<Check> {
     checks
 }
 
-/// The stores open, and the lake answers a count within the store's
-/// timeout (read only: nothing is claimed, nothing changes).
+/// The stores open, the lake answers a count and the archive a ping within
+/// the store's timeout (nothing is claimed, nothing changes).
 fn store(ctx: &Settings) -> Check {
     let reached = ctx.open_stores().and_then(|stores| {
         let depth = stores.lake.queue_depth()?;
+        // The archive may be on another server (MongoDB's `archive_uri`).
+        stores.archive.ping()?;
         Ok(format!(
             "{} answers ({} waiting); archive {}",
             cybexp_lake::redact_credentials(&stores.lake.describe()),
