@@ -39,7 +39,7 @@ impl Check {
     }
 
     fn of<T>(name: &'static str, result: anyhow::Result<T>, ok: impl FnOnce(T) -> String) -> Check {
-        Check::new(name, result.map_or_else(|e| Status::Failed(format!("{e:#}")), |v| Status::Ok(ok(v))))
+        Check::new(name, result.map_or_else(|e| Status::Failed(reason(&e)), |v| Status::Ok(ok(v))))
     }
 }
 
@@ -56,6 +56,21 @@ impl fmt::Display for Check {
         write!(f, "{word:<7}{:<10}{}", self.name, lines.next().unwrap_or_default())?;
         lines.try_for_each(|line| write!(f, "\n{:17}{line}", ""))
     }
+}
+
+/// An error and its causes, as `{:#}` writes them, less a cause that its
+/// error already quoted (the keys' I/O errors say their cause themselves).
+fn reason(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain().map(ToString::to_string) {
+        if !text.ends_with(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// Runs every check, prints one line each and a verdict; exits 0 when
@@ -80,7 +95,7 @@ pub fn run(config_file: Option<&Path>, data_dir: Option<&Path>) -> ExitCode {
 pub fn checks(config_file: Option<&Path>, data_dir: Option<&Path>) -> Vec<Check> {
     let ctx = match Settings::load(config_file, data_dir) {
         Ok(ctx) => ctx,
-        Err(e) => return vec![Check::new("config", Status::Failed(format!("{e:#}")))],
+        Err(e) => return vec![Check::new("config", Status::Failed(reason(&e)))],
     };
     let source = config_file.map_or_else(|| "none: the defaults".to_owned(), |p| p.display().to_string());
     let mut checks = vec![Check::new("config", Status::Ok(source))];
@@ -101,7 +116,7 @@ fn parsers(ctx: &Settings) -> Vec<Check> {
     use crate::context::SandboxProblem;
     let (sandbox, problems) = match ctx.load_sandbox() {
         Ok(loaded) => loaded,
-        Err(e) => return vec![Check::new("parsers", Status::Failed(format!("{e:#}")))],
+        Err(e) => return vec![Check::new("parsers", Status::Failed(reason(&e)))],
     };
     let (parser_problems, route_problems): (Vec<_>, Vec<_>) =
         problems.into_iter().partition(|p| matches!(p, SandboxProblem::Parser(_)));
@@ -144,7 +159,7 @@ fn socket(ctx: &Settings) -> Check {
     }
     let resolved = ctx.socket_path(None).and_then(|path| Ok((path, crate::telemetry::status_group(&ctx.config)?)));
     match resolved {
-        Err(e) => Check::new("socket", Status::Failed(format!("{e:#}"))),
+        Err(e) => Check::new("socket", Status::Failed(reason(&e))),
         Ok((path, _)) if !path.parent().is_some_and(Path::is_dir) => Check::new(
             "socket",
             Status::Warn(format!(
@@ -161,11 +176,26 @@ fn socket(ctx: &Settings) -> Check {
 /// warning, as in the daemon).
 fn metrics(ctx: &Settings) -> Check {
     match crate::telemetry::metrics_listen(&ctx.config) {
-        Err(e) => Check::new("metrics", Status::Failed(format!("{e:#}"))),
+        Err(e) => Check::new("metrics", Status::Failed(reason(&e))),
         Ok(None) => Check::new("metrics", Status::Ok("off (no metrics.listen)".into())),
         Ok(Some(addr)) => match TcpListener::bind(addr) {
             Ok(_) => Check::new("metrics", Status::Ok(format!("http://{addr}/metrics"))),
             Err(e) => Check::new("metrics", Status::Warn(format!("{addr} cannot be bound now: {e}"))),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reason;
+
+    #[test]
+    fn a_reason_quotes_each_cause_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let quoted = anyhow::Error::new(io()).context(format!("/etc/k.pem: {}", io()));
+        assert_eq!(reason(&quoted), "/etc/k.pem: No such file or directory");
+        let nested = anyhow::Error::new(io()).context("reading config /etc/a.toml");
+        assert_eq!(reason(&nested), "reading config /etc/a.toml: No such file or directory");
+        assert_eq!(reason(&anyhow::anyhow!("plain")), "plain");
     }
 }

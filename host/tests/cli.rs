@@ -496,6 +496,7 @@ listen = "0.0.0.0:9464"
     assert_eq!(out.status.code(), Some(78), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let keys = lines_of(&stdout, "FAILED", "keys");
     assert!(keys.len() == 1 && keys[0].contains("no-such-key.pem"), "{stdout}");
+    assert_eq!(keys[0].matches("os error 2").count(), 1, "the cause once: {}", keys[0]);
     let parsers = lines_of(&stdout, "FAILED", "parsers");
     assert!(parsers.len() == 1 && parsers[0].contains("no-such-parser.wasm"), "{stdout}");
     let routes = lines_of(&stdout, "FAILED", "routes");
@@ -518,4 +519,24 @@ fn check_config_reports_a_config_that_does_not_load() {
     let config = lines_of(&stdout, "FAILED", "config");
     assert_eq!(config.len(), 1, "{stdout}");
     assert!(stdout.contains("unknown field `batchsize`"), "{stdout}");
+}
+
+/// `generate` (hidden; scripts/package.sh uses it): the man page and each
+/// shell's completions come from the command line itself, so they name
+/// every subcommand, the newest too.
+#[test]
+fn generate_writes_the_man_page_and_completions_from_the_cli() {
+    let man = String::from_utf8(ok(&["generate", "man"])).unwrap();
+    assert!(man.starts_with(".ie") && man.contains(".TH cybexp-archive 1"), "{man}");
+    for subcommand in ["run", "check\\-config", "replay", "top"] {
+        assert!(man.contains(subcommand), "the man page lacks {subcommand}");
+    }
+    for (shell, marker) in
+        [("bash", "complete -F"), ("zsh", "#compdef cybexp-archive"), ("fish", "complete -c cybexp-archive")]
+    {
+        let script = String::from_utf8(ok(&["generate", "completions", shell])).unwrap();
+        assert!(script.contains(marker) && script.contains("check-config"), "{shell}:\n{script}");
+    }
+    let help = String::from_utf8(ok(&["--help"])).unwrap();
+    assert!(!help.contains("generate"), "generate is for packaging, hidden from --help:\n{help}");
 }
