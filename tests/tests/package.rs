@@ -1,11 +1,13 @@
 //! The Debian package (`scripts/package.sh`) built from the test build's
 //! binary, unpacked into a scratch root with `dpkg -x`: every file where the
 //! script says, the binary runs from there, the unit points at files the
-//! package has, the config is a conffile, and lintian finds no error or
+//! package has and passes `systemd-analyze verify`, the config is a
+//! conffile, and lintian finds no error or
 //! warning that `dist/lintian-overrides` does not explain.
 //!
-//! Needs dpkg-dev (`dpkg-shlibdeps`) and lintian; without them the tests say
-//! SKIPPED, and fail under `CI=true` (`.ci/run` installs both).
+//! Needs dpkg-dev (`dpkg-shlibdeps`), lintian and `systemd-analyze`; without
+//! them the tests say SKIPPED, and fail under `CI=true` (`.ci/run` installs
+//! them).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -134,6 +136,24 @@ fn the_unit_runs_the_packaged_binary_and_its_docs_are_installed() {
         let installed = built.root.join("usr/share/doc/cybexp-archive/docs/operating").join(&name);
         assert!(installed.is_file(), "{} is not installed", installed.display());
     }
+}
+
+/// `systemd-analyze verify` on the packaged unit, its binary pointed at the
+/// scratch root's: no error and no warning (an unknown or misspelt key is
+/// only a warning, and would be ignored at run time).
+#[test]
+fn the_packaged_unit_passes_systemd_analyze_verify() {
+    let test = "the_packaged_unit_passes_systemd_analyze_verify";
+    let Some(built) = built(test) else { return };
+    let Some(analyze) = tool_or_skip(test, "systemd-analyze") else { return };
+    let unit = std::fs::read_to_string(built.root.join("lib/systemd/system/cybexp-archive.service")).unwrap();
+    let binary = built.root.join("usr/bin/cybexp-archive");
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("cybexp-archive.service");
+    std::fs::write(&copy, unit.replace("/usr/bin/cybexp-archive", binary.to_str().unwrap())).unwrap();
+    let out = Command::new(analyze).arg("verify").arg(&copy).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "systemd-analyze verify: {stderr}");
 }
 
 #[test]
