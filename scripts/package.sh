@@ -144,6 +144,7 @@ $description
  Prometheus metrics.
 EOF
 echo "/etc/$name/archiver.toml" >"$stage/DEBIAN/conffiles"
+# md5sums: every file but the conffile (dpkg records conffiles' sums itself).
 (cd "$stage" && find . -path ./DEBIAN -prune -o -path ./etc -prune -o -type f -printf '%P\0' |
     LC_ALL=C sort -z | xargs -0 md5sum) >"$stage/DEBIAN/md5sums"
 chmod 0644 "$stage/DEBIAN/"*
