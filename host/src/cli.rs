@@ -153,6 +153,18 @@ pub enum Command {
     },
     /// The archiver daemon: poll, process, back off when idle.
     Run,
+    /// Check everything `run` would load (config, keys, parsers, routes,
+    /// budgets, the store's reachability, the socket and metrics
+    /// addresses), one line per check. Exit 0 when `run` would start, 78
+    /// (EX_CONFIG) when it would not. Changes nothing.
+    CheckConfig,
+    /// The man page or shell completions, generated from this command line,
+    /// on stdout (for packaging: scripts/package.sh).
+    #[command(hide = true)]
+    Generate {
+        #[command(subcommand)]
+        what: Generate,
+    },
     /// Print cache entries or archive documents as JSON lines.
     Dump {
         #[arg(value_enum)]
@@ -247,6 +259,17 @@ pub enum Command {
         /// reload refused).
         #[arg(long)]
         check: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Generate {
+    /// The man page, section 1 (roff).
+    Man,
+    /// The completion script for SHELL.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 

@@ -19,6 +19,15 @@ use crate::verdict::{EXIT_ERROR, EXIT_NOT_SUPPORTED, Verdict};
 
 /// Runs one subcommand.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::Generate { what } = &cli.command {
+        return crate::generate::write(what, &mut std::io::stdout().lock());
+    }
+    if let Command::CheckConfig = cli.command {
+        // Before the config is read: a config that does not load is one of
+        // its findings, not an error that stops it.
+        crate::logging::init(cli.log.as_deref(), None, "warn", cli.log_format.unwrap_or_default());
+        return Ok(crate::check_config::run(cli.config.as_deref(), cli.data_dir.as_deref()));
+    }
     let ctx = match Settings::load(cli.config.as_deref(), cli.data_dir.as_deref()) {
         Ok(ctx) => ctx,
         Err(error) => return without_config(cli, error),
@@ -45,6 +54,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Once { force, typtag, json } => once(&ctx, force, typtag, json),
         Command::Run => daemon(&ctx, log),
+        Command::CheckConfig | Command::Generate { .. } => unreachable!("handled before the config is read"),
         Command::Dump { what, state } => dump(&ctx, what, state),
         Command::Parser { action } => crate::parser_tools::run(action),
         Command::Requeue { cause, state, typtag, since, until, dry_run } => {

@@ -140,26 +140,43 @@ impl Settings {
     }
 
     /// Built-in parsers (with config's limits) plus the configured files,
-    /// through the artifact cache unless it is off or unusable.
+    /// through the artifact cache unless it is off or unusable. The first
+    /// problem [`Settings::load_sandbox`] finds fails it.
     pub fn sandbox(&self) -> Result<Sandbox> {
+        let (sandbox, problems) = self.load_sandbox()?;
+        match problems.into_iter().next() {
+            Some(problem) => Err(problem.into()),
+            None => Ok(sandbox),
+        }
+    }
+
+    /// The sandbox with every parser that loaded, and each problem: a
+    /// configured component that does not load (its file, its budgets, its
+    /// world), a route to a parser that is not loaded. `check-config` lists
+    /// them all; [`Settings::sandbox`] refuses the first. `Err` only when
+    /// the engine or a built-in parser cannot be had.
+    pub fn load_sandbox(&self) -> Result<(Sandbox, Vec<SandboxProblem>)> {
         let parsers = &self.config.parsers;
         // The instance pool grows with the workers, so no worker ever waits
         // for a slot (an exhausted pool would only cost retries).
         let mut sandbox = Sandbox::new(EngineOptions::for_workers(self.config.pipeline.worker_count()))?;
         sandbox.set_cache(self.artifact_cache());
         sandbox.load_builtin_parsers(|name| parsers.get(name).map(|p| p.limits).unwrap_or_default())?;
+        let mut problems = Vec::new();
         for (name, parser) in parsers {
-            if let Some(file) = &parser.file {
-                sandbox.load_file(name, file, parser.limits)?;
+            if let Some(file) = &parser.file
+                && let Err(e) = sandbox.load_file(name, file, parser.limits)
+            {
+                problems.push(SandboxProblem::Parser(e));
             }
         }
         log_cache_outcome(&sandbox);
         for (typtag, route) in self.config.routes() {
             if sandbox.parser(&route.parser).is_none() {
-                bail!("typtag {typtag:?} routes to parser {:?}, which is not loaded", route.parser);
+                problems.push(SandboxProblem::Route { typtag, parser: route.parser });
             }
         }
-        Ok(sandbox)
+        Ok((sandbox, problems))
     }
 
     /// The artifact cache, if on and usable: a cache that cannot be had is
@@ -210,6 +227,19 @@ impl Settings {
             liveness: Arc::default(),
         })
     }
+}
+
+/// Why a configured parser or route cannot be used (see
+/// [`Settings::load_sandbox`]).
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxProblem {
+    /// A component from a file that did not load (missing, not a parser,
+    /// budgets above the engine's).
+    #[error(transparent)]
+    Parser(#[from] cybexp_sandbox::LoadError),
+    /// A route to a parser that is not loaded.
+    #[error("typtag {typtag:?} routes to parser {parser:?}, which is not loaded")]
+    Route { typtag: String, parser: String },
 }
 
 /// What the artifact cache did, for the log: a count, and a warning for

@@ -19,6 +19,8 @@ pub const EXIT_ERROR: u8 = 4;
 /// and sysexits' `EX_TEMPFAIL` when the archiver, not the input, failed:
 /// the daemon would retry the entry.
 pub const EXIT_RETRY: u8 = 75;
+/// `check-config` when the daemon would not start: sysexits' `EX_CONFIG`.
+pub const EXIT_CONFIG: u8 = 78;
 
 /// What a parser's answer decides.
 #[derive(Debug)]

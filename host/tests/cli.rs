@@ -447,3 +447,126 @@ fn version_names_the_build() {
     let short = String::from_utf8(ok(&["-V"])).unwrap();
     assert_eq!(short.trim_end(), lines[0]);
 }
+
+/// `check-config` on `config` (a file in `dir`), with the artifact cache in
+/// `dir` so it compiles the built-in parsers once.
+fn check_config(dir: &Path, config: &str) -> Output {
+    let file = dir.join("archiver.toml");
+    std::fs::write(&file, config).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_cybexp-archive"))
+        .args(["--config", s(&file), "check-config"])
+        .env("CYBEXP_LOG", "warn")
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env_remove("CYBEXP_ARCHIVE_CONFIG")
+        .env_remove("RUNTIME_DIRECTORY")
+        .output()
+        .unwrap()
+}
+
+/// The lines of a check-config run that start with `status` and name `check`.
+fn lines_of<'a>(stdout: &'a str, status: &str, check: &str) -> Vec<&'a str> {
+    stdout.lines().filter(|l| l.split_whitespace().take(2).eq([status, check])).collect()
+}
+
+#[test]
+fn check_config_passes_a_config_the_daemon_would_start_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&["keygen", "--out", s(&data.join("keys")), "--bits", "2048"]);
+    let config = format!(
+        "data_dir = {data:?}\n[metrics]\nlisten = \"127.0.0.1:0\"\n\n[typtags.misp]\nparser = \"json\"\nsub_type = \"misp\"\n"
+    );
+    let out = check_config(dir.path(), &config);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for check in ["config", "keys", "parsers", "routes", "store", "socket", "metrics"] {
+        assert_eq!(lines_of(&stdout, "ok", check).len(), 1, "{check}:\n{stdout}");
+    }
+    assert!(stdout.contains("the archiver would start"), "{stdout}");
+}
+
+/// Every problem is listed, not only the first, and the exit is 78
+/// (EX_CONFIG): a missing key file, a parser component that is not there, a
+/// route to a parser not loaded, metrics off loopback, a MongoDB that does
+/// not answer within its timeout.
+#[test]
+fn check_config_lists_every_problem_and_exits_78() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing_key = dir.path().join("no-such-key.pem");
+    let missing_parser = dir.path().join("no-such-parser.wasm");
+    let config = format!(
+        r#"data_dir = {data:?}
+[keys]
+private = [{missing_key:?}]
+
+[store]
+backend = "mongodb"
+# Nothing listens on port 1: refused at once, else the timeout.
+uri = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500"
+timeout_secs = 1
+
+[parsers.misp]
+file = {missing_parser:?}
+
+[typtags.misp]
+parser = "misp"
+sub_type = "misp"
+
+[typtags.other]
+parser = "nowhere"
+sub_type = "other"
+
+[metrics]
+listen = "0.0.0.0:9464"
+"#,
+        data = dir.path().join("data"),
+    );
+    let out = check_config(dir.path(), &config);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(78), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let keys = lines_of(&stdout, "FAILED", "keys");
+    assert!(keys.len() == 1 && keys[0].contains("no-such-key.pem"), "{stdout}");
+    assert_eq!(keys[0].matches("os error 2").count(), 1, "the cause once: {}", keys[0]);
+    let parsers = lines_of(&stdout, "FAILED", "parsers");
+    assert!(parsers.len() == 1 && parsers[0].contains("no-such-parser.wasm"), "{stdout}");
+    let routes = lines_of(&stdout, "FAILED", "routes");
+    assert_eq!(routes.len(), 2, "{stdout}");
+    assert!(routes.iter().any(|l| l.contains("\"nowhere\"")) && routes.iter().any(|l| l.contains("\"misp\"")));
+    let store = lines_of(&stdout, "FAILED", "store");
+    assert!(store.len() == 1 && store[0].contains("mongodb"), "{stdout}");
+    let metrics = lines_of(&stdout, "FAILED", "metrics");
+    assert!(metrics.len() == 1 && metrics[0].contains("not a loopback address"), "{stdout}");
+    assert!(stdout.contains("would not start: 6 problem(s)"), "{stdout}");
+}
+
+/// A config that does not parse is a finding too: listed, exit 78.
+#[test]
+fn check_config_reports_a_config_that_does_not_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = check_config(dir.path(), "[pipeline]\nbatchsize = 3\n");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(78), "{stdout}");
+    let config = lines_of(&stdout, "FAILED", "config");
+    assert_eq!(config.len(), 1, "{stdout}");
+    assert!(stdout.contains("unknown field `batchsize`"), "{stdout}");
+}
+
+/// `generate` (hidden; scripts/package.sh uses it): the man page and each
+/// shell's completions come from the command line itself, so they name
+/// every subcommand, the newest too.
+#[test]
+fn generate_writes_the_man_page_and_completions_from_the_cli() {
+    let man = String::from_utf8(ok(&["generate", "man"])).unwrap();
+    assert!(man.starts_with(".ie") && man.contains(".TH cybexp-archive 1"), "{man}");
+    for subcommand in ["run", "check\\-config", "replay", "top"] {
+        assert!(man.contains(subcommand), "the man page lacks {subcommand}");
+    }
+    for (shell, marker) in
+        [("bash", "complete -F"), ("zsh", "#compdef cybexp-archive"), ("fish", "complete -c cybexp-archive")]
+    {
+        let script = String::from_utf8(ok(&["generate", "completions", shell])).unwrap();
+        assert!(script.contains(marker) && script.contains("check-config"), "{shell}:\n{script}");
+    }
+    let help = String::from_utf8(ok(&["--help"])).unwrap();
+    assert!(!help.contains("generate"), "generate is for packaging, hidden from --help:\n{help}");
+}

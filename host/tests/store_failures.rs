@@ -82,6 +82,9 @@ impl ArchiveStore for Flaky {
     fn count(&self) -> Result<u64, StoreError> {
         self.inner.count()
     }
+    fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping()
+    }
     fn for_each_document(&self, visit: &mut dyn FnMut(RawDocument) -> ControlFlow<()>) -> Result<(), StoreError> {
         self.inner.for_each_document(visit)
     }

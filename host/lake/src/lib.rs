@@ -474,6 +474,11 @@ pub trait ArchiveStore: Send + Sync {
 
     fn count(&self) -> Result<u64, StoreError>;
 
+    /// Has the archive's server answer one request that reads no document
+    /// and changes nothing, within the store's timeout: the reachability
+    /// check of `check-config` (`count` would scan a large archive).
+    fn ping(&self) -> Result<(), StoreError>;
+
     /// Hands every document to `visit`, in insertion order, one at a time
     /// (`dump archive`): memory stays flat however large the archive.
     fn for_each_document(&self, visit: &mut dyn FnMut(RawDocument) -> ControlFlow<()>) -> Result<(), StoreError>;

@@ -88,6 +88,7 @@ macro_rules! store_conformance_tests {
             blobs_read_back_and_missing_ones_say_so,
             a_blob_over_the_limit_is_too_large,
             duplicate_documents_are_already_present,
+            the_archive_answers_a_ping_and_it_changes_nothing,
             a_nan_timestamp_is_refused,
             a_crash_between_store_and_outcome_is_retried_safely,
         );
@@ -767,6 +768,15 @@ pub fn duplicate_documents_are_already_present<F: Fixture>(f: &F) {
     let docs = archive.documents().unwrap();
     assert_eq!(docs.iter().map(|d| d.hash.as_str()).collect::<Vec<_>>(), ["h1", "h2", "h3"]);
     assert_eq!(docs[0], document("h1"));
+}
+
+pub fn the_archive_answers_a_ping_and_it_changes_nothing<F: Fixture>(f: &F) {
+    let (_, archive) = f.open(LEASE);
+    archive.ping().unwrap();
+    assert_eq!(archive.count().unwrap(), 0);
+    assert_eq!(archive.store(&document("h1")).unwrap(), Stored::Inserted);
+    archive.ping().unwrap();
+    assert_eq!(archive.documents().unwrap(), [document("h1")]);
 }
 
 pub fn a_nan_timestamp_is_refused<F: Fixture>(f: &F) {

@@ -200,6 +200,14 @@ impl ArchiveStore for MongoArchive {
         })
     }
 
+    fn ping(&self) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        inner.conn.call("pinging the archive", async |client| {
+            client.database(&inner.target.db).run_command(doc! { "ping": 1 }).await
+        })?;
+        Ok(())
+    }
+
     fn for_each_document(&self, visit: &mut dyn FnMut(RawDocument) -> ControlFlow<()>) -> Result<(), StoreError> {
         let inner = &self.inner;
         let coll = inner.coll::<Document>(&inner.conn.client());

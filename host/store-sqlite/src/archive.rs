@@ -46,6 +46,12 @@ impl ArchiveStore for SqliteStore {
         Ok(count(n))
     }
 
+    fn ping(&self) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)).ctx("pinging the archive")?;
+        Ok(())
+    }
+
     fn for_each_document(&self, visit: &mut dyn FnMut(RawDocument) -> ControlFlow<()>) -> Result<(), StoreError> {
         let what = "listing documents";
         let conn = self.conn()?;
