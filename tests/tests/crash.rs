@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cybexp_tests::{Archiver, Backend, Daemon, cowrie_entries};
+use cybexp_tests::{Archiver, Backend, Daemon, cowrie_entries, wait_for};
 
 const ENTRIES: usize = 2_000;
 
@@ -63,11 +63,10 @@ fn killed_daemon_recovers(backend: Backend) {
         let waiting = store.queue_depth().unwrap().waiting;
         let mut daemon = Daemon::spawn(&archiver, "warn");
         // Kill it once it has marked something, at a random moment after.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while store.queue_depth().unwrap().waiting == waiting && waiting > 0 {
-            assert!(Instant::now() < deadline, "the daemon made no progress in 60 s:\n{}", daemon.log());
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_for("the daemon's first outcomes", Duration::from_secs(60), |seen| {
+            *seen = daemon.log();
+            (waiting == 0 || store.queue_depth().unwrap().waiting < waiting).then_some(())
+        });
         // Soon after its first outcomes: a killed daemon usually holds a batch.
         std::thread::sleep(Duration::from_millis(rng.below(100)));
         daemon.kill();
@@ -78,19 +77,19 @@ fn killed_daemon_recovers(backend: Backend) {
     let restarted = Instant::now();
     let daemon = Daemon::spawn(&archiver, "info");
     // Up and with its signal handlers in place before it may be stopped.
-    while !daemon.log().contains("archiver started") {
-        assert!(restarted.elapsed() < LIMIT, "the daemon did not start:\n{}", daemon.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    while store.queue_depth().unwrap().waiting > 0 {
-        assert!(
-            restarted.elapsed() < LIMIT,
-            "{} entries still waiting {LIMIT:?} after the last restart (lease 600 s):\n{}",
-            store.queue_depth().unwrap().waiting,
-            daemon.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for("the daemon to start", LIMIT, |seen| {
+        *seen = daemon.log();
+        seen.contains("archiver started").then_some(())
+    });
+    wait_for(
+        "every entry done after the last restart (lease 600 s)",
+        LIMIT.saturating_sub(restarted.elapsed()),
+        |seen| {
+            let waiting = store.queue_depth().unwrap().waiting;
+            *seen = format!("{waiting} entries waiting\n{}", daemon.log());
+            (waiting == 0).then_some(())
+        },
+    );
     println!("all done {:?} after the last restart", restarted.elapsed());
     let log = daemon.stop("-TERM");
     if left > 0 {
@@ -124,11 +123,11 @@ fn sigkill_at_random_moments(backend: Backend) {
         // (counted, not timed: startup alone can take longer than any fixed
         // delay, and a fast run finishes within a few hundred milliseconds).
         let target = waiting.saturating_sub(1 + rng.below(200));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while store.queue_depth().unwrap().waiting > target && child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "the archiver made no progress in 60 s");
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        wait_for("the run to reach its kill point", Duration::from_secs(60), |seen| {
+            let waiting = store.queue_depth().unwrap().waiting;
+            *seen = format!("{waiting} waiting, the kill point is {target}");
+            (waiting <= target || child.try_wait().unwrap().is_some()).then_some(())
+        });
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             kills += 1;

@@ -1,7 +1,7 @@
 //! SIGTERM and SIGINT stop the daemon cleanly: in-flight entries are
 //! finished or released (no claim left behind), then it exits 0.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cybexp_lake::{ArchiveStore, LakeAdmin};
 use cybexp_tests::{Archiver, Daemon, new_entry, vector_cases};
@@ -21,11 +21,11 @@ fn stop_cleanly(signal: &str) {
     let daemon = Daemon::spawn(&archiver, "info");
 
     // Wait until it is busy, then signal it mid-run.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while store.queue_depth().unwrap().waiting == ENTRIES as u64 {
-        assert!(Instant::now() < deadline, "the daemon never started working");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    cybexp_tests::wait_for("the daemon to start working", Duration::from_secs(60), |seen| {
+        let waiting = store.queue_depth().unwrap().waiting;
+        *seen = format!("{waiting} of {ENTRIES} waiting");
+        (waiting < ENTRIES as u64).then_some(())
+    });
     let stderr = daemon.stop(signal);
     assert!(stderr.contains("archiver stopped"), "{stderr}");
 
