@@ -37,5 +37,9 @@ pub fn check(data: &[u8]) {
 /// errors quote the offending line, which may be the whole input).
 fn clear(message: &str, input_len: usize) {
     assert!(!message.trim().is_empty(), "an empty error");
-    assert!(message.len() <= 1024 + 2 * input_len, "an error of {} bytes for {input_len} bytes of input", message.len());
+    assert!(
+        message.len() <= 1024 + 2 * input_len,
+        "an error of {} bytes for {input_len} bytes of input",
+        message.len()
+    );
 }

@@ -18,10 +18,9 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use arbitrary::Unstructured;
 use cybexp_keys::{ErrorClass, Keyring, PrivateKey, v3};
 
-use crate::envelope::{Edit, apply, ok_cases, shared_dir};
+use crate::envelope::{check_edited, ok_cases, shared_dir};
 
 struct Fixture {
     ring: Keyring,
@@ -41,7 +40,8 @@ fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let read = |p: PathBuf| std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        let xwing = PrivateKey::from_pem(&read(fixtures_dir().join("xwing_draft_example_priv.pem"))).expect("X-Wing key");
+        let xwing =
+            PrivateKey::from_pem(&read(fixtures_dir().join("xwing_draft_example_priv.pem"))).expect("X-Wing key");
         let rsa = PrivateKey::from_pem(&read(shared_dir().join("vectors/envelope_rsa2048/priv.pem"))).expect("RSA key");
         let header = v3::header(xwing.key_id());
         let bases = ok_cases(&vector_file()).into_iter().map(|(_, blob, plain)| (blob, plain)).collect();
@@ -83,17 +83,5 @@ pub fn check(data: &[u8]) {
         }
         return;
     }
-    let bases = &fixture().bases;
-    let (base, plaintext) = &bases[usize::from(mode >> 1) % bases.len()];
-    let mut u = Unstructured::new(rest);
-    let edits: Vec<Edit> =
-        u.arbitrary_iter::<Edit>().map(|it| it.take(64).filter_map(Result::ok).collect()).unwrap_or_default();
-    let mut blob = base.clone();
-    for edit in &edits {
-        apply(&mut blob, edit);
-    }
-    match open(&blob) {
-        Ok(opened) => assert_eq!(&opened, plaintext, "an edited blob opened to another plaintext"),
-        Err(class) => assert!(blob != *base, "a valid blob failed ({class:?})"),
-    }
+    check_edited(&fixture().bases, mode, rest, open);
 }

@@ -259,15 +259,7 @@ fn write_v3_fixture() {
     let seal = |p: &[u8]| v3::encrypt(key.public_key(), p).unwrap();
     let base = seal(b"{\"v\": 3, \"text\": \"tampered below\"}");
     let flipped = |at: usize| flip(&base, at, 2);
-    let mut cases = Vec::new();
-    let mut ok = |name: &str, plain: &[u8]| {
-        cases.push(serde_json::json!({"name": name, "blob_b64": b64(&seal(plain)), "expect": "ok", "plaintext_b64": b64(plain)}));
-    };
-    ok("small_json", b"{\"a\": [1, 2, 3]}");
-    ok("empty_plaintext", b"");
-    ok("unicode", "{\"π\": \"3.14\", \"emoji\": \"🛡\"}".as_bytes());
-    ok("sixteen_kib", "x".repeat(16 * 1024).as_bytes());
-    ok("untampered_base", b"{\"v\": 3, \"text\": \"tampered below\"}");
+    let mut cases = ok_fixture_cases(&seal, b"{\"v\": 3, \"text\": \"tampered below\"}");
     let mut err = |name: &str, blob: Vec<u8>, class: &str| {
         cases.push(serde_json::json!({"name": name, "blob_b64": b64(&blob), "expect": "error", "error_class": class}));
     };

@@ -140,3 +140,22 @@ pub fn xwing_key_n(i: usize) -> &'static PrivateKey {
 pub fn copy_key(k: &PrivateKey) -> PrivateKey {
     PrivateKey::from_pem_in(k.backend(), &k.to_pkcs8_pem().unwrap()).unwrap()
 }
+
+/// The round-trip cases every envelope fixture starts with (the fixture
+/// writers of `vectors.rs` and `v3.rs`), sealed by `seal`; `base` is the
+/// plaintext its tampered cases start from.
+pub fn ok_fixture_cases(seal: &dyn Fn(&[u8]) -> Vec<u8>, base: &[u8]) -> Vec<serde_json::Value> {
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let unicode = "{\"π\": \"3.14\", \"emoji\": \"🛡\"}";
+    let sixteen_kib = "x".repeat(16 * 1024);
+    [
+        ("small_json", &b"{\"a\": [1, 2, 3]}"[..]),
+        ("empty_plaintext", b""),
+        ("unicode", unicode.as_bytes()),
+        ("sixteen_kib", sixteen_kib.as_bytes()),
+        ("untampered_base", base),
+    ]
+    .into_iter()
+    .map(|(name, plain)| serde_json::json!({"name": name, "blob_b64": b64(&seal(plain)), "expect": "ok", "plaintext_b64": b64(plain)}))
+    .collect()
+}
